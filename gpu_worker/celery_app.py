@@ -1,0 +1,26 @@
+"""The gpu worker's Celery app: no Django, one task, GPU-friendly defaults."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+from gpu_worker.protocol import CONTROL_QUEUE
+
+broker = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+app = Celery("crucible_gpu", broker=broker)
+app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    # One run at a time per GPU; a run is acked only when done so a crash redelivers it.
+    worker_prefetch_multiplier=1,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    task_default_queue=CONTROL_QUEUE,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    broker_transport_options={"visibility_timeout": 3600},
+)
+app.autodiscover_tasks(["gpu_worker"], related_name="tasks", force=True)

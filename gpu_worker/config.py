@@ -1,0 +1,62 @@
+"""The gpu worker's settings, from environment variables, checked loudly at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None or value == "":
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    broker_url: str
+    redis_url: str
+    s3_endpoint_url: str
+    s3_access_key: str
+    s3_secret_key: str
+    s3_bucket: str
+    s3_region: str
+    models_dir: Path
+    device: str
+    pool: str
+    model_cache_bytes: int
+    task_time_limit: int
+
+    @classmethod
+    def from_env(cls) -> WorkerConfig:
+        redis_url = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+        return cls(
+            broker_url=os.environ.get("CELERY_BROKER_URL") or redis_url,
+            redis_url=redis_url,
+            s3_endpoint_url=env_str("S3_ENDPOINT_URL", "http://127.0.0.1:58333"),
+            s3_access_key=env_str("S3_ACCESS_KEY", "crucible"),
+            s3_secret_key=env_str("S3_SECRET_KEY", "crucible-secret"),
+            s3_bucket=env_str("S3_BUCKET", "crucible"),
+            s3_region=env_str("S3_REGION", "us-east-1"),
+            models_dir=Path(env_str("MODELS_DIR", "models")).resolve(),
+            device=env_str("GPU_WORKER_DEVICE", "auto"),
+            pool=env_str("GPU_WORKER_POOL", "default"),
+            model_cache_bytes=env_int("MODEL_CACHE_BYTES", 0),
+            task_time_limit=env_int("GPU_TASK_TIME_LIMIT", 1800),
+        )

@@ -1,0 +1,60 @@
+"""The worker side of nodes.context.NodeContext: models, files, artifacts, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gpu_worker.model_cache import ModelCache
+from gpu_worker.progress import ProgressReporter
+from gpu_worker.protocol import RunSpec
+from gpu_worker.storage import ArtifactStorage
+from nodes.model_store import ModelStore
+
+
+class UnknownFile(LookupError):
+    pass
+
+
+class WorkerContext:
+    def __init__(
+        self,
+        *,
+        spec: RunSpec,
+        device: str,
+        models: ModelCache,
+        store: ModelStore,
+        storage: ArtifactStorage,
+        reporter: ProgressReporter,
+    ) -> None:
+        self.spec = spec
+        self.device = device
+        self.models = models
+        self.node_id = ""
+        self._store = store
+        self._storage = storage
+        self._reporter = reporter
+        self._saved = 0
+
+    def model_path(self, folder: str, name: str) -> Path:
+        return self._store.path(folder, name)
+
+    def read_file(self, file_id: str) -> bytes:
+        key = self.spec.files.get(file_id)
+        if key is None:
+            raise UnknownFile(f"File {file_id!r} is not part of this execution.")
+        return self._storage.get(key)
+
+    def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
+        self._saved += 1
+        safe_prefix = "".join(c if c.isalnum() or c in "-_" else "_" for c in prefix)[:64] or "image"
+        filename = f"{safe_prefix}_{self.node_id}_{self._saved:05d}.png"
+        key = f"{self.spec.storage_prefix}{filename}"
+        self._storage.put(key, png, "image/png")
+        return {"key": key, "filename": filename, "contentType": "image/png", "width": width, "height": height}
+
+    def progress(self, step: int, total: int) -> None:
+        self._reporter.step(step, total)
+
+    def check_cancelled(self) -> None:
+        """Cancellation arrives with a later issue; running nodes already call this."""

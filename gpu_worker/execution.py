@@ -1,0 +1,62 @@
+"""One execution attempt on this worker: started, run the graph, completed or failed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gpu_worker.context import WorkerContext
+from gpu_worker.executor import NodeFailure, execution_plan, run_graph
+from gpu_worker.progress import ProgressReporter
+from gpu_worker.protocol import COMPLETED, FAILED, STARTED, RunSpec, make_event
+from gpu_worker.runtime import Runtime
+from nodes.graph import validate_graph
+
+log = logging.getLogger(__name__)
+EmitEvent = Callable[[dict[str, Any]], None]
+
+
+def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_name: str) -> str:
+    """Runs the spec and emits its events; returns the terminal event type."""
+    emit(make_event(STARTED, spec, worker=worker_name))
+    started = time.monotonic()
+    # The worker checks again: its catalogue and model store are what will really run.
+    issues = validate_graph(
+        spec.graph,
+        runtime.registry,
+        dynamic_choices={"checkpoints": runtime.store.names("checkpoints"), "files": list(spec.files)},
+    )
+    if issues:
+        first = issues[0]
+        emit(
+            make_event(
+                FAILED,
+                spec,
+                error={"nodeId": first.node_id, "classType": first.class_type, "type": first.type, "message": first.message},
+            )
+        )
+        return FAILED
+
+    plan = execution_plan(spec.graph, spec.output_node_ids)
+    reporter = ProgressReporter(runtime.redis, spec.execution_id, len(plan))
+    ctx = WorkerContext(
+        spec=spec,
+        device=runtime.device,
+        models=runtime.models,
+        store=runtime.store,
+        storage=runtime.storage,
+        reporter=reporter,
+    )
+    try:
+        outputs = run_graph(spec.graph, plan, registry=runtime.registry, ctx=ctx, reporter=reporter)
+    except NodeFailure as failure:
+        emit(make_event(FAILED, spec, error=failure.to_public(), durationMs=_ms_since(started)))
+        return FAILED
+    emit(make_event(COMPLETED, spec, outputs=outputs, durationMs=_ms_since(started), executedNodes=plan))
+    return COMPLETED
+
+
+def _ms_since(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)

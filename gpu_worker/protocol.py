@@ -1,0 +1,78 @@
+"""The wire contract between the control plane and the gpu workers.
+
+Pure python on purpose: the api imports it to build run specs and to read
+events, the gpu worker to read specs and to write events. Neither Django nor
+torch may be imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+EXECUTE_TASK = "crucible.gpu.execute"
+APPLY_EVENT_TASK = "crucible.control.apply_event"
+CONTROL_QUEUE = "control"
+WEBHOOKS_QUEUE = "webhooks"
+
+STARTED = "started"
+COMPLETED = "completed"
+FAILED = "failed"
+EVENT_TYPES = (STARTED, COMPLETED, FAILED)
+
+PROGRESS_KEY = "crucible:progress:{execution_id}"
+
+
+def gpu_queue(pool: str) -> str:
+    return f"gpu.{pool}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs to run one execution attempt, and nothing that needs a database."""
+
+    execution_id: str
+    attempt: int
+    tenant_id: str
+    graph: dict[str, Any]
+    output_node_ids: list[str]
+    storage_prefix: str
+    # fileId -> object key, for LoadImage and file inputs.
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "executionId": self.execution_id,
+            "attempt": self.attempt,
+            "tenantId": self.tenant_id,
+            "graph": self.graph,
+            "outputNodeIds": self.output_node_ids,
+            "storagePrefix": self.storage_prefix,
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        return cls(
+            execution_id=data["executionId"],
+            attempt=int(data["attempt"]),
+            tenant_id=data["tenantId"],
+            graph=data["graph"],
+            output_node_ids=list(data["outputNodeIds"]),
+            storage_prefix=data["storagePrefix"],
+            files=dict(data.get("files") or {}),
+        )
+
+
+def make_event(event_type: str, spec: RunSpec, **fields: Any) -> dict[str, Any]:
+    """An event for the control worker; `at` orders nothing, the state machine does."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    return {
+        "type": event_type,
+        "executionId": spec.execution_id,
+        "attempt": spec.attempt,
+        "at": datetime.now(UTC).isoformat(),
+        **fields,
+    }

@@ -1,0 +1,64 @@
+"""Per-process singletons of a gpu worker: config, device, model cache, storage, Redis."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+
+from gpu_worker.config import WorkerConfig
+from gpu_worker.model_cache import ModelCache
+from gpu_worker.storage import ArtifactStorage
+from nodes.catalog import default_registry
+from nodes.model_store import ModelStore
+from nodes.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    config: WorkerConfig
+    device: str
+    registry: Registry
+    models: ModelCache
+    store: ModelStore
+    storage: ArtifactStorage
+    redis: object
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_cache_budget(device: str) -> int:
+    """Most of the device's memory, leaving room for activations."""
+    import torch
+
+    if device.startswith("cuda"):
+        total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+        return int(total * 0.7)
+    return 8 * 2**30
+
+
+@cache
+def get_runtime() -> Runtime:
+    import redis
+
+    config = WorkerConfig.from_env()
+    device = resolve_device(config.device)
+    budget = config.model_cache_bytes or default_cache_budget(device)
+    log.info("gpu worker on %s, pool %s, model cache %.1f GiB", device, config.pool, budget / 2**30)
+    return Runtime(
+        config=config,
+        device=device,
+        registry=default_registry(),
+        models=ModelCache(budget),
+        store=ModelStore(config.models_dir),
+        storage=ArtifactStorage(config),
+        redis=redis.Redis.from_url(config.redis_url),
+    )

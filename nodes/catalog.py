@@ -1,0 +1,17 @@
+"""The default catalogue: every node family, listed explicitly (no import side effects)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from nodes.image import specs as image_specs
+from nodes.latent import specs as latent_specs
+from nodes.diffusion import specs as diffusion_specs
+from nodes.registry import Registry
+
+FAMILIES = (diffusion_specs, latent_specs, image_specs)
+
+
+@cache
+def default_registry() -> Registry:
+    return Registry(spec for family in FAMILIES for spec in family.SPECS)

@@ -1,0 +1,40 @@
+"""What a node function may ask of the worker that runs it.
+
+A Protocol so nodes stay free of worker imports; gpu_worker.context
+implements it. Nodes do no I/O of their own: files, artifacts, models and
+progress all go through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class ModelProvider(Protocol):
+    def get(self, key: tuple[Any, ...], loader: Callable[[], T]) -> T:
+        """The cached model for `key`, loading it with `loader` on a miss."""
+
+
+class NodeContext(Protocol):
+    node_id: str
+    device: str
+    models: ModelProvider
+
+    def model_path(self, folder: str, name: str) -> Path:
+        """Absolute path of a model file or folder listed in the model store."""
+
+    def read_file(self, file_id: str) -> bytes:
+        """The bytes of an uploaded file the run spec names."""
+
+    def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
+        """Store one output PNG; returns its descriptor for the node's outputs."""
+
+    def progress(self, step: int, total: int) -> None:
+        """Report progress inside the current node (sampler steps)."""
+
+    def check_cancelled(self) -> None:
+        """Raise if the execution should stop."""

@@ -1,0 +1,41 @@
+"""The values that flow along MODEL, CLIP and VAE links.
+
+Thin wrappers around diffusers/transformers modules that the model cache
+owns; nodes that change a model (LoRA, CLIP skip) return a new handle and
+never mutate a cached one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    unet: Any
+    scheduler_config: dict[str, Any]
+    family: str = "sd15"
+
+
+@dataclass(frozen=True)
+class ClipHandle:
+    tokenizer: Any
+    text_encoder: Any
+    # ComfyUI's CLIPSetLastLayer: -1 is the last layer.
+    last_layer: int = -1
+
+
+@dataclass(frozen=True)
+class VaeHandle:
+    vae: Any
+    scaling_factor: float
+    downscale: int = 8
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    model: ModelHandle
+    clip: ClipHandle
+    vae: VaeHandle
+    extras: dict[str, Any] = field(default_factory=dict)
