@@ -1,0 +1,1 @@
+"""The Django project: REST api, admin and the control worker."""

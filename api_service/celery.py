@@ -1,0 +1,21 @@
+"""The control worker's Celery app (with Django): events, sweeps, and later webhooks."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from django.conf import settings
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
+
+app = Celery("crucible_control")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["api_service.workflows"])
+app.conf.beat_schedule = {
+    "sweep-unpublished-executions": {
+        "task": "crucible.control.sweep_unpublished",
+        "schedule": float(getattr(settings, "SWEEP_INTERVAL_SECONDS", 15)),
+        "options": {"queue": "control"},
+    }
+}

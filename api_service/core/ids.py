@@ -1,0 +1,24 @@
+"""Public ids with a type prefix (`wf_`, `exe_`, `key_`...): sortable by creation time."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+
+ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase  # base62, ASCII-sorted
+
+
+def base62(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, rem = divmod(number, 62)
+        chars.append(ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """prefix + 8 chars of milliseconds + 14 random chars: unique and roughly time-ordered."""
+    millis = int(time.time() * 1000)
+    random_part = "".join(secrets.choice(ALPHABET) for _ in range(14))
+    return f"{prefix}_{base62(millis, 8)}{random_part}"

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class FileUploadInput(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+
+
+class FileOutput(serializers.Serializer):
+    fileId = serializers.CharField(source="id")  # noqa: N815 - public camelCase
+    filename = serializers.CharField()
+    contentType = serializers.CharField(source="content_type")  # noqa: N815
+    sizeBytes = serializers.IntegerField(source="size_bytes")  # noqa: N815
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
+from api_service.files.views import FileUploadView
+from api_service.workflows.views import (
+    ExecutionListView,
+    ExecutionPollView,
+    WorkflowCollectionView,
+    WorkflowDetailView,
+    WorkflowExecutionsView,
+    WorkflowExecuteView,
+)
+
+handler404 = "api_service.core.errors.json_404"
+handler500 = "api_service.core.errors.json_500"
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+class PublicSchemaView(SpectacularAPIView):
+    authentication_classes = []
+
+
+class PublicDocsView(SpectacularSwaggerView):
+    authentication_classes = []
+
+
+urlpatterns = [
+    path("healthz", healthz),
+    path("admin/", admin.site.urls),
+    path("v1/openapi.json", PublicSchemaView.as_view(), name="openapi"),
+    path("docs", PublicDocsView.as_view(url_name="openapi"), name="docs"),
+    path("v1/workflows", WorkflowCollectionView.as_view()),
+    path("v1/workflows/executions/<str:execution_id>/poll", ExecutionPollView.as_view()),
+    path("v1/workflows/<str:workflow_id>", WorkflowDetailView.as_view()),
+    path("v1/workflows/<str:workflow_id>/execute", WorkflowExecuteView.as_view()),
+    path("v1/workflows/<str:workflow_id>/executions", WorkflowExecutionsView.as_view()),
+    path("v1/executions", ExecutionListView.as_view()),
+    path("v1/files", FileUploadView.as_view()),
+    path("v1/nodes", NodeListView.as_view()),
+    path("v1/nodes/<str:class_type>", NodeDetailView.as_view()),
+    path("v1/models", ModelListView.as_view()),
+]

@@ -1,0 +1,76 @@
+"""The one place that publishes work to the gpu pools, and that touches live progress in Redis."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from gpu_worker.protocol import EXECUTE_TASK, PROGRESS_KEY, RunSpec, gpu_queue
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def redis_client():  # redis-py clients are untyped enough
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def execution_publish(*, execution_id: str) -> bool:
+    """Send the run spec to the workflow's gpu pool, then mark the row published.
+
+    Called on commit and by the sweeper. A failed publish leaves
+    published_at empty, so the sweeper tries again; a publish whose mark was
+    lost is sent twice, and the state machine absorbs the duplicate.
+    """
+    from api_service.celery import app
+    from api_service.workflows.models import Execution, ExecutionStatus
+
+    execution = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).first()
+    if execution is None:
+        return False
+    spec = RunSpec(
+        execution_id=execution.id,
+        attempt=execution.attempt,
+        tenant_id=execution.tenant_id,
+        graph=execution.graph,
+        output_node_ids=execution.output_node_ids,
+        storage_prefix=execution.storage_prefix,
+        files=execution.files,
+    )
+    try:
+        app.send_task(
+            EXECUTE_TASK,
+            args=[spec.to_dict()],
+            queue=gpu_queue(execution.pool),
+            task_id=f"{execution.id}-{execution.attempt}",
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except Exception:
+        log.exception("publishing %s failed; the sweeper will retry", execution_id)
+        return False
+    Execution.objects.filter(pk=execution_id, published_at__isnull=True).update(published_at=timezone.now())
+    return True
+
+
+def progress_read(*, execution_id: str) -> dict[str, Any] | None:
+    try:
+        raw = redis_client().get(PROGRESS_KEY.format(execution_id=execution_id))
+    except Exception:
+        log.warning("progress for %s unavailable: Redis did not answer", execution_id)
+        return None
+    return json.loads(raw) if raw else None
+
+
+def progress_clear(*, execution_id: str) -> None:
+    try:
+        redis_client().delete(PROGRESS_KEY.format(execution_id=execution_id))
+    except Exception:
+        log.warning("could not clear progress of %s", execution_id)

@@ -1,0 +1,71 @@
+"""Request shapes (input) and response shapes (output); no logic lives here."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from api_service.workflows import selectors
+from api_service.workflows.graph_check import registry
+from api_service.workflows.named_inputs import describe_named_inputs
+
+
+class WorkflowCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    graph = serializers.JSONField(help_text="The graph in ComfyUI's API format.")
+    inputs = serializers.JSONField(required=False, default=dict, help_text='{"prompt": {"node": "6", "input": "text"}}')
+
+
+class WorkflowUpdateInput(WorkflowCreateInput):
+    """PUT: the whole workflow again. PATCH uses it with partial=True."""
+
+
+class ExecuteInput(serializers.Serializer):
+    inputs = serializers.DictField(required=False, default=dict, help_text="Values for the named inputs.")
+
+
+class WorkflowOutput(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    graph = serializers.JSONField()
+    inputs = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815 - public camelCase
+    updatedAt = serializers.DateTimeField(source="updated_at")  # noqa: N815
+
+    def get_inputs(self, workflow) -> dict:  # noqa: ANN001
+        return describe_named_inputs(workflow.graph, workflow.inputs, registry())
+
+
+class ExecutionAcceptedOutput(serializers.Serializer):
+    executionId = serializers.CharField(source="id")  # noqa: N815
+    status = serializers.CharField()
+    pollUrl = serializers.SerializerMethodField()  # noqa: N815
+
+    def get_pollUrl(self, execution) -> str:  # noqa: ANN001, N802
+        path = f"/v1/workflows/executions/{execution.id}/poll"
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class ExecutionSummaryOutput(serializers.Serializer):
+    executionId = serializers.CharField(source="id")  # noqa: N815
+    workflowId = serializers.CharField(source="workflow_id")  # noqa: N815
+    status = serializers.CharField()
+    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
+    startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
+    completedAt = serializers.DateTimeField(source="completed_at")  # noqa: N815
+    error = serializers.JSONField()
+
+
+class ExecutionPollOutput(ExecutionSummaryOutput):
+    progress = serializers.SerializerMethodField()
+    outputs = serializers.SerializerMethodField()
+    inputs = serializers.JSONField()
+    durationMs = serializers.IntegerField(source="duration_ms")  # noqa: N815
+
+    def get_progress(self, execution) -> dict | None:  # noqa: ANN001
+        return selectors.execution_progress(execution=execution)
+
+    def get_outputs(self, execution) -> dict:  # noqa: ANN001
+        return selectors.execution_public_outputs(execution=execution)

@@ -1,0 +1,138 @@
+"""Writes for workflows and executions. Views and tasks only call these."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from api_service.accounts.models import Tenant
+from api_service.core.errors import ApiError
+from api_service.workflows import dispatch
+from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
+from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
+from api_service.workflows.named_inputs import UnknownNamedInputs, apply_named_inputs, named_input_issues
+from gpu_worker.protocol import COMPLETED, FAILED, STARTED
+from nodes.graph import output_node_ids
+
+log = logging.getLogger(__name__)
+
+
+def _check_workflow(*, tenant: Tenant, graph: Any, inputs: Any) -> None:
+    issues, _ = graph_issues(graph, tenant=tenant)
+    issues += named_input_issues(graph, inputs, registry())
+    raise_for_issues(issues)
+
+
+def workflow_create(
+    *, tenant: Tenant, name: str, graph: dict[str, Any], description: str = "", inputs: dict[str, Any] | None = None
+) -> Workflow:
+    inputs = inputs or {}
+    _check_workflow(tenant=tenant, graph=graph, inputs=inputs)
+    return Workflow.objects.create(
+        tenant=tenant,
+        name=name,
+        description=description,
+        graph=graph,
+        inputs=inputs,
+        pool=settings.GPU_POOL_DEFAULT,
+    )
+
+
+def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
+    """PUT passes every field, PATCH only those sent; the result is validated as a whole."""
+    allowed = {"name", "description", "graph", "inputs"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot update {sorted(unknown)}")
+    graph = changes.get("graph", workflow.graph)
+    inputs = changes.get("inputs", workflow.inputs)
+    if "graph" in changes or "inputs" in changes:
+        _check_workflow(tenant=workflow.tenant, graph=graph, inputs=inputs)
+    for field, value in changes.items():
+        setattr(workflow, field, value)
+    workflow.save(update_fields=[*changes, "updated_at"])
+    return workflow
+
+
+def workflow_delete(*, workflow: Workflow) -> None:
+    """Soft delete: past executions keep their workflow; the id answers 404 from now on."""
+    Workflow.objects.filter(pk=workflow.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+
+
+def execution_submit(*, tenant: Tenant, workflow: Workflow, inputs: dict[str, Any]) -> Execution:
+    """Resolve the inputs into a graph snapshot, validate it, insert the row, publish on commit."""
+    try:
+        graph = apply_named_inputs(workflow.graph, workflow.inputs, inputs)
+    except UnknownNamedInputs as exc:
+        raise ApiError(str(exc), type="unknown_input", details={"unknownInputs": exc.names}) from None
+    issues, files = graph_issues(graph, tenant=tenant)
+    raise_for_issues(issues)
+    with transaction.atomic():
+        execution = Execution.objects.create(
+            tenant=tenant,
+            workflow=workflow,
+            graph=graph,
+            inputs=inputs,
+            output_node_ids=output_node_ids(graph, registry()),
+            files=files,
+            pool=workflow.pool,
+        )
+        transaction.on_commit(lambda: dispatch.execution_publish(execution_id=execution.id))
+    return execution
+
+
+def execution_apply_event(*, event: dict[str, Any]) -> bool:
+    """Apply one worker event through the forward-only state machine.
+
+    Every transition is a conditional UPDATE on (id, attempt, status); a
+    duplicate, stale or out-of-order event matches no row and is ignored.
+    """
+    execution_id, attempt, kind = event.get("executionId"), event.get("attempt"), event.get("type")
+    at = _event_time(event)
+    rows = Execution.objects.filter(pk=execution_id, attempt=attempt)
+    if kind == STARTED:
+        changed = rows.filter(status=ExecutionStatus.QUEUED).update(
+            status=ExecutionStatus.RUNNING, started_at=at, worker=str(event.get("worker", ""))[:200]
+        )
+    elif kind in (COMPLETED, FAILED):
+        fields: dict[str, Any] = {"completed_at": at, "duration_ms": event.get("durationMs")}
+        if kind == COMPLETED:
+            fields.update(status=ExecutionStatus.COMPLETED, outputs=event.get("outputs") or {})
+        else:
+            fields.update(status=ExecutionStatus.FAILED, error=event.get("error") or {"type": "unknown"})
+        changed = rows.filter(status__in=ACTIVE_STATUSES).update(**fields)
+        # A terminal event may overtake `started`; keep started_at meaningful.
+        Execution.objects.filter(pk=execution_id, started_at__isnull=True).update(started_at=at)
+        if changed:
+            dispatch.progress_clear(execution_id=execution_id)
+    else:
+        log.warning("ignoring event of unknown type %r for %s", kind, execution_id)
+        return False
+    if not changed:
+        log.info("ignored %s event for %s attempt %s (duplicate or stale)", kind, execution_id, attempt)
+    return bool(changed)
+
+
+def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> int:
+    """Republish executions whose publish never happened (process died between commit and publish)."""
+    age = older_than_seconds if older_than_seconds is not None else settings.SWEEP_UNPUBLISHED_AFTER_SECONDS
+    cutoff = timezone.now() - timezone.timedelta(seconds=age)
+    ids = list(
+        Execution.objects.filter(
+            status=ExecutionStatus.QUEUED, published_at__isnull=True, created_at__lte=cutoff
+        ).values_list("id", flat=True)[:500]
+    )
+    for execution_id in ids:
+        dispatch.execution_publish(execution_id=execution_id)
+    return len(ids)
+
+
+def _event_time(event: dict[str, Any]) -> datetime:
+    parsed = parse_datetime(event.get("at") or "")
+    return parsed or timezone.now()

@@ -1,0 +1,20 @@
+"""Control-worker entry points: thin wrappers around the execution services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from api_service.workflows import services
+from gpu_worker.protocol import APPLY_EVENT_TASK
+
+
+@shared_task(name=APPLY_EVENT_TASK, queue="control", acks_late=True, time_limit=60, soft_time_limit=50)
+def apply_event(event: dict[str, Any]) -> bool:
+    return services.execution_apply_event(event=event)
+
+
+@shared_task(name="crucible.control.sweep_unpublished", queue="control", time_limit=120, soft_time_limit=100)
+def sweep_unpublished() -> int:
+    return services.executions_sweep_unpublished()

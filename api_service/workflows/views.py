@@ -1,0 +1,120 @@
+"""HTTP endpoints for workflows and executions: parse, call a service or selector, render."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api_service.accounts.scopes import (
+    EXECUTIONS_READ,
+    WORKFLOWS_EXECUTE,
+    WORKFLOWS_READ,
+    WORKFLOWS_WRITE,
+)
+from api_service.core.pagination import NewestFirstCursor
+from api_service.workflows import selectors, services
+from api_service.workflows.serializers import (
+    ExecuteInput,
+    ExecutionAcceptedOutput,
+    ExecutionPollOutput,
+    ExecutionSummaryOutput,
+    WorkflowCreateInput,
+    WorkflowOutput,
+    WorkflowUpdateInput,
+)
+
+
+def paginate(request: Request, view: APIView, rows, serializer_class) -> Response:  # noqa: ANN001
+    paginator = NewestFirstCursor()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class WorkflowCollectionView(APIView):
+    required_scopes = {"GET": WORKFLOWS_READ, "POST": WORKFLOWS_WRITE}
+
+    @extend_schema(responses=WorkflowOutput(many=True), operation_id="workflows_list")
+    def get(self, request: Request) -> Response:
+        return paginate(request, self, selectors.workflow_list(tenant=request.user.tenant), WorkflowOutput)
+
+    @extend_schema(request=WorkflowCreateInput, responses={201: WorkflowOutput}, operation_id="workflows_create")
+    def post(self, request: Request) -> Response:
+        data = WorkflowCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        workflow = services.workflow_create(tenant=request.user.tenant, **data.validated_data)
+        return Response(WorkflowOutput(workflow).data, status=201)
+
+
+class WorkflowDetailView(APIView):
+    required_scopes = {"GET": WORKFLOWS_READ, "PUT": WORKFLOWS_WRITE, "PATCH": WORKFLOWS_WRITE, "DELETE": WORKFLOWS_WRITE}
+
+    @extend_schema(responses=WorkflowOutput, operation_id="workflows_retrieve")
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        return Response(WorkflowOutput(workflow).data)
+
+    @extend_schema(request=WorkflowUpdateInput, responses=WorkflowOutput, operation_id="workflows_replace")
+    def put(self, request: Request, workflow_id: str) -> Response:
+        return self._update(request, workflow_id, partial=False)
+
+    @extend_schema(request=WorkflowUpdateInput, responses=WorkflowOutput, operation_id="workflows_update")
+    def patch(self, request: Request, workflow_id: str) -> Response:
+        return self._update(request, workflow_id, partial=True)
+
+    @extend_schema(responses={204: None}, operation_id="workflows_delete")
+    def delete(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        services.workflow_delete(workflow=workflow)
+        return Response(status=204)
+
+    def _update(self, request: Request, workflow_id: str, *, partial: bool) -> Response:
+        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        data = WorkflowUpdateInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        changes = {k: v for k, v in data.validated_data.items() if not partial or k in request.data}
+        workflow = services.workflow_update(workflow=workflow, **changes)
+        return Response(WorkflowOutput(workflow).data)
+
+
+class WorkflowExecuteView(APIView):
+    required_scopes = {"POST": WORKFLOWS_EXECUTE}
+
+    @extend_schema(request=ExecuteInput, responses={202: ExecutionAcceptedOutput}, operation_id="workflows_execute")
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        data = ExecuteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        execution = services.execution_submit(
+            tenant=request.user.tenant, workflow=workflow, inputs=data.validated_data["inputs"]
+        )
+        body = ExecutionAcceptedOutput(execution, context={"request": request}).data
+        return Response(body, status=202, headers={"Location": body["pollUrl"]})
+
+
+class ExecutionPollView(APIView):
+    required_scopes = {"GET": EXECUTIONS_READ}
+
+    @extend_schema(responses=ExecutionPollOutput, operation_id="executions_poll")
+    def get(self, request: Request, execution_id: str) -> Response:
+        execution = selectors.execution_get(tenant=request.user.tenant, execution_id=execution_id)
+        return Response(ExecutionPollOutput(execution).data)
+
+
+class WorkflowExecutionsView(APIView):
+    required_scopes = {"GET": EXECUTIONS_READ}
+
+    @extend_schema(responses=ExecutionSummaryOutput(many=True), operation_id="workflows_executions_list")
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        rows = selectors.execution_list(tenant=request.user.tenant, workflow=workflow)
+        return paginate(request, self, rows, ExecutionSummaryOutput)
+
+
+class ExecutionListView(APIView):
+    required_scopes = {"GET": EXECUTIONS_READ}
+
+    @extend_schema(responses=ExecutionSummaryOutput(many=True), operation_id="executions_list")
+    def get(self, request: Request) -> Response:
+        return paginate(request, self, selectors.execution_list(tenant=request.user.tenant), ExecutionSummaryOutput)

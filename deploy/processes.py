@@ -1,0 +1,111 @@
+"""The platform's process types and a small supervisor for running them together.
+
+`make run` and the test suite start exactly these commands, so what the
+tests exercise is what production runs (one command per process type).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def api_command(*, port: int, workers: int = 2, threads: int = 4) -> list[str]:
+    return [
+        PYTHON, "-m", "gunicorn", "api_service.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads),
+        "--access-logfile", "-", "--graceful-timeout", "5",
+    ]  # fmt: skip
+
+
+def control_worker_command(*, concurrency: int = 2, beat: bool = True, name: str = "control") -> list[str]:
+    cmd = [
+        PYTHON, "-m", "celery", "-A", "api_service.celery:app", "worker",
+        "-Q", "control,webhooks", "-c", str(concurrency), "-n", f"{name}@%h",
+        "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    if beat:
+        # Embedded beat: fine for one control worker; production runs `celery beat` once.
+        cmd += ["-B", "--schedule", str(Path(os.environ.get("DATA_DIR", REPO / ".data")) / "celerybeat-schedule")]
+    return cmd
+
+
+def gpu_worker_command(*, pool: str = "default", name: str = "gpu") -> list[str]:
+    return [PYTHON, "-m", "gpu_worker.launcher", "--pool", pool, "--name", name]
+
+
+@dataclass
+class Supervised:
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+        self.process = subprocess.Popen(
+            self.argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class ProcessGroup:
+    """Starts processes, watches them, stops them all (newest first)."""
+
+    members: list[Supervised] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], *, log_dir: Path, env: dict[str, str]) -> Supervised:
+        member = Supervised(name, argv, log_dir / f"{name}.log", env)
+        member.start()
+        self.members.append(member)
+        return member
+
+    def dead(self) -> list[Supervised]:
+        return [m for m in self.members if not m.alive()]
+
+    def stop(self) -> None:
+        for member in reversed(self.members):
+            member.stop()
+
+
+def wait_for(check, *, timeout: float, interval: float = 0.3, what: str = "service") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_error = exc
+        time.sleep(interval)
+    raise TimeoutError(f"{what} was not ready after {timeout:.0f}s (last error: {last_error})")

@@ -1,0 +1,104 @@
+"""Session fixtures: real services, a migrated database, and the live platform processes.
+
+Unit tests of pure code request none of these and run without any service.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import ApiClient
+from tests.support.graphs import TINY_CHECKPOINT
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
+
+    root = tmp_path_factory.mktemp("models")
+    write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[dict[str, str]]:
+    from tests.support.services import drop_database, start_services
+
+    services = start_services(tmp_path_factory.mktemp("platform"))
+    env = {
+        **services.env,
+        "MODELS_DIR": str(models_dir),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "MODEL_CACHE_BYTES": str(512 * 2**20),
+        "GPU_WORKER_DEVICE": "cpu",
+        "DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "LOG_LEVEL": "INFO",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
+    yield env
+    from django.db import connections
+
+    connections.close_all()
+    drop_database(services)
+    services.stop()
+
+
+@pytest.fixture(scope="session")
+def db(platform_env: dict[str, str]) -> None:
+    """Django configured against the session database, migrated, with its bucket."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from api_service.core import storage
+
+    storage.bucket_ensure()
+
+
+@pytest.fixture(scope="session")
+def stack(db: None, platform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    from tests.support.stack import start_stack
+
+    running = start_stack(platform_env, tmp_path_factory.mktemp("logs"))
+    yield running
+    running.group.stop()
+
+
+@pytest.fixture
+def world(db: None):  # noqa: ANN201
+    from tests.support.factories import make_world
+
+    return make_world()
+
+
+@pytest.fixture
+def api(stack, world) -> ApiClient:  # noqa: ANN001
+    return ApiClient(stack.base_url, world.key)
+
+
+@pytest.fixture
+def anonymous(stack) -> ApiClient:  # noqa: ANN001
+    return ApiClient(stack.base_url, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    """On failure of a test that used the live stack, attach the processes' logs."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "stack" in getattr(item, "fixturenames", ()):
+        stack = item.funcargs.get("stack")
+        if stack is not None:
+            report.sections.append(("platform logs", stack.logs()))

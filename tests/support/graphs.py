@@ -1,0 +1,73 @@
+"""Workflow graphs in ComfyUI's API format, as ComfyUI exports them."""
+
+from __future__ import annotations
+
+import copy
+
+TINY_CHECKPOINT = "tiny-sd15"
+
+TEXT_TO_IMAGE = {
+    "3": {
+        "class_type": "KSampler",
+        "inputs": {
+            "seed": 156680208700286,
+            "steps": 4,
+            "cfg": 8.0,
+            "sampler_name": "euler",
+            "scheduler": "normal",
+            "denoise": 1.0,
+            "model": ["4", 0],
+            "positive": ["6", 0],
+            "negative": ["7", 0],
+            "latent_image": ["5", 0],
+        },
+        "_meta": {"title": "KSampler"},
+    },
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": TINY_CHECKPOINT}, "_meta": {"title": "Load Checkpoint"}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 48, "batch_size": 1}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a cat", "clip": ["4", 1]}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "text, watermark", "clip": ["4", 1]}},
+    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}},
+}
+
+TEXT_TO_IMAGE_INPUTS = {
+    "prompt": {"node": "6", "input": "text"},
+    "seed": {"node": "3", "input": "seed"},
+    "width": {"node": "5", "input": "width"},
+    "height": {"node": "5", "input": "height"},
+    "batch_size": {"node": "5", "input": "batch_size"},
+}
+
+IMAGE_TO_IMAGE = {
+    "1": {"class_type": "LoadImage", "inputs": {"image": "FILE_ID"}},
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": TINY_CHECKPOINT}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a watercolor fox", "clip": ["4", 1]}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}},
+    "10": {"class_type": "VAEEncode", "inputs": {"pixels": ["1", 0], "vae": ["4", 2]}},
+    "3": {
+        "class_type": "KSampler",
+        "inputs": {
+            "seed": 7,
+            "steps": 4,
+            "cfg": 7.0,
+            "sampler_name": "euler",
+            "scheduler": "normal",
+            "denoise": 0.6,
+            "model": ["4", 0],
+            "positive": ["6", 0],
+            "negative": ["7", 0],
+            "latent_image": ["10", 0],
+        },
+    },
+    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "img2img", "images": ["8", 0]}},
+}
+
+
+def text_to_image(**node_inputs: dict) -> dict:
+    """A copy of TEXT_TO_IMAGE with some node inputs replaced: text_to_image(**{"3": {"steps": 2}})."""
+    graph = copy.deepcopy(TEXT_TO_IMAGE)
+    for node_id, changes in node_inputs.items():
+        graph[node_id]["inputs"].update(changes)
+    return graph

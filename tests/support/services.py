@@ -1,0 +1,83 @@
+"""The real backing services for a test session: the environment's, or embedded ones.
+
+DATABASE_URL / REDIS_URL / S3_ENDPOINT_URL in the environment name external
+services (CI: the machine's PostgreSQL and Redis). Whatever is not named is
+started embedded under a temporary folder on ports of its own, so a running
+`make run` is never touched. The session gets its own database, Redis
+database and bucket.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from deploy.embedded import EmbeddedServices, start_embedded
+
+TEST_PORTS = {"postgres": 55532, "redis": 56479, "s3": 58433}
+
+
+@dataclass
+class ServiceEnv:
+    env: dict[str, str]
+    embedded: EmbeddedServices | None
+    admin_database_url: str
+    database_name: str
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def start_services(tmp: Path) -> ServiceEnv:
+    need_pg = not os.environ.get("DATABASE_URL")
+    need_redis = not os.environ.get("REDIS_URL")
+    need_s3 = not os.environ.get("S3_ENDPOINT_URL")
+    embedded = None
+    env: dict[str, str] = {}
+    if need_pg or need_redis or need_s3:
+        embedded = start_embedded(tmp / "services", postgres=need_pg, redis=need_redis, s3=need_s3, ports=TEST_PORTS)
+        env.update(embedded.as_env())
+    for name in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY", "CELERY_BROKER_URL"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    admin_url = env["DATABASE_URL"]
+    database_name = f"crucible_test_{secrets.token_hex(4)}"
+    env["DATABASE_URL"] = _with_path(admin_url, database_name)
+    # A Redis database of the tests' own, so queues never mix with a running stack.
+    env["REDIS_URL"] = _with_path(env["REDIS_URL"], os.environ.get("TEST_REDIS_DB", "13"))
+    env["S3_BUCKET"] = f"crucible-test-{secrets.token_hex(4)}"
+    _create_database(admin_url, database_name)
+    _flush_redis(env["REDIS_URL"])
+    return ServiceEnv(env=env, embedded=embedded, admin_database_url=admin_url, database_name=database_name)
+
+
+def drop_database(service_env: ServiceEnv) -> None:
+    import psycopg
+
+    with psycopg.connect(_psycopg_url(service_env.admin_database_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{service_env.database_name}" WITH (FORCE)')
+
+
+def _with_path(url: str, path: str) -> str:
+    return urlunparse(urlparse(url)._replace(path=f"/{path}"))
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+def _create_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
