@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import ApiClient
-from tests.support.graphs import TINY_CHECKPOINT
+from tests.support.graphs import BROKEN_CHECKPOINT, TINY_CHECKPOINT
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -23,6 +23,10 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("models")
     write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
+    # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
+    broken = root / "checkpoints" / BROKEN_CHECKPOINT
+    broken.mkdir(parents=True)
+    (broken / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
     return root
 
 

@@ -5,23 +5,32 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from api_service.accounts import services
-from api_service.accounts.models import Tenant
+from typing import TYPE_CHECKING, Any
+
 from api_service.accounts.scopes import ALL_SCOPES
+
+if TYPE_CHECKING:
+    from api_service.accounts.models import Tenant
+
+# Django models are imported inside the functions: the `db` fixture sets Django up first.
 
 
 @dataclass
 class World:
-    tenant: Tenant
+    tenant: Any  # Tenant
     key: str  # all scopes
 
 
 def make_tenant(name: str | None = None) -> Tenant:
+    from api_service.accounts import services
+
     slug = f"t-{secrets.token_hex(5)}"
     return services.tenant_create(name=name or slug, slug=slug)
 
 
 def make_key(tenant: Tenant, scopes: list[str] | None = None) -> str:
+    from api_service.accounts import services
+
     return services.api_key_create(tenant=tenant, name="test", scopes=list(scopes or ALL_SCOPES)).secret
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 TINY_CHECKPOINT = "tiny-sd15"
+BROKEN_CHECKPOINT = "broken-sd15"
 
 TEXT_TO_IMAGE = {
     "3": {

@@ -1,0 +1,37 @@
+# Crucible: `make run` starts the whole platform, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.deps-stamp
+
+.PHONY: run test lint format bench deps
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when a requirements file changed. torch is pinned first so no
+# other requirement can pull a CUDA build (see requirements/worker.txt).
+$(STAMP): $(PY) requirements/api.txt requirements/worker.txt requirements/dev.txt
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+run: deps
+	$(PY) -m deploy.run_local
+
+test: deps
+	$(PY) -m pytest
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: deps
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: deps
+	$(PY) -m benchmarks.run_all

@@ -1,0 +1,36 @@
+"""Every node we implement has exactly ComfyUI's inputs, defaults, ranges, choices and outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nodes.catalog import default_registry
+
+OBJECT_INFO = Path(__file__).resolve().parents[3] / "shared" / "comfyui" / "object_info.json"
+
+
+@pytest.fixture(scope="module")
+def object_info() -> dict:
+    if not OBJECT_INFO.exists():
+        pytest.fail(f"ComfyUI's recorded contract is missing: {OBJECT_INFO}")
+    return json.loads(OBJECT_INFO.read_text())
+
+
+@pytest.mark.parametrize("class_type", [spec.class_type for spec in default_registry()])
+def test_node_matches_comfyui_object_info(object_info: dict, class_type: str) -> None:
+    theirs = dict(object_info[class_type])
+    theirs.pop("python_module", None)
+    theirs.pop("api_node", None)
+    theirs.pop("deprecated", None)
+    theirs.pop("experimental", None)
+    # Hidden inputs (prompt, extra_pnginfo) are ComfyUI UI plumbing, not part of a graph.
+    theirs["input"] = {k: v for k, v in theirs["input"].items() if k != "hidden"}
+    theirs["input_order"] = {k: v for k, v in theirs["input_order"].items() if k != "hidden"}
+    # Dynamic lists (checkpoints on disk, uploaded files) are compared as lists, not contents.
+    ours = default_registry().get(class_type).to_comfy(
+        {"checkpoints": [], "files": theirs["input"]["required"].get("image", [[]])[0]}
+    )
+    assert ours == theirs
