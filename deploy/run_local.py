@@ -63,7 +63,9 @@ def main() -> int:
         group.start("control", control_worker_command(), log_dir=logs, env=env)
         group.start("gpu", gpu_worker_command(), log_dir=logs, env=env)
         print(f"\nCrucible is up: api http://127.0.0.1:{args.port}  docs http://127.0.0.1:{args.port}/docs")
-        print(f"logs: {logs}/{{api,control,gpu}}.log (followed below). Ctrl-C stops everything.\n", flush=True)
+        print(
+            f"logs: {logs}/{{api,control,gpu}}.log (followed below). Ctrl-C stops everything.\n", flush=True
+        )
         _follow(group, lambda: stopping)
     finally:
         print("\nstopping…", flush=True)
@@ -83,7 +85,7 @@ def _persistent_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _follow(group: ProcessGroup, should_stop) -> None:  # noqa: ANN001
+def _follow(group: ProcessGroup, should_stop) -> None:
     """Print each process's new log lines, prefixed with its name, until asked to stop or one dies."""
     offsets = {m.name: 0 for m in group.members}
     while not should_stop():

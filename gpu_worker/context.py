@@ -51,7 +51,13 @@ class WorkerContext:
         filename = f"{safe_prefix}_{self.node_id}_{self._saved:05d}.png"
         key = f"{self.spec.storage_prefix}{filename}"
         self._storage.put(key, png, "image/png")
-        return {"key": key, "filename": filename, "contentType": "image/png", "width": width, "height": height}
+        return {
+            "key": key,
+            "filename": filename,
+            "contentType": "image/png",
+            "width": width,
+            "height": height,
+        }
 
     def progress(self, step: int, total: int) -> None:
         self._reporter.step(step, total)

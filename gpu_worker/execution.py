@@ -34,7 +34,12 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
             make_event(
                 FAILED,
                 spec,
-                error={"nodeId": first.node_id, "classType": first.class_type, "type": first.type, "message": first.message},
+                error={
+                    "nodeId": first.node_id,
+                    "classType": first.class_type,
+                    "type": first.type,
+                    "message": first.message,
+                },
             )
         )
         return FAILED

@@ -25,7 +25,12 @@ class NodeFailure(Exception):
         self.message = message
 
     def to_public(self) -> dict[str, str]:
-        return {"nodeId": self.node_id, "classType": self.class_type, "type": self.error_type, "message": self.message}
+        return {
+            "nodeId": self.node_id,
+            "classType": self.class_type,
+            "type": self.error_type,
+            "message": self.message,
+        }
 
 
 def execution_plan(graph: dict[str, Any], output_node_ids: list[str]) -> list[str]:

@@ -9,9 +9,7 @@ from typing import Any
 from gpu_worker.protocol import PROGRESS_KEY
 
 PROGRESS_TTL_SECONDS = 3600
-MIN_INTERVAL_SECONDS = (
-    0.2  # sampler steps can be very fast; poll does not need each one
-)
+MIN_INTERVAL_SECONDS = 0.2  # sampler steps can be very fast; poll does not need each one
 
 
 class ProgressReporter:

@@ -29,9 +29,7 @@ class ArtifactStorage:
         )
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        self._client.put_object(
-            Bucket=self._config.s3_bucket, Key=key, Body=data, ContentType=content_type
-        )
+        self._client.put_object(Bucket=self._config.s3_bucket, Key=key, Body=data, ContentType=content_type)
 
     def get(self, key: str) -> bytes:
         response = self._client.get_object(Bucket=self._config.s3_bucket, Key=key)

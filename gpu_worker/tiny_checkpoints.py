@@ -126,9 +126,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def _write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(folder / "vocab.json", vocab)
-    (folder / "merges.txt").write_text(
-        "#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8"
-    )
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
     specials = {
         "bos_token": BOS_TOKEN,
         "eos_token": EOS_TOKEN,

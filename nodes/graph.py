@@ -88,12 +88,12 @@ def topological_order(graph: Graph, node_ids: Collection[str]) -> list[str]:
         if state.get(node_id) == 2:
             return
         if state.get(node_id) == 1:
-            cycle = path[path.index(node_id) :] + [node_id]
+            cycle = [*path[path.index(node_id) :], node_id]
             raise CycleError(cycle)
         state[node_id] = 1
         deps = sorted({src for _, src, _ in links(graph[node_id]) if src in wanted}, key=_node_sort_key)
         for src in deps:
-            visit(src, path + [node_id])
+            visit(src, [*path, node_id])
         state[node_id] = 2
         order.append(node_id)
 
@@ -121,16 +121,22 @@ def validate_graph(
     """
     dynamic_choices = dynamic_choices or {}
     if not isinstance(graph, Mapping) or not graph:
-        return [GraphIssue("invalid_graph", "The graph must be a non-empty object of nodes keyed by node id.")]
+        return [
+            GraphIssue("invalid_graph", "The graph must be a non-empty object of nodes keyed by node id.")
+        ]
 
     issues: list[GraphIssue] = []
     specs: dict[str, NodeSpec] = {}
     for node_id, node in graph.items():
         if not isinstance(node, Mapping) or not isinstance(node.get("class_type"), str):
-            issues.append(GraphIssue("invalid_node", "A node must be an object with a string 'class_type'.", node_id))
+            issues.append(
+                GraphIssue("invalid_node", "A node must be an object with a string 'class_type'.", node_id)
+            )
             continue
         if not isinstance(node.get("inputs", {}), Mapping):
-            issues.append(GraphIssue("invalid_node", "'inputs' must be an object.", node_id, node["class_type"]))
+            issues.append(
+                GraphIssue("invalid_node", "'inputs' must be an object.", node_id, node["class_type"])
+            )
             continue
         spec = registry.get(node["class_type"])
         if spec is None:
@@ -161,7 +167,12 @@ def validate_graph(
         topological_order(graph, valid_ids)
     except CycleError as exc:
         issues.append(
-            GraphIssue("dependency_cycle", f"The graph has a cycle: {exc}.", exc.cycle[0], graph[exc.cycle[0]].get("class_type"))
+            GraphIssue(
+                "dependency_cycle",
+                f"The graph has a cycle: {exc}.",
+                exc.cycle[0],
+                graph[exc.cycle[0]].get("class_type"),
+            )
         )
     return issues
 
@@ -209,7 +220,9 @@ def _validate_node(
 def _check_link(name, expected, value, graph, specs, issue) -> Iterator[GraphIssue]:
     src_id, index = value
     if src_id not in graph:
-        yield issue("invalid_link", f"Input {name!r} links to node {src_id!r}, which is not in the graph.", name)
+        yield issue(
+            "invalid_link", f"Input {name!r} links to node {src_id!r}, which is not in the graph.", name
+        )
         return
     src_spec = specs.get(src_id)
     if src_spec is None:
@@ -241,8 +254,10 @@ def check_literal(
 ) -> tuple[str, str] | None:
     """(error type, message) for a literal that does not fit its input, else None."""
     if type_ == INT:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(value, float) and not value.is_integer()
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not value.is_integer())
         ):
             return "invalid_input_type", f"expected an integer, got {value!r}."
     elif type_ == FLOAT:

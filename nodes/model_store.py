@@ -64,7 +64,9 @@ class ModelStore:
             if path.is_dir() and (path / "model_index.json").is_file():
                 size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
                 found.append(ModelEntry(folder, rel, path, "diffusers", size))
-            elif path.is_file() and path.suffix in WEIGHT_SUFFIXES and not _inside_diffusers_folder(path, base):
+            elif (
+                path.is_file() and path.suffix in WEIGHT_SUFFIXES and not _inside_diffusers_folder(path, base)
+            ):
                 found.append(ModelEntry(folder, rel, path, "single_file", path.stat().st_size))
         return found
 

@@ -24,7 +24,9 @@ class Registry:
         if spec.class_type in self._specs:
             raise RegistryError(f"node {spec.class_type!r} is registered twice")
         if ":" not in spec.impl:
-            raise RegistryError(f"node {spec.class_type!r}: impl must be 'module:function', got {spec.impl!r}")
+            raise RegistryError(
+                f"node {spec.class_type!r}: impl must be 'module:function', got {spec.impl!r}"
+            )
         names = [i.name for i in spec.inputs]
         if len(names) != len(set(names)):
             raise RegistryError(f"node {spec.class_type!r} declares an input name twice")

@@ -6,8 +6,8 @@ same names, defaults, ranges and choices here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 # Literal widget types: values typed into the graph.
@@ -163,8 +163,7 @@ class NodeSpec:
             "description": self.description,
             "outputNode": self.output_node,
             "inputs": [
-                spec.to_public(dynamic_choices.get(spec.choices_source or "", []))
-                for spec in self.inputs
+                spec.to_public(dynamic_choices.get(spec.choices_source or "", [])) for spec in self.inputs
             ],
             "outputs": [
                 {"index": i, "type": o.type, "name": o.display_name} for i, o in enumerate(self.outputs)

@@ -81,24 +81,24 @@ def stack(db: None, platform_env: dict[str, str], tmp_path_factory: pytest.TempP
 
 
 @pytest.fixture
-def world(db: None):  # noqa: ANN201
+def world(db: None):
     from tests.support.factories import make_world
 
     return make_world()
 
 
 @pytest.fixture
-def api(stack, world) -> ApiClient:  # noqa: ANN001
+def api(stack, world) -> ApiClient:
     return ApiClient(stack.base_url, world.key)
 
 
 @pytest.fixture
-def anonymous(stack) -> ApiClient:  # noqa: ANN001
+def anonymous(stack) -> ApiClient:
     return ApiClient(stack.base_url, None)
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """On failure of a test that used the live stack, attach the processes' logs."""
     outcome = yield
     report = outcome.get_result()

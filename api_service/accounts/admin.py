@@ -28,13 +28,22 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "tenant", "display", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_display = (
+        "name",
+        "tenant",
+        "display",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
     list_filter = ("tenant", "revoked_at")
     search_fields = ("name", "prefix", "id", "tenant__name")
     readonly_fields = ("id", "prefix", "last4", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
-    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs):  # noqa: ANN201
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs):
         if obj is None:
             kwargs["form"] = ApiKeyCreateForm
         return super().get_form(request, obj, **kwargs)

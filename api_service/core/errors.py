@@ -25,7 +25,7 @@ class ApiError(Exception):
         self,
         message: str,
         *,
-        type: str | None = None,  # noqa: A002 - mirrors the public field name
+        type: str | None = None,
         status: int | None = None,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,

@@ -8,11 +8,11 @@ class FileUploadInput(serializers.Serializer):
 
 
 class FileOutput(serializers.Serializer):
-    fileId = serializers.CharField(source="id")  # noqa: N815 - public camelCase
+    fileId = serializers.CharField(source="id")
     filename = serializers.CharField()
-    contentType = serializers.CharField(source="content_type")  # noqa: N815
-    sizeBytes = serializers.IntegerField(source="size_bytes")  # noqa: N815
+    contentType = serializers.CharField(source="content_type")
+    sizeBytes = serializers.IntegerField(source="size_bytes")
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     sha256 = serializers.CharField()
-    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
+    createdAt = serializers.DateTimeField(source="created_at")

@@ -63,7 +63,8 @@ def _inspect_image(data: bytes) -> tuple[str, int, int]:
         ) from None
     if image_format not in IMAGE_FORMATS:
         raise ApiError(
-            f"Image format {image_format} is not accepted. Upload a PNG, JPEG, WebP or GIF.", type="invalid_file"
+            f"Image format {image_format} is not accepted. Upload a PNG, JPEG, WebP or GIF.",
+            type="invalid_file",
         )
     return image_format, width, height
 

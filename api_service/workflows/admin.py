@@ -15,11 +15,20 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "tenant", "workflow", "created_at", "started_at", "completed_at", "duration_ms")
+    list_display = (
+        "id",
+        "status",
+        "tenant",
+        "workflow",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "duration_ms",
+    )
     list_filter = ("status", "tenant", "pool")
     search_fields = ("id", "workflow__id", "workflow__name")
     readonly_fields = [f.name for f in Execution._meta.fields]
     list_select_related = ("tenant", "workflow")
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False

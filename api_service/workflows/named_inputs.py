@@ -23,14 +23,17 @@ def named_input_issues(graph: Mapping[str, Any], mapping: Any, registry: Registr
         return [GraphIssue("invalid_named_input", "'inputs' must be an object of name -> {node, input}.")]
     issues = []
     for name, target in mapping.items():
+
         def bad(message: str, name: str = name) -> GraphIssue:
             return GraphIssue("invalid_named_input", f"Named input {name!r}: {message}", input=name)
 
         if not NAME_PATTERN.match(name):
             issues.append(bad("names use letters, digits, '_', '.', '-' and start with a letter or '_'."))
             continue
-        if not isinstance(target, Mapping) or not isinstance(target.get("node"), str) or not isinstance(
-            target.get("input"), str
+        if (
+            not isinstance(target, Mapping)
+            or not isinstance(target.get("node"), str)
+            or not isinstance(target.get("input"), str)
         ):
             issues.append(bad('expected {"node": "<node id>", "input": "<input name>"}.'))
             continue
@@ -45,13 +48,17 @@ def named_input_issues(graph: Mapping[str, Any], mapping: Any, registry: Registr
         if inp is None:
             issues.append(bad(f"{spec.class_type} has no input {target['input']!r}."))
         elif not inp.is_literal:
-            issues.append(bad(f"{spec.class_type}.{inp.name} is a {inp.type} link, not a value a caller can set."))
+            issues.append(
+                bad(f"{spec.class_type}.{inp.name} is a {inp.type} link, not a value a caller can set.")
+            )
         elif is_link((node.get("inputs") or {}).get(inp.name)):
             issues.append(bad(f"{spec.class_type}.{inp.name} is fed by a link in the graph."))
     return issues
 
 
-def describe_named_inputs(graph: Mapping[str, Any], mapping: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
+def describe_named_inputs(
+    graph: Mapping[str, Any], mapping: Mapping[str, Any], registry: Registry
+) -> dict[str, Any]:
     """Each named input with the type and default taken from the node schema and the graph."""
     described: dict[str, Any] = {}
     for name, target in mapping.items():
@@ -77,12 +84,13 @@ class UnknownNamedInputs(ValueError):
     def __init__(self, names: list[str], known: list[str]) -> None:
         self.names = names
         self.known = known
-        super().__init__(
-            f"Unknown input(s): {', '.join(names)}. This workflow accepts: {', '.join(known) or 'no named inputs'}."
-        )
+        accepted = ", ".join(known) or "no named inputs"
+        super().__init__(f"Unknown input(s): {', '.join(names)}. This workflow accepts: {accepted}.")
 
 
-def apply_named_inputs(graph: Mapping[str, Any], mapping: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
+def apply_named_inputs(
+    graph: Mapping[str, Any], mapping: Mapping[str, Any], values: Mapping[str, Any]
+) -> dict:
     """A copy of the graph with the caller's values written into the mapped node inputs."""
     unknown = sorted(set(values) - set(mapping))
     if unknown:

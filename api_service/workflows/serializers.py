@@ -13,7 +13,9 @@ class WorkflowCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     graph = serializers.JSONField(help_text="The graph in ComfyUI's API format.")
-    inputs = serializers.JSONField(required=False, default=dict, help_text='{"prompt": {"node": "6", "input": "text"}}')
+    inputs = serializers.JSONField(
+        required=False, default=dict, help_text='{"prompt": {"node": "6", "input": "text"}}'
+    )
 
 
 class WorkflowUpdateInput(WorkflowCreateInput):
@@ -30,31 +32,31 @@ class WorkflowOutput(serializers.Serializer):
     description = serializers.CharField()
     graph = serializers.JSONField()
     inputs = serializers.SerializerMethodField()
-    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815 - public camelCase
-    updatedAt = serializers.DateTimeField(source="updated_at")  # noqa: N815
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
 
-    def get_inputs(self, workflow) -> dict:  # noqa: ANN001
+    def get_inputs(self, workflow) -> dict:
         return describe_named_inputs(workflow.graph, workflow.inputs, registry())
 
 
 class ExecutionAcceptedOutput(serializers.Serializer):
-    executionId = serializers.CharField(source="id")  # noqa: N815
+    executionId = serializers.CharField(source="id")
     status = serializers.CharField()
-    pollUrl = serializers.SerializerMethodField()  # noqa: N815
+    pollUrl = serializers.SerializerMethodField()
 
-    def get_pollUrl(self, execution) -> str:  # noqa: ANN001, N802
+    def get_pollUrl(self, execution) -> str:
         path = f"/v1/workflows/executions/{execution.id}/poll"
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
 
 class ExecutionSummaryOutput(serializers.Serializer):
-    executionId = serializers.CharField(source="id")  # noqa: N815
-    workflowId = serializers.CharField(source="workflow_id")  # noqa: N815
+    executionId = serializers.CharField(source="id")
+    workflowId = serializers.CharField(source="workflow_id")
     status = serializers.CharField()
-    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
-    startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
-    completedAt = serializers.DateTimeField(source="completed_at")  # noqa: N815
+    createdAt = serializers.DateTimeField(source="created_at")
+    startedAt = serializers.DateTimeField(source="started_at")
+    completedAt = serializers.DateTimeField(source="completed_at")
     error = serializers.JSONField()
 
 
@@ -62,10 +64,10 @@ class ExecutionPollOutput(ExecutionSummaryOutput):
     progress = serializers.SerializerMethodField()
     outputs = serializers.SerializerMethodField()
     inputs = serializers.JSONField()
-    durationMs = serializers.IntegerField(source="duration_ms")  # noqa: N815
+    durationMs = serializers.IntegerField(source="duration_ms")
 
-    def get_progress(self, execution) -> dict | None:  # noqa: ANN001
+    def get_progress(self, execution) -> dict | None:
         return selectors.execution_progress(execution=execution)
 
-    def get_outputs(self, execution) -> dict:  # noqa: ANN001
+    def get_outputs(self, execution) -> dict:
         return selectors.execution_public_outputs(execution=execution)

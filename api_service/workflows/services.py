@@ -30,7 +30,12 @@ def _check_workflow(*, tenant: Tenant, graph: Any, inputs: Any) -> None:
 
 
 def workflow_create(
-    *, tenant: Tenant, name: str, graph: dict[str, Any], description: str = "", inputs: dict[str, Any] | None = None
+    *,
+    tenant: Tenant,
+    name: str,
+    graph: dict[str, Any],
+    description: str = "",
+    inputs: dict[str, Any] | None = None,
 ) -> Workflow:
     inputs = inputs or {}
     _check_workflow(tenant=tenant, graph=graph, inputs=inputs)

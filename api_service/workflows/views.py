@@ -26,7 +26,7 @@ from api_service.workflows.serializers import (
 )
 
 
-def paginate(request: Request, view: APIView, rows, serializer_class) -> Response:  # noqa: ANN001
+def paginate(request: Request, view: APIView, rows, serializer_class) -> Response:
     paginator = NewestFirstCursor()
     page = paginator.paginate_queryset(rows, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
@@ -39,7 +39,9 @@ class WorkflowCollectionView(APIView):
     def get(self, request: Request) -> Response:
         return paginate(request, self, selectors.workflow_list(tenant=request.user.tenant), WorkflowOutput)
 
-    @extend_schema(request=WorkflowCreateInput, responses={201: WorkflowOutput}, operation_id="workflows_create")
+    @extend_schema(
+        request=WorkflowCreateInput, responses={201: WorkflowOutput}, operation_id="workflows_create"
+    )
     def post(self, request: Request) -> Response:
         data = WorkflowCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -48,7 +50,12 @@ class WorkflowCollectionView(APIView):
 
 
 class WorkflowDetailView(APIView):
-    required_scopes = {"GET": WORKFLOWS_READ, "PUT": WORKFLOWS_WRITE, "PATCH": WORKFLOWS_WRITE, "DELETE": WORKFLOWS_WRITE}
+    required_scopes = {
+        "GET": WORKFLOWS_READ,
+        "PUT": WORKFLOWS_WRITE,
+        "PATCH": WORKFLOWS_WRITE,
+        "DELETE": WORKFLOWS_WRITE,
+    }
 
     @extend_schema(responses=WorkflowOutput, operation_id="workflows_retrieve")
     def get(self, request: Request, workflow_id: str) -> Response:
@@ -81,7 +88,9 @@ class WorkflowDetailView(APIView):
 class WorkflowExecuteView(APIView):
     required_scopes = {"POST": WORKFLOWS_EXECUTE}
 
-    @extend_schema(request=ExecuteInput, responses={202: ExecutionAcceptedOutput}, operation_id="workflows_execute")
+    @extend_schema(
+        request=ExecuteInput, responses={202: ExecutionAcceptedOutput}, operation_id="workflows_execute"
+    )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
         data = ExecuteInput(data=request.data)
@@ -117,4 +126,6 @@ class ExecutionListView(APIView):
 
     @extend_schema(responses=ExecutionSummaryOutput(many=True), operation_id="executions_list")
     def get(self, request: Request) -> Response:
-        return paginate(request, self, selectors.execution_list(tenant=request.user.tenant), ExecutionSummaryOutput)
+        return paginate(
+            request, self, selectors.execution_list(tenant=request.user.tenant), ExecutionSummaryOutput
+        )

@@ -19,7 +19,9 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
     common = {"local_files_only": True, "low_cpu_mem_usage": False}
     unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype, **common)
     vae = AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=torch.float32, **common)
-    text_encoder = CLIPTextModel.from_pretrained(path, subfolder="text_encoder", torch_dtype=dtype, local_files_only=True)
+    text_encoder = CLIPTextModel.from_pretrained(
+        path, subfolder="text_encoder", torch_dtype=dtype, local_files_only=True
+    )
     tokenizer = CLIPTokenizer.from_pretrained(path, subfolder="tokenizer", local_files_only=True)
     for module in (unet, vae, text_encoder):
         module.to(device).eval().requires_grad_(False)
@@ -41,6 +43,18 @@ def _scheduler_config(path: Path) -> dict:
     config_file = path / "scheduler" / "scheduler_config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     # Only the noise schedule of the training run matters; the sampler comes from KSampler.
-    keys = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type", "trained_betas")
-    defaults = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear"}
+    keys = (
+        "num_train_timesteps",
+        "beta_start",
+        "beta_end",
+        "beta_schedule",
+        "prediction_type",
+        "trained_betas",
+    )
+    defaults = {
+        "num_train_timesteps": 1000,
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "beta_schedule": "scaled_linear",
+    }
     return {**defaults, **{k: config[k] for k in keys if k in config}}

@@ -18,7 +18,9 @@ Conditioning = list[list[Any]]  # ComfyUI's shape: [[embeddings, {"pooled_output
 
 def checkpoint_loader_simple(ctx: NodeContext, ckpt_name: str) -> tuple[ModelHandle, ClipHandle, VaeHandle]:
     path = ctx.model_path("checkpoints", ckpt_name)
-    checkpoint = ctx.models.get(("checkpoint", str(path), ctx.device), lambda: load_diffusers_checkpoint(path, ctx.device))
+    checkpoint = ctx.models.get(
+        ("checkpoint", str(path), ctx.device), lambda: load_diffusers_checkpoint(path, ctx.device)
+    )
     return checkpoint.model, checkpoint.clip, checkpoint.vae
 
 
@@ -29,7 +31,7 @@ def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Con
 
 @torch.inference_mode()
 def encode_text(clip: ClipHandle, text: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prompts longer than one CLIP window are encoded in 75-token chunks and concatenated, as ComfyUI does."""
+    """Encode a prompt; past one CLIP window it goes in 75-token chunks, concatenated, as in ComfyUI."""
     tokenizer, encoder = clip.tokenizer, clip.text_encoder
     window = tokenizer.model_max_length
     body = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
@@ -124,7 +126,11 @@ def sample(
     batch = latent.shape[0]
     pos, neg = _match_lengths(positive, negative)
     use_cfg = not math.isclose(cfg, 1.0)
-    context = torch.cat([neg.expand(batch, -1, -1), pos.expand(batch, -1, -1)]) if use_cfg else pos.expand(batch, -1, -1)
+    context = (
+        torch.cat([neg.expand(batch, -1, -1), pos.expand(batch, -1, -1)])
+        if use_cfg
+        else pos.expand(batch, -1, -1)
+    )
     context = context.to(ctx.device, dtype)
 
     # Only the ancestral (stochastic) schedulers take a generator.

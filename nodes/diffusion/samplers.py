@@ -62,7 +62,9 @@ def sampler_problem(sampler_name: str, scheduler: str) -> str | None:
     if sampler_name in COMFY_SAMPLERS and sampler_name not in SAMPLERS:
         return f"sampler {sampler_name!r} is not supported here; supported samplers: {', '.join(SAMPLERS)}."
     if scheduler in COMFY_SCHEDULERS and scheduler not in SCHEDULERS:
-        return f"scheduler {scheduler!r} is not supported here; supported schedulers: {', '.join(SCHEDULERS)}."
+        return (
+            f"scheduler {scheduler!r} is not supported here; supported schedulers: {', '.join(SCHEDULERS)}."
+        )
     if (sampler_name, scheduler) in UNSUPPORTED_PAIRS:
         return f"sampler {sampler_name!r} cannot be combined with scheduler {scheduler!r}."
     return None

@@ -72,7 +72,9 @@ SPECS = (
         class_type="KSampler",
         display_name="KSampler",
         category="sampling",
-        description="Uses the provided model, positive and negative conditioning to denoise the latent image.",
+        description=(
+            "Uses the provided model, positive and negative conditioning to denoise the latent image."
+        ),
         impl=f"{OPS}:ksampler",
         inputs=(
             InputSpec("model", MODEL, tooltip="The model used for denoising the input latent."),
@@ -86,7 +88,12 @@ SPECS = (
                 options={"control_after_generate": True},
             ),
             InputSpec(
-                "steps", INT, default=20, min=1, max=10000, tooltip="The number of steps used in the denoising process."
+                "steps",
+                INT,
+                default=20,
+                min=1,
+                max=10000,
+                tooltip="The number of steps used in the denoising process.",
             ),
             InputSpec(
                 "cfg",

@@ -35,7 +35,9 @@ def save_image(ctx: NodeContext, images: torch.Tensor, filename_prefix: str = "C
         buffer = io.BytesIO()
         to_pil(image).save(buffer, format="PNG", compress_level=4)
         saved.append(
-            ctx.save_image(buffer.getvalue(), width=image.shape[1], height=image.shape[0], prefix=filename_prefix)
+            ctx.save_image(
+                buffer.getvalue(), width=image.shape[1], height=image.shape[0], prefix=filename_prefix
+            )
         )
     return NodeResult(ui={"images": saved})
 
@@ -75,7 +77,9 @@ def image_invert(ctx: NodeContext, image: torch.Tensor) -> tuple[torch.Tensor]:
     return (1.0 - image,)
 
 
-def image_crop(ctx: NodeContext, image: torch.Tensor, width: int, height: int, x: int, y: int) -> tuple[torch.Tensor]:
+def image_crop(
+    ctx: NodeContext, image: torch.Tensor, width: int, height: int, x: int, y: int
+) -> tuple[torch.Tensor]:
     src_h, src_w = image.shape[1], image.shape[2]
     x, y = min(x, src_w - 1), min(y, src_h - 1)
     return (image[:, y : y + height, x : x + width, :],)

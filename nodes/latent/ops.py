@@ -13,7 +13,9 @@ LATENT_CHANNELS = 4
 LATENT_DOWNSCALE = 8
 
 
-def empty_latent_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1) -> tuple[dict[str, Any]]:
+def empty_latent_image(
+    ctx: NodeContext, width: int, height: int, batch_size: int = 1
+) -> tuple[dict[str, Any]]:
     shape = (batch_size, LATENT_CHANNELS, height // LATENT_DOWNSCALE, width // LATENT_DOWNSCALE)
     return ({"samples": torch.zeros(shape)},)
 

@@ -15,7 +15,13 @@ SPECS = (
         impl=f"{OPS}:empty_latent_image",
         inputs=(
             InputSpec(
-                "width", INT, default=512, min=16, max=16384, step=8, tooltip="The width of the latent images in pixels."
+                "width",
+                INT,
+                default=512,
+                min=16,
+                max=16384,
+                step=8,
+                tooltip="The width of the latent images in pixels.",
             ),
             InputSpec(
                 "height",
@@ -27,7 +33,12 @@ SPECS = (
                 tooltip="The height of the latent images in pixels.",
             ),
             InputSpec(
-                "batch_size", INT, default=1, min=1, max=4096, tooltip="The number of latent images in the batch."
+                "batch_size",
+                INT,
+                default=1,
+                min=1,
+                max=4096,
+                tooltip="The number of latent images in the batch.",
             ),
         ),
         outputs=(OutputSpec(LATENT, tooltip="The empty latent image batch."),),

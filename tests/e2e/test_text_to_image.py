@@ -22,7 +22,7 @@ def download_png(url: str) -> Image.Image:
     return image
 
 
-def test_text_to_image_runs_end_to_end(api) -> None:  # noqa: ANN001
+def test_text_to_image_runs_end_to_end(api) -> None:
     workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
     accepted = api.post(f"/v1/workflows/{workflow['id']}/execute", json={"inputs": {"prompt": "a red fox"}})
     assert accepted.status_code == 202, accepted.text
@@ -47,7 +47,7 @@ def test_text_to_image_runs_end_to_end(api) -> None:  # noqa: ANN001
     assert picture.mode == "RGB"
 
 
-def test_same_seed_gives_the_same_image_and_another_seed_does_not(api) -> None:  # noqa: ANN001
+def test_same_seed_gives_the_same_image_and_another_seed_does_not(api) -> None:
     workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
     runs = [api.execute(workflow["id"], {"seed": seed}) for seed in (11, 11, 12)]
     pixels = []
@@ -59,7 +59,7 @@ def test_same_seed_gives_the_same_image_and_another_seed_does_not(api) -> None: 
     assert pixels[0] != pixels[2]
 
 
-def test_batch_size_gives_one_png_per_image(api) -> None:  # noqa: ANN001
+def test_batch_size_gives_one_png_per_image(api) -> None:
     workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
     result = api.wait(api.execute(workflow["id"], {"batch_size": 3, "width": 32, "height": 64}))
     assert result["status"] == "COMPLETED", result

@@ -35,7 +35,7 @@ TENANT_SCOPED = [e for e in ENDPOINTS if "{" in e[1]]
 
 
 @pytest.fixture
-def owned(api) -> dict:  # noqa: ANN001
+def owned(api) -> dict:
     workflow = api.create_workflow(TEXT_TO_IMAGE)
     execution_id = api.execute(workflow["id"])
     api.wait(execution_id)
@@ -43,7 +43,7 @@ def owned(api) -> dict:  # noqa: ANN001
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS)
-def test_missing_and_unknown_keys_are_401(stack, owned, method, path, scope) -> None:  # noqa: ANN001
+def test_missing_and_unknown_keys_are_401(stack, owned, method, path, scope) -> None:
     url = path.format(**owned)
     for key, error_type in [(None, "authentication_required"), ("sk_live_" + "a" * 38, "invalid_api_key")]:
         response = ApiClient(stack.base_url, key).request(method, url, json={})
@@ -53,8 +53,12 @@ def test_missing_and_unknown_keys_are_401(stack, owned, method, path, scope) -> 
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS)
-def test_a_key_without_the_scope_is_403(stack, world, owned, method, path, scope) -> None:  # noqa: ANN001
-    others = [s for s in (WORKFLOWS_READ, WORKFLOWS_WRITE, WORKFLOWS_EXECUTE, EXECUTIONS_READ, "usage:read") if s != scope]
+def test_a_key_without_the_scope_is_403(stack, world, owned, method, path, scope) -> None:
+    others = [
+        s
+        for s in (WORKFLOWS_READ, WORKFLOWS_WRITE, WORKFLOWS_EXECUTE, EXECUTIONS_READ, "usage:read")
+        if s != scope
+    ]
     client = ApiClient(stack.base_url, make_key(world.tenant, others))
     response = client.request(method, path.format(**owned), json={})
     assert response.status_code == 403, (method, path, response.text)
@@ -63,14 +67,14 @@ def test_a_key_without_the_scope_is_403(stack, world, owned, method, path, scope
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), TENANT_SCOPED)
-def test_another_tenants_objects_are_404(stack, owned, method, path, scope) -> None:  # noqa: ANN001
+def test_another_tenants_objects_are_404(stack, owned, method, path, scope) -> None:
     stranger = ApiClient(stack.base_url, make_world().key)
     response = stranger.request(method, path.format(**owned), json={"name": "x", "graph": TEXT_TO_IMAGE})
     assert response.status_code == 404, (method, path, response.text)
     assert response.json()["error"]["type"] == "not_found"
 
 
-def test_malformed_and_revoked_keys(stack, world) -> None:  # noqa: ANN001
+def test_malformed_and_revoked_keys(stack, world) -> None:
     from api_service.accounts.models import ApiKey
     from api_service.accounts.services import api_key_revoke
 
@@ -85,7 +89,7 @@ def test_malformed_and_revoked_keys(stack, world) -> None:  # noqa: ANN001
     assert ApiClient(stack.base_url, good).get("/v1/workflows").status_code == 401
 
 
-def test_unknown_paths_are_json_404(anonymous) -> None:  # noqa: ANN001
+def test_unknown_paths_are_json_404(anonymous) -> None:
     response = anonymous.get("/v1/nope")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found"

@@ -7,11 +7,16 @@ import copy
 from tests.support.graphs import TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS, TINY_CHECKPOINT, text_to_image
 
 
-def test_create_get_list_update_delete(api) -> None:  # noqa: ANN001
+def test_create_get_list_update_delete(api) -> None:
     created = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS, name="fox")
     assert created["id"].startswith("wf_")
     assert created["graph"] == TEXT_TO_IMAGE
-    assert created["inputs"]["prompt"] == {"node": "6", "input": "text", "type": "STRING", "default": "a photo of a cat"}
+    assert created["inputs"]["prompt"] == {
+        "node": "6",
+        "input": "text",
+        "type": "STRING",
+        "default": "a photo of a cat",
+    }
     assert created["inputs"]["seed"]["type"] == "INT"
     assert created["inputs"]["seed"]["min"] == 0
 
@@ -40,7 +45,7 @@ def test_create_get_list_update_delete(api) -> None:  # noqa: ANN001
     assert api.get("/v1/workflows").json()["items"] == []
 
 
-def test_list_is_newest_first_and_cursor_paginated(api) -> None:  # noqa: ANN001
+def test_list_is_newest_first_and_cursor_paginated(api) -> None:
     ids = [api.create_workflow(TEXT_TO_IMAGE, name=f"w{i}")["id"] for i in range(5)]
     page = api.get("/v1/workflows", params={"limit": 2}).json()
     seen = [w["id"] for w in page["items"]]
@@ -50,7 +55,7 @@ def test_list_is_newest_first_and_cursor_paginated(api) -> None:  # noqa: ANN001
     assert seen == list(reversed(ids))
 
 
-def test_invalid_graph_is_400_with_every_node_error(api) -> None:  # noqa: ANN001
+def test_invalid_graph_is_400_with_every_node_error(api) -> None:
     graph = text_to_image(**{"3": {"steps": 0, "sampler_name": "nope"}, "5": {"width": "wide"}})
     graph["8"]["class_type"] = "NoSuchNode"
     response = api.post("/v1/workflows", json={"name": "bad", "graph": graph})
@@ -65,13 +70,17 @@ def test_invalid_graph_is_400_with_every_node_error(api) -> None:  # noqa: ANN00
     }
     assert node_errors["3"]["classType"] == "KSampler"
     assert node_errors["5"]["errors"] == [
-        {"type": "invalid_input_type", "message": "Input 'width': expected an integer, got 'wide'.", "input": "width"}
+        {
+            "type": "invalid_input_type",
+            "message": "Input 'width': expected an integer, got 'wide'.",
+            "input": "width",
+        }
     ]
     assert node_errors["8"]["errors"][0]["type"] == "unknown_node_type"
     assert api.get("/v1/workflows").json()["items"] == []
 
 
-def test_graph_without_output_node_and_with_cycle(api) -> None:  # noqa: ANN001
+def test_graph_without_output_node_and_with_cycle(api) -> None:
     graph = copy.deepcopy(TEXT_TO_IMAGE)
     del graph["9"]
     response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
@@ -87,7 +96,7 @@ def test_graph_without_output_node_and_with_cycle(api) -> None:  # noqa: ANN001
     assert "dependency_cycle" in types
 
 
-def test_bad_named_inputs_are_rejected_on_save(api) -> None:  # noqa: ANN001
+def test_bad_named_inputs_are_rejected_on_save(api) -> None:
     inputs = {
         "prompt": {"node": "66", "input": "text"},
         "model": {"node": "3", "input": "model"},
@@ -101,7 +110,7 @@ def test_bad_named_inputs_are_rejected_on_save(api) -> None:  # noqa: ANN001
     assert {e["type"] for e in errors} == {"invalid_named_input"}
 
 
-def test_execute_rejects_unknown_and_invalid_inputs_and_queues_nothing(api) -> None:  # noqa: ANN001
+def test_execute_rejects_unknown_and_invalid_inputs_and_queues_nothing(api) -> None:
     workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
     response = api.post(f"/v1/workflows/{workflow['id']}/execute", json={"inputs": {"promt": "typo"}})
     assert response.status_code == 400
@@ -118,7 +127,7 @@ def test_execute_rejects_unknown_and_invalid_inputs_and_queues_nothing(api) -> N
     assert api.get(f"/v1/workflows/{workflow['id']}/executions").json()["items"] == []
 
 
-def test_malformed_bodies_are_clear_4xx(api) -> None:  # noqa: ANN001
+def test_malformed_bodies_are_clear_4xx(api) -> None:
     response = api.post("/v1/workflows", data="{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_json"
@@ -133,19 +142,22 @@ def test_malformed_bodies_are_clear_4xx(api) -> None:  # noqa: ANN001
     assert response.status_code == 404
 
 
-def test_editing_a_workflow_does_not_change_a_queued_snapshot(api, db) -> None:  # noqa: ANN001
+def test_editing_a_workflow_does_not_change_a_queued_snapshot(api, db) -> None:
     from api_service.workflows.models import Execution
 
     workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
     execution_id = api.execute(workflow["id"], {"prompt": "first"})
-    api.put(f"/v1/workflows/{workflow['id']}", json={"name": "v2", "graph": text_to_image(**{"6": {"text": "v2"}})})
+    api.put(
+        f"/v1/workflows/{workflow['id']}",
+        json={"name": "v2", "graph": text_to_image(**{"6": {"text": "v2"}})},
+    )
     snapshot = Execution.objects.get(pk=execution_id).graph
     assert snapshot["6"]["inputs"]["text"] == "first"
     assert snapshot["4"]["inputs"]["ckpt_name"] == TINY_CHECKPOINT
     assert api.wait(execution_id)["inputs"] == {"prompt": "first"}
 
 
-def test_execution_history_newest_first(api) -> None:  # noqa: ANN001
+def test_execution_history_newest_first(api) -> None:
     workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
     other = api.create_workflow(TEXT_TO_IMAGE)
     ids = [api.execute(workflow["id"], {"seed": s}) for s in (1, 2)]

@@ -54,5 +54,7 @@ class ApiClient:
             if body["status"] in TERMINAL:
                 return body
             if time.monotonic() > deadline:
-                raise AssertionError(f"execution {execution_id} still {body['status']} after {timeout}s: {body}")
+                raise AssertionError(
+                    f"execution {execution_id} still {body['status']} after {timeout}s: {body}"
+                )
             time.sleep(0.2)

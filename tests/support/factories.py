@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING, Any
 
 from api_service.accounts.scopes import ALL_SCOPES

@@ -24,7 +24,11 @@ TEXT_TO_IMAGE = {
         },
         "_meta": {"title": "KSampler"},
     },
-    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": TINY_CHECKPOINT}, "_meta": {"title": "Load Checkpoint"}},
+    "4": {
+        "class_type": "CheckpointLoaderSimple",
+        "inputs": {"ckpt_name": TINY_CHECKPOINT},
+        "_meta": {"title": "Load Checkpoint"},
+    },
     "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 48, "batch_size": 1}},
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a cat", "clip": ["4", 1]}},
     "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "text, watermark", "clip": ["4", 1]}},

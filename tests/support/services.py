@@ -39,9 +39,18 @@ def start_services(tmp: Path) -> ServiceEnv:
     embedded = None
     env: dict[str, str] = {}
     if need_pg or need_redis or need_s3:
-        embedded = start_embedded(tmp / "services", postgres=need_pg, redis=need_redis, s3=need_s3, ports=TEST_PORTS)
+        embedded = start_embedded(
+            tmp / "services", postgres=need_pg, redis=need_redis, s3=need_s3, ports=TEST_PORTS
+        )
         env.update(embedded.as_env())
-    for name in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY", "CELERY_BROKER_URL"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "S3_ENDPOINT_URL",
+        "S3_ACCESS_KEY",
+        "S3_SECRET_KEY",
+        "CELERY_BROKER_URL",
+    ):
         if os.environ.get(name):
             env[name] = os.environ[name]
     admin_url = env["DATABASE_URL"]

@@ -12,7 +12,10 @@ CHOICES = {"checkpoints": [TINY_CHECKPOINT], "files": []}
 
 
 def issues_of(graph: object) -> list[tuple[str | None, str, str | None]]:
-    return [(i.node_id, i.type, i.input) for i in validate_graph(graph, default_registry(), dynamic_choices=CHOICES)]
+    return [
+        (i.node_id, i.type, i.input)
+        for i in validate_graph(graph, default_registry(), dynamic_choices=CHOICES)
+    ]
 
 
 def graph_with(**changes: dict) -> dict:
@@ -36,7 +39,10 @@ def test_missing_required_input() -> None:
     graph = copy.deepcopy(TEXT_TO_IMAGE)
     del graph["3"]["inputs"]["positive"]
     del graph["7"]["inputs"]["text"]
-    assert set(issues_of(graph)) >= {("3", "required_input_missing", "positive"), ("7", "required_input_missing", "text")}
+    assert set(issues_of(graph)) >= {
+        ("3", "required_input_missing", "positive"),
+        ("7", "required_input_missing", "text"),
+    }
 
 
 def test_literal_with_a_default_may_be_omitted() -> None:
@@ -66,7 +72,9 @@ def test_out_of_range() -> None:
 
 
 def test_combo_value_not_in_choices() -> None:
-    found = issues_of(graph_with(**{"3": {"sampler_name": "eulerr"}, "4": {"ckpt_name": "missing.safetensors"}}))
+    found = issues_of(
+        graph_with(**{"3": {"sampler_name": "eulerr"}, "4": {"ckpt_name": "missing.safetensors"}})
+    )
     assert ("3", "value_not_in_list", "sampler_name") in found
     assert ("4", "value_not_in_list", "ckpt_name") in found
 

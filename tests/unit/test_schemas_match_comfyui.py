@@ -30,7 +30,9 @@ def test_node_matches_comfyui_object_info(object_info: dict, class_type: str) ->
     theirs["input"] = {k: v for k, v in theirs["input"].items() if k != "hidden"}
     theirs["input_order"] = {k: v for k, v in theirs["input_order"].items() if k != "hidden"}
     # Dynamic lists (checkpoints on disk, uploaded files) are compared as lists, not contents.
-    ours = default_registry().get(class_type).to_comfy(
-        {"checkpoints": [], "files": theirs["input"]["required"].get("image", [[]])[0]}
+    ours = (
+        default_registry()
+        .get(class_type)
+        .to_comfy({"checkpoints": [], "files": theirs["input"]["required"].get("image", [[]])[0]})
     )
     assert ours == theirs

@@ -24,7 +24,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No tenant {ref!r}; pass --create-tenant to create it.")
             tenant = services.tenant_create(name=ref, slug=ref)
         try:
-            created = services.api_key_create(tenant=tenant, name=str(options["name"]), scopes=list(options["scopes"]))
+            created = services.api_key_create(
+                tenant=tenant, name=str(options["name"]), scopes=list(options["scopes"])
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(created.secret)

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             self.stdout.write(f"tenant {slug!r} exists: nothing else to create (keys are only shown once)")
             return
         tenant = services.tenant_create(name="Local", slug=slug)
-        User = get_user_model()  # noqa: N806
+        User = get_user_model()
         username = str(options["admin_user"])
         password = secrets.token_urlsafe(12)
         if not User.objects.filter(username=username).exists():

@@ -1,0 +1,110 @@
+"""The forward-only state machine, the publish-on-commit sweeper, and progress."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpu_worker.protocol import COMPLETED, FAILED, STARTED
+from tests.support.graphs import TEXT_TO_IMAGE
+
+
+def make_execution(world):
+    from api_service.workflows.models import Execution, Workflow
+
+    workflow = Workflow.objects.create(tenant=world.tenant, name="w", graph=TEXT_TO_IMAGE)
+    return Execution.objects.create(
+        tenant=world.tenant, workflow=workflow, graph=TEXT_TO_IMAGE, output_node_ids=["9"], attempt=2
+    )
+
+
+def event(execution, kind: str, attempt: int | None = None, **fields) -> dict:
+    return {
+        "type": kind,
+        "executionId": execution.id,
+        "attempt": attempt or execution.attempt,
+        "at": "2026-01-01T00:00:00+00:00",
+        **fields,
+    }
+
+
+def test_events_move_forward_only_and_duplicates_are_ignored(world) -> None:
+    from api_service.workflows.services import execution_apply_event
+
+    execution = make_execution(world)
+    assert execution_apply_event(event=event(execution, STARTED, worker="gpu@a"))
+    assert not execution_apply_event(event=event(execution, STARTED, worker="gpu@b"))
+    outputs = {"9": {"images": [{"key": "k", "width": 1, "height": 1}]}}
+    assert execution_apply_event(event=event(execution, COMPLETED, outputs=outputs, durationMs=5))
+    assert not execution_apply_event(event=event(execution, FAILED, error={"type": "x"}))
+    assert not execution_apply_event(event=event(execution, STARTED))
+    execution.refresh_from_db()
+    assert (execution.status, execution.worker, execution.outputs, execution.error) == (
+        "COMPLETED",
+        "gpu@a",
+        outputs,
+        None,
+    )
+
+
+def test_stale_attempts_and_unknown_events_are_ignored(world) -> None:
+    from api_service.workflows.services import execution_apply_event
+
+    execution = make_execution(world)
+    assert not execution_apply_event(event=event(execution, COMPLETED, attempt=1, outputs={}))
+    assert not execution_apply_event(event=event(execution, "exploded"))
+    execution.refresh_from_db()
+    assert execution.status == "QUEUED"
+
+
+def test_a_terminal_event_may_overtake_started(world) -> None:
+    from api_service.workflows.services import execution_apply_event
+
+    execution = make_execution(world)
+    error = {"nodeId": "3", "type": "node_error", "message": "boom"}
+    assert execution_apply_event(event=event(execution, FAILED, error=error))
+    assert not execution_apply_event(event=event(execution, STARTED))
+    execution.refresh_from_db()
+    assert execution.status == "FAILED"
+    assert execution.error == error
+    assert execution.started_at is not None
+
+
+@pytest.mark.e2e
+def test_the_sweeper_publishes_rows_that_were_never_published(api, world) -> None:
+    from api_service.workflows.models import Execution, Workflow
+    from api_service.workflows.services import executions_sweep_unpublished
+
+    # As if the api process died between the commit and the publish.
+    workflow = Workflow.objects.create(tenant=world.tenant, name="w", graph=TEXT_TO_IMAGE)
+    orphan = Execution.objects.create(
+        tenant=world.tenant, workflow=workflow, graph=TEXT_TO_IMAGE, output_node_ids=["9"]
+    )
+    assert executions_sweep_unpublished(older_than_seconds=0) >= 1
+    orphan.refresh_from_db()
+    assert orphan.published_at is not None
+    assert api.wait(orphan.id)["status"] == "COMPLETED"
+    assert executions_sweep_unpublished(older_than_seconds=0) == 0
+
+
+@pytest.mark.e2e
+def test_poll_shows_live_progress_while_running(api) -> None:
+    import time
+
+    from tests.support.graphs import text_to_image
+
+    workflow = api.create_workflow(text_to_image(**{"3": {"steps": 60}, "5": {"width": 128, "height": 128}}))
+    execution_id = api.execute(workflow["id"])
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body = api.get(f"/v1/workflows/executions/{execution_id}/poll").json()
+        if body["status"] == "RUNNING" and body["progress"].get("node"):
+            seen.append(body["progress"])
+        if body["status"] in ("COMPLETED", "FAILED"):
+            break
+        time.sleep(0.05)
+    assert body["status"] == "COMPLETED"
+    assert seen, "never saw RUNNING with progress"
+    sampler = [p for p in seen if p["classType"] == "KSampler" and p["step"]]
+    assert sampler and sampler[-1]["steps"] == 60
+    assert 0 < sampler[-1]["fraction"] <= 1
