@@ -17,5 +17,10 @@ app.conf.beat_schedule = {
         "task": "crucible.control.sweep_unpublished",
         "schedule": float(getattr(settings, "SWEEP_INTERVAL_SECONDS", 15)),
         "options": {"queue": "control"},
-    }
+    },
+    "purge-expired-idempotency-keys": {
+        "task": "crucible.control.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"queue": "control"},
+    },
 }

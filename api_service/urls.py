@@ -5,6 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from api_service.accounts.views import UsageView
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
 from api_service.files.views import FileUploadView
 from api_service.workflows.views import (
@@ -47,4 +48,5 @@ urlpatterns = [
     path("v1/nodes", NodeListView.as_view()),
     path("v1/nodes/<str:class_type>", NodeDetailView.as_view()),
     path("v1/models", ModelListView.as_view()),
+    path("v1/usage", UsageView.as_view()),
 ]

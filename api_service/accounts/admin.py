@@ -1,21 +1,65 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from api_service.accounts import services
-from api_service.accounts.models import ApiKey, Tenant
+from api_service.accounts.limits import tenant_limits
+from api_service.accounts.models import ApiKey, DailyUsage, Plan, Tenant
 from api_service.accounts.scopes import SCOPE_CHOICES
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "requests_per_minute", "executions_per_day", "max_concurrent_executions")
 
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "id", "is_active", "created_at")
+    list_display = ("name", "slug", "id", "plan", "effective_limits", "is_active", "created_at")
     search_fields = ("name", "slug", "id")
-    list_filter = ("is_active",)
+    list_filter = ("is_active", "plan")
     readonly_fields = ("id", "created_at")
+    fieldsets = (
+        (None, {"fields": ("id", "name", "slug", "is_active", "plan", "created_at")}),
+        (
+            "Overrides of the plan's limits (empty: as the plan says)",
+            {
+                "fields": (
+                    "requests_per_minute_override",
+                    "executions_per_day_override",
+                    "unlimited_executions_override",
+                    "max_concurrent_executions_override",
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="limits (req/min, exec/day, concurrent)")
+    def effective_limits(self, tenant: Tenant) -> str:
+        limits = tenant_limits(tenant)
+        per_day = "unlimited" if limits.executions_per_day is None else limits.executions_per_day
+        concurrent = (
+            "unlimited" if limits.max_concurrent_executions is None else limits.max_concurrent_executions
+        )
+        return f"{limits.requests_per_minute} / {per_day} / {concurrent}"
+
+
+@admin.register(DailyUsage)
+class DailyUsageAdmin(admin.ModelAdmin):
+    list_display = ("date", "tenant", "executions")
+    list_filter = ("date", "tenant")
+    date_hierarchy = "date"
+    readonly_fields = ("tenant", "date", "executions")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -23,7 +67,13 @@ class ApiKeyCreateForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ("tenant", "name", "scopes", "expires_at")
+        fields = ("tenant", "name", "scopes", "expires_at", "allowed_workflow_ids")
+
+
+class RotateForm(ActionForm):
+    grace_hours = forms.IntegerField(
+        min_value=0, initial=24, required=False, help_text="rotate: hours the old key stays valid"
+    )
 
 
 @admin.register(ApiKey)
@@ -40,8 +90,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     )
     list_filter = ("tenant", "revoked_at")
     search_fields = ("name", "prefix", "id", "tenant__name")
-    readonly_fields = ("id", "prefix", "last4", "created_at", "last_used_at", "revoked_at")
-    actions = ("revoke",)
+    readonly_fields = ("id", "prefix", "last4", "created_at", "last_used_at", "revoked_at", "rotated_from")
+    actions = ("revoke", "rotate")
+    action_form = RotateForm
 
     def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs):
         if obj is None:
@@ -58,6 +109,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
             scopes=list(form.cleaned_data["scopes"]),
             expires_at=form.cleaned_data.get("expires_at"),
         )
+        ApiKey.objects.filter(pk=created.api_key.pk).update(
+            allowed_workflow_ids=form.cleaned_data.get("allowed_workflow_ids") or []
+        )
         obj.pk = created.api_key.pk
         obj.refresh_from_db()
         # Shown once: only the hash is stored.
@@ -68,3 +122,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key)
         messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+    @admin.action(description="Rotate selected keys (new key now, old valid for the hours given)")
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        hours = int(request.POST.get("grace_hours") or 24)
+        until = timezone.now() + timedelta(hours=hours)
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            created = services.api_key_rotate(api_key=api_key, old_key_valid_until=until)
+            messages.warning(
+                request,
+                f"New key for {api_key.name!r} (shown once): {created.secret}; "
+                f"the old one works until {until:%Y-%m-%d %H:%M} UTC.",
+            )

@@ -36,6 +36,11 @@ class ApiPrincipal:
     def scopes(self) -> frozenset[str]:
         return frozenset(self.api_key.scopes)
 
+    @property
+    def workflow_ids(self) -> list[str] | None:
+        """The workflows this key is restricted to, or None for all of the tenant's."""
+        return list(self.api_key.allowed_workflow_ids) or None
+
     is_authenticated = True
     is_anonymous = False
 

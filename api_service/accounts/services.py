@@ -20,8 +20,8 @@ class CreatedKey:
     secret: str  # shown once, never stored
 
 
-def tenant_create(*, name: str, slug: str | None = None) -> Tenant:
-    return Tenant.objects.create(name=name, slug=slug or slugify(name))
+def tenant_create(*, name: str, slug: str | None = None, plan: str = "free") -> Tenant:
+    return Tenant.objects.create(name=name, slug=slug or slugify(name), plan_id=plan)
 
 
 def tenant_get_or_create(*, slug: str, name: str | None = None) -> Tenant:
@@ -57,3 +57,19 @@ def api_key_create(
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@transaction.atomic
+def api_key_rotate(*, api_key: ApiKey, old_key_valid_until: datetime) -> CreatedKey:
+    """A new key with the same tenant, name, scopes and restrictions; the old one stops at the given time."""
+    created = api_key_create(
+        tenant=api_key.tenant, name=api_key.name, scopes=list(api_key.scopes), expires_at=api_key.expires_at
+    )
+    ApiKey.objects.filter(pk=created.api_key.pk).update(
+        allowed_workflow_ids=api_key.allowed_workflow_ids, rotated_from=api_key
+    )
+    ApiKey.objects.filter(pk=api_key.pk).update(
+        expires_at=min(old_key_valid_until, api_key.expires_at or old_key_valid_until)
+    )
+    created.api_key.refresh_from_db()
+    return created

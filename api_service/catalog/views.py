@@ -3,13 +3,13 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api_service.accounts.scopes import WORKFLOWS_READ
 from api_service.catalog import selectors
+from api_service.core.views import ApiView
 
 
-class NodeListView(APIView):
+class NodeListView(ApiView):
     required_scopes = {"GET": WORKFLOWS_READ}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="nodes_list")
@@ -17,7 +17,7 @@ class NodeListView(APIView):
         return Response({"items": selectors.node_list()})
 
 
-class NodeDetailView(APIView):
+class NodeDetailView(ApiView):
     required_scopes = {"GET": WORKFLOWS_READ}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="nodes_retrieve")
@@ -25,7 +25,7 @@ class NodeDetailView(APIView):
         return Response(selectors.node_get(class_type=class_type))
 
 
-class ModelListView(APIView):
+class ModelListView(ApiView):
     required_scopes = {"GET": WORKFLOWS_READ}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="models_list")

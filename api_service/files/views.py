@@ -4,14 +4,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api_service.accounts.scopes import WORKFLOWS_EXECUTE
+from api_service.core.views import ApiView
 from api_service.files.serializers import FileOutput, FileUploadInput
 from api_service.files.services import file_upload
 
 
-class FileUploadView(APIView):
+class FileUploadView(ApiView):
     required_scopes = {"POST": WORKFLOWS_EXECUTE}
     parser_classes = [MultiPartParser]
 

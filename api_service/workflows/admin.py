@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from api_service.workflows import services
 from api_service.workflows.models import Execution, Workflow
 
 
@@ -25,10 +28,22 @@ class ExecutionAdmin(admin.ModelAdmin):
         "completed_at",
         "duration_ms",
     )
-    list_filter = ("status", "tenant", "pool")
+    list_filter = ("status", "tenant", "workflow", "pool")
     search_fields = ("id", "workflow__id", "workflow__name")
     readonly_fields = [f.name for f in Execution._meta.fields]
     list_select_related = ("tenant", "workflow")
+    date_hierarchy = "created_at"
+    actions = ("cancel", "rerun")
+
+    @admin.action(description="Cancel selected executions (queued or running)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        cancelled = sum(services.execution_cancel(execution=e) for e in queryset)
+        messages.success(request, f"Cancelled {cancelled} execution(s).")
+
+    @admin.action(description="Rerun selected executions (same resolved graph, no quota taken)")
+    def rerun(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        new_ids = [services.execution_rerun(execution=e).id for e in queryset]
+        messages.success(request, f"Queued {len(new_ids)} rerun(s): {', '.join(new_ids)}")
 
     def has_add_permission(self, request) -> bool:
         return False

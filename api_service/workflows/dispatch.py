@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import cache
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
+from api_service.core.redis import redis_client
 from gpu_worker.protocol import EXECUTE_TASK, PROGRESS_KEY, RunSpec, gpu_queue
 
 log = logging.getLogger(__name__)
-
-
-@cache
-def redis_client():  # redis-py clients are untyped enough
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
 def execution_publish(*, execution_id: str) -> bool:

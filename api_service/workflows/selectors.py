@@ -13,26 +13,32 @@ from api_service.workflows import dispatch
 from api_service.workflows.models import Execution, ExecutionStatus, Workflow
 
 
-def workflow_list(*, tenant: Tenant) -> QuerySet[Workflow]:
-    return Workflow.objects.filter(tenant=tenant, deleted_at__isnull=True)
+def workflow_list(*, tenant: Tenant, only: list[str] | None = None) -> QuerySet[Workflow]:
+    """`only`: a key restricted to some workflows sees just those."""
+    rows = Workflow.objects.filter(tenant=tenant, deleted_at__isnull=True)
+    return rows if only is None else rows.filter(pk__in=only)
 
 
-def workflow_get(*, tenant: Tenant, workflow_id: str) -> Workflow:
-    workflow = workflow_list(tenant=tenant).filter(pk=workflow_id).first()
+def workflow_get(*, tenant: Tenant, workflow_id: str, only: list[str] | None = None) -> Workflow:
+    workflow = workflow_list(tenant=tenant, only=only).filter(pk=workflow_id).first()
     if workflow is None:
         raise NotFound(f"No workflow {workflow_id!r}.")
     return workflow
 
 
-def execution_list(*, tenant: Tenant, workflow: Workflow | None = None) -> QuerySet[Execution]:
+def execution_list(
+    *, tenant: Tenant, workflow: Workflow | None = None, only: list[str] | None = None
+) -> QuerySet[Execution]:
     rows = Execution.objects.filter(tenant=tenant)
+    if only is not None:
+        rows = rows.filter(workflow_id__in=only)
     if workflow is not None:
         rows = rows.filter(workflow=workflow)
     return rows.defer("graph", "files")
 
 
-def execution_get(*, tenant: Tenant, execution_id: str) -> Execution:
-    execution = Execution.objects.filter(tenant=tenant, pk=execution_id).first()
+def execution_get(*, tenant: Tenant, execution_id: str, only: list[str] | None = None) -> Execution:
+    execution = execution_list(tenant=tenant, only=only).filter(pk=execution_id).first()
     if execution is None:
         raise NotFound(f"No execution {execution_id!r}.")
     return execution

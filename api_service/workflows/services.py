@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from api_service.accounts.limits import tenant_limits
 from api_service.accounts.models import Tenant
+from api_service.accounts.quotas import concurrency_check, quota_consume
 from api_service.core.errors import ApiError
 from api_service.workflows import dispatch
 from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
@@ -79,6 +81,12 @@ def execution_submit(*, tenant: Tenant, workflow: Workflow, inputs: dict[str, An
     issues, files = graph_issues(graph, tenant=tenant)
     raise_for_issues(issues)
     with transaction.atomic():
+        # Submits of one tenant are serialised on its row: the concurrency count and the quota are exact.
+        locked = Tenant.objects.select_related("plan").select_for_update(of=("self",)).get(pk=tenant.pk)
+        limits = tenant_limits(locked)
+        active = Execution.objects.filter(tenant=locked, status__in=ACTIVE_STATUSES).count()
+        concurrency_check(tenant=locked, limits=limits, active=active)
+        quota_consume(tenant=locked, limits=limits)
         execution = Execution.objects.create(
             tenant=tenant,
             workflow=workflow,
@@ -122,6 +130,34 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     if not changed:
         log.info("ignored %s event for %s attempt %s (duplicate or stale)", kind, execution_id, attempt)
     return bool(changed)
+
+
+def execution_cancel(*, execution: Execution) -> bool:
+    """Ops action: stop tracking a queued or running execution; the worker's later events are ignored."""
+    changed = Execution.objects.filter(pk=execution.pk, status__in=ACTIVE_STATUSES).update(
+        status=ExecutionStatus.CANCELLED,
+        completed_at=timezone.now(),
+        error={"type": "cancelled", "message": "Cancelled by an operator."},
+    )
+    if changed:
+        dispatch.progress_clear(execution_id=execution.pk)
+    return bool(changed)
+
+
+def execution_rerun(*, execution: Execution) -> Execution:
+    """Ops action: the same resolved graph again, as a new execution (no quota is taken)."""
+    with transaction.atomic():
+        rerun = Execution.objects.create(
+            tenant=execution.tenant,
+            workflow=execution.workflow,
+            graph=execution.graph,
+            inputs=execution.inputs,
+            output_node_ids=execution.output_node_ids,
+            files=execution.files,
+            pool=execution.pool,
+        )
+        transaction.on_commit(lambda: dispatch.execution_publish(execution_id=rerun.id))
+    return rerun
 
 
 def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> int:

@@ -18,3 +18,12 @@ def apply_event(event: dict[str, Any]) -> bool:
 @shared_task(name="crucible.control.sweep_unpublished", queue="control", time_limit=120, soft_time_limit=100)
 def sweep_unpublished() -> int:
     return services.executions_sweep_unpublished()
+
+
+@shared_task(
+    name="crucible.control.purge_idempotency_keys", queue="control", time_limit=120, soft_time_limit=100
+)
+def purge_idempotency_keys() -> int:
+    from api_service.accounts.idempotency import idempotency_purge_expired
+
+    return idempotency_purge_expired()

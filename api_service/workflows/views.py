@@ -5,7 +5,6 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api_service.accounts.scopes import (
     EXECUTIONS_READ,
@@ -14,6 +13,7 @@ from api_service.accounts.scopes import (
     WORKFLOWS_WRITE,
 )
 from api_service.core.pagination import NewestFirstCursor
+from api_service.core.views import ApiView
 from api_service.workflows import selectors, services
 from api_service.workflows.serializers import (
     ExecuteInput,
@@ -26,18 +26,23 @@ from api_service.workflows.serializers import (
 )
 
 
-def paginate(request: Request, view: APIView, rows, serializer_class) -> Response:
+def paginate(request: Request, view: ApiView, rows, serializer_class) -> Response:
     paginator = NewestFirstCursor()
     page = paginator.paginate_queryset(rows, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
-class WorkflowCollectionView(APIView):
+class WorkflowCollectionView(ApiView):
     required_scopes = {"GET": WORKFLOWS_READ, "POST": WORKFLOWS_WRITE}
 
     @extend_schema(responses=WorkflowOutput(many=True), operation_id="workflows_list")
     def get(self, request: Request) -> Response:
-        return paginate(request, self, selectors.workflow_list(tenant=request.user.tenant), WorkflowOutput)
+        return paginate(
+            request,
+            self,
+            selectors.workflow_list(tenant=request.user.tenant, only=request.user.workflow_ids),
+            WorkflowOutput,
+        )
 
     @extend_schema(
         request=WorkflowCreateInput, responses={201: WorkflowOutput}, operation_id="workflows_create"
@@ -49,7 +54,7 @@ class WorkflowCollectionView(APIView):
         return Response(WorkflowOutput(workflow).data, status=201)
 
 
-class WorkflowDetailView(APIView):
+class WorkflowDetailView(ApiView):
     required_scopes = {
         "GET": WORKFLOWS_READ,
         "PUT": WORKFLOWS_WRITE,
@@ -59,7 +64,9 @@ class WorkflowDetailView(APIView):
 
     @extend_schema(responses=WorkflowOutput, operation_id="workflows_retrieve")
     def get(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        workflow = selectors.workflow_get(
+            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
+        )
         return Response(WorkflowOutput(workflow).data)
 
     @extend_schema(request=WorkflowUpdateInput, responses=WorkflowOutput, operation_id="workflows_replace")
@@ -72,12 +79,16 @@ class WorkflowDetailView(APIView):
 
     @extend_schema(responses={204: None}, operation_id="workflows_delete")
     def delete(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        workflow = selectors.workflow_get(
+            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
+        )
         services.workflow_delete(workflow=workflow)
         return Response(status=204)
 
     def _update(self, request: Request, workflow_id: str, *, partial: bool) -> Response:
-        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        workflow = selectors.workflow_get(
+            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
+        )
         data = WorkflowUpdateInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         changes = {k: v for k, v in data.validated_data.items() if not partial or k in request.data}
@@ -85,14 +96,16 @@ class WorkflowDetailView(APIView):
         return Response(WorkflowOutput(workflow).data)
 
 
-class WorkflowExecuteView(APIView):
+class WorkflowExecuteView(ApiView):
     required_scopes = {"POST": WORKFLOWS_EXECUTE}
 
     @extend_schema(
         request=ExecuteInput, responses={202: ExecutionAcceptedOutput}, operation_id="workflows_execute"
     )
     def post(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
+        workflow = selectors.workflow_get(
+            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
+        )
         data = ExecuteInput(data=request.data)
         data.is_valid(raise_exception=True)
         execution = services.execution_submit(
@@ -102,30 +115,39 @@ class WorkflowExecuteView(APIView):
         return Response(body, status=202, headers={"Location": body["pollUrl"]})
 
 
-class ExecutionPollView(APIView):
+class ExecutionPollView(ApiView):
     required_scopes = {"GET": EXECUTIONS_READ}
 
     @extend_schema(responses=ExecutionPollOutput, operation_id="executions_poll")
     def get(self, request: Request, execution_id: str) -> Response:
-        execution = selectors.execution_get(tenant=request.user.tenant, execution_id=execution_id)
+        execution = selectors.execution_get(
+            tenant=request.user.tenant, execution_id=execution_id, only=request.user.workflow_ids
+        )
         return Response(ExecutionPollOutput(execution).data)
 
 
-class WorkflowExecutionsView(APIView):
+class WorkflowExecutionsView(ApiView):
     required_scopes = {"GET": EXECUTIONS_READ}
 
     @extend_schema(responses=ExecutionSummaryOutput(many=True), operation_id="workflows_executions_list")
     def get(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(tenant=request.user.tenant, workflow_id=workflow_id)
-        rows = selectors.execution_list(tenant=request.user.tenant, workflow=workflow)
+        workflow = selectors.workflow_get(
+            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
+        )
+        rows = selectors.execution_list(
+            tenant=request.user.tenant, workflow=workflow
+        )  # workflow is already checked
         return paginate(request, self, rows, ExecutionSummaryOutput)
 
 
-class ExecutionListView(APIView):
+class ExecutionListView(ApiView):
     required_scopes = {"GET": EXECUTIONS_READ}
 
     @extend_schema(responses=ExecutionSummaryOutput(many=True), operation_id="executions_list")
     def get(self, request: Request) -> Response:
         return paginate(
-            request, self, selectors.execution_list(tenant=request.user.tenant), ExecutionSummaryOutput
+            request,
+            self,
+            selectors.execution_list(tenant=request.user.tenant, only=request.user.workflow_ids),
+            ExecutionSummaryOutput,
         )

@@ -20,11 +20,16 @@ class World:
     key: str  # all scopes
 
 
-def make_tenant(name: str | None = None) -> Tenant:
+def make_tenant(name: str | None = None, plan: str = "enterprise", **overrides: Any) -> Tenant:
+    """Enterprise by default so that tests not about limits never meet one."""
     from api_service.accounts import services
+    from api_service.accounts.models import Tenant
 
     slug = f"t-{secrets.token_hex(5)}"
-    return services.tenant_create(name=name or slug, slug=slug)
+    tenant = services.tenant_create(name=name or slug, slug=slug)
+    Tenant.objects.filter(pk=tenant.pk).update(plan_id=plan, **overrides)
+    tenant.refresh_from_db()
+    return tenant
 
 
 def make_key(tenant: Tenant, scopes: list[str] | None = None) -> str:
