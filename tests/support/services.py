@@ -10,14 +10,38 @@ database and bucket.
 from __future__ import annotations
 
 import os
+import random
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 from deploy.embedded import EmbeddedServices, start_embedded
 
-TEST_PORTS = {"postgres": 55532, "redis": 56479, "s3": 58433}
+
+
+def _free_block(size: int) -> int:
+    """A random base port with `size` free ports above it, so parallel test sessions never collide."""
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - size)
+        if all(_port_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports found")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_ports() -> dict[str, int]:
+    # SeaweedFS takes the S3 port and the 9 above it.
+    return {"postgres": _free_block(1), "redis": _free_block(1), "s3": _free_block(10)}
 
 
 @dataclass
