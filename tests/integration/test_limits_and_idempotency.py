@@ -146,7 +146,7 @@ def test_quota_of_n_under_ten_times_n_concurrent_executes(stack, db) -> None:
 
 def test_per_minute_limit_under_a_burst(stack) -> None:
     limit = 10
-    api, _, key = client_for(stack, requests_per_minute_override=limit)
+    _, _, key = client_for(stack, requests_per_minute_override=limit)
     replies = concurrent_requests([("GET", f"{stack.base_url}/v1/workflows", key, {}, b"")] * 25, processes=3)
     ok = [r for r in replies if r.status == 200]
     limited = [r for r in replies if r.status == 429]

@@ -20,7 +20,6 @@ from urllib.parse import urlparse, urlunparse
 from deploy.embedded import EmbeddedServices, start_embedded
 
 
-
 def _free_block(size: int) -> int:
     """A random base port with `size` free ports above it, so parallel test sessions never collide."""
     for _ in range(200):
@@ -39,7 +38,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def test_ports() -> dict[str, int]:
+def session_ports() -> dict[str, int]:
     # SeaweedFS takes the S3 port and the 9 above it.
     return {"postgres": _free_block(1), "redis": _free_block(1), "s3": _free_block(10)}
 
@@ -64,7 +63,7 @@ def start_services(tmp: Path) -> ServiceEnv:
     env: dict[str, str] = {}
     if need_pg or need_redis or need_s3:
         embedded = start_embedded(
-            tmp / "services", postgres=need_pg, redis=need_redis, s3=need_s3, ports=TEST_PORTS
+            tmp / "services", postgres=need_pg, redis=need_redis, s3=need_s3, ports=session_ports()
         )
         env.update(embedded.as_env())
     for name in (
