@@ -6,6 +6,7 @@ import pytest
 
 from api_service.accounts.scopes import (
     EXECUTIONS_READ,
+    USAGE_READ,
     WORKFLOWS_EXECUTE,
     WORKFLOWS_READ,
     WORKFLOWS_WRITE,
@@ -30,6 +31,7 @@ ENDPOINTS = [
     ("GET", "/v1/nodes", WORKFLOWS_READ),
     ("GET", "/v1/nodes/KSampler", WORKFLOWS_READ),
     ("GET", "/v1/models", WORKFLOWS_READ),
+    ("GET", "/v1/usage", USAGE_READ),
 ]
 TENANT_SCOPED = [e for e in ENDPOINTS if "{" in e[1]]
 
