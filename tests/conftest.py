@@ -6,6 +6,8 @@ Unit tests of pure code request none of these and run without any service.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +36,9 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[dict[str, str]]:
     from tests.support.services import drop_database, start_services
 
-    services = start_services(tmp_path_factory.mktemp("platform"))
+    # Not under pytest's basetemp: a concurrent pytest session may prune that while services run.
+    service_dir = Path(tempfile.mkdtemp(prefix="crucible-test-services-"))
+    services = start_services(service_dir)
     env = {
         **services.env,
         "MODELS_DIR": str(models_dir),
@@ -56,6 +60,7 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
     connections.close_all()
     drop_database(services)
     services.stop()
+    shutil.rmtree(service_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

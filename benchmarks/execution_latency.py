@@ -1,0 +1,86 @@
+"""Execution latency through the whole platform: cold first run, warm new seed, identical rerun.
+
+Starts real services and processes (as the test suite does), runs a small text-to-image workflow
+on the tiny random checkpoint, and prints the figures side by side with their ratios.
+
+    .venv/bin/python -m benchmarks.execution_latency [--runs 5] [--steps 20] [--size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, default=256)
+    args = parser.parse_args()
+
+    from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
+    from tests.support.graphs import TINY_CHECKPOINT, text_to_image
+    from tests.support.services import drop_database, start_services
+
+    tmp = Path(tempfile.mkdtemp(prefix="crucible-bench-"))
+    write_tiny_sd15_diffusers(tmp / "models" / "checkpoints" / TINY_CHECKPOINT)
+    services = start_services(tmp)
+    env = {
+        **services.env,
+        "MODELS_DIR": str(tmp / "models"),
+        "SECRET_KEY": "bench",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "GPU_WORKER_DEVICE": os.environ.get("GPU_WORKER_DEVICE", "auto"),
+        "DATA_DIR": str(tmp / "data"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from api_service.core import storage
+    from tests.support.api import ApiClient
+    from tests.support.factories import make_world
+    from tests.support.stack import start_stack
+
+    storage.bucket_ensure()
+    stack = start_stack(env, tmp / "logs")
+    try:
+        api = ApiClient(stack.base_url, make_world().key)
+        graph = text_to_image(**{"3": {"steps": args.steps}, "5": {"width": args.size, "height": args.size}})
+        workflow = api.create_workflow(graph, {"seed": {"node": "3", "input": "seed"}})
+
+        def timed(seed: int) -> float:
+            start = time.perf_counter()
+            result = api.wait(api.execute(workflow["id"], {"seed": seed}), timeout=600)
+            assert result["status"] == "COMPLETED", result
+            return time.perf_counter() - start
+
+        cold = timed(0)
+        warm = [timed(seed) for seed in range(1, args.runs + 1)]
+        same = [timed(1) for _ in range(args.runs)]
+    finally:
+        stack.group.stop()
+        drop_database(services)
+        services.stop()
+
+    warm_median, same_median = statistics.median(warm), statistics.median(same)
+    print(f"\nexecution latency, {args.size}x{args.size}, {args.steps} steps, tiny random SD1.5, submit to COMPLETED")
+    print(f"{'case':<34}{'seconds':>10}{'vs cold':>10}")
+    print(f"{'cold first execution':<34}{cold:>10.3f}{1.0:>10.2f}")
+    print(f"{'warm, new seed (median)':<34}{warm_median:>10.3f}{warm_median / cold:>10.2f}")
+    print(f"{'identical re-execution (median)':<34}{same_median:>10.3f}{same_median / cold:>10.2f}")
+    print(f"cold / warm = {cold / warm_median:.1f}x; warm / identical = {warm_median / same_median:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

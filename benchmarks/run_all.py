@@ -1,0 +1,12 @@
+"""Every benchmark, one after the other: `make bench`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = ["benchmarks.execution_latency"]
+
+if __name__ == "__main__":
+    for module in BENCHMARKS:
+        subprocess.run([sys.executable, "-m", module], check=True)
