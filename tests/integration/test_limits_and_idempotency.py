@@ -164,7 +164,7 @@ def test_per_minute_limit_under_a_burst(stack) -> None:
 
 def test_concurrency_limit(stack) -> None:
     api, _, _ = client_for(stack, plan="free", requests_per_minute_override=1000)  # one execution at a time
-    workflow = api.create_workflow(text_to_image(**{"3": {"steps": 300}, "5": {"width": 128, "height": 128}}))
+    workflow = api.create_workflow(text_to_image(**{"3": {"steps": 40}}))
     first = api.execute(workflow["id"])
     second = api.post(f"/v1/workflows/{workflow['id']}/execute", json={})
     assert second.status_code == 429
