@@ -48,13 +48,13 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     from api_service.core import storage
     from tests.support.api import ApiClient
-    from tests.support.factories import make_world
+    from tests.support.factories import make_key, make_tenant
     from tests.support.stack import start_stack
 
     storage.bucket_ensure()
     stack = start_stack(env, tmp / "logs")
     try:
-        api = ApiClient(stack.base_url, make_world().key)
+        api = ApiClient(stack.base_url, make_key(make_tenant(requests_per_minute_override=100_000)))
         graph = text_to_image(**{"3": {"steps": args.steps}, "5": {"width": args.size, "height": args.size}})
         workflow = api.create_workflow(graph, {"seed": {"node": "3", "input": "seed"}})
 

@@ -49,6 +49,9 @@ class ApiClient:
         deadline = time.monotonic() + timeout
         while True:
             response = self.get(f"/v1/workflows/executions/{execution_id}/poll")
+            if response.status_code == 429:  # a well-behaved client waits as told
+                time.sleep(float(response.headers.get("Retry-After", "1")))
+                continue
             assert response.status_code == 200, response.text
             body = response.json()
             if body["status"] in TERMINAL:
