@@ -73,7 +73,8 @@ def main() -> int:
         services.stop()
 
     warm_median, same_median = statistics.median(warm), statistics.median(same)
-    print(f"\nexecution latency, {args.size}x{args.size}, {args.steps} steps, tiny random SD1.5, submit to COMPLETED")
+    shape = f"{args.size}x{args.size}, {args.steps} steps"
+    print(f"\nexecution latency, {shape}, tiny random SD1.5, from submit to COMPLETED")
     print(f"{'case':<34}{'seconds':>10}{'vs cold':>10}")
     print(f"{'cold first execution':<34}{cold:>10.3f}{1.0:>10.2f}")
     print(f"{'warm, new seed (median)':<34}{warm_median:>10.3f}{warm_median / cold:>10.2f}")
