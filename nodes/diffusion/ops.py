@@ -7,11 +7,13 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from nodes.context import NodeContext
 from nodes.diffusion.handles import ClipHandle, ModelHandle, VaeHandle
 from nodes.diffusion.loading import load_diffusers_checkpoint
 from nodes.diffusion.samplers import sampler_problem, scheduler_config
+from nodes.latent.fields import as_mask_batch, batch_indices, mask_for_batch
 
 Conditioning = list[list[Any]]  # ComfyUI's shape: [[embeddings, {"pooled_output": ...}], ...]
 
@@ -67,16 +69,13 @@ def ksampler(
     latent_image: dict[str, Any],
     denoise: float = 1.0,
 ) -> tuple[dict[str, Any]]:
-    problem = sampler_problem(sampler_name, scheduler)
-    if problem:
-        raise ValueError(problem[0].upper() + problem[1:])
-    latent = latent_image["samples"]
+    _check_sampler(sampler_name, scheduler)
     if denoise <= 0:
-        return ({**latent_image, "samples": latent.clone()},)
+        return ({**latent_image, "samples": latent_image["samples"].clone()},)
     samples = sample(
         ctx,
         model,
-        latent=latent,
+        latent_image=latent_image,
         seed=seed,
         steps=steps,
         cfg=cfg,
@@ -89,12 +88,51 @@ def ksampler(
     return ({**latent_image, "samples": samples},)
 
 
+def ksampler_advanced(
+    ctx: NodeContext,
+    model: ModelHandle,
+    add_noise: str,
+    noise_seed: int,
+    steps: int,
+    cfg: float,
+    sampler_name: str,
+    scheduler: str,
+    positive: Conditioning,
+    negative: Conditioning,
+    latent_image: dict[str, Any],
+    start_at_step: int = 0,
+    end_at_step: int = 10000,
+    return_with_leftover_noise: str = "disable",
+) -> tuple[dict[str, Any]]:
+    _check_sampler(sampler_name, scheduler)
+    for name, value in (("add_noise", add_noise), ("return_with_leftover_noise", return_with_leftover_noise)):
+        if value not in ("enable", "disable"):
+            raise ValueError(f"{name} must be 'enable' or 'disable', got {value!r}.")
+    samples = sample(
+        ctx,
+        model,
+        latent_image=latent_image,
+        seed=noise_seed,
+        steps=steps,
+        cfg=cfg,
+        sampler_name=sampler_name,
+        scheduler=scheduler,
+        positive=_first_embedding(positive),
+        negative=_first_embedding(negative),
+        add_noise=add_noise == "enable",
+        start_at_step=start_at_step,
+        end_at_step=end_at_step,
+        force_full_denoise=return_with_leftover_noise == "disable",
+    )
+    return ({**latent_image, "samples": samples},)
+
+
 @torch.inference_mode()
 def sample(
     ctx: NodeContext,
     model: ModelHandle,
     *,
-    latent: torch.Tensor,
+    latent_image: dict[str, Any],
     seed: int,
     steps: int,
     cfg: float,
@@ -102,26 +140,60 @@ def sample(
     scheduler: str,
     positive: torch.Tensor,
     negative: torch.Tensor,
-    denoise: float,
+    denoise: float = 1.0,
+    add_noise: bool = True,
+    start_at_step: int = 0,
+    end_at_step: int | None = None,
+    force_full_denoise: bool = False,
 ) -> torch.Tensor:
+    """Denoise a LATENT: the core of KSampler and KSamplerAdvanced (ComfyUI's common_ksampler).
+
+    Runs steps [start_at_step, end_at_step) of a `steps`-step schedule (stretched by `denoise` < 1).
+    Stopping early leaves the latent at that step's noise level unless `force_full_denoise`, which
+    makes the last step go to zero noise. A "noise_mask" limits the change to the masked region.
+    """
     import diffusers
+
+    latent = latent_image["samples"]
+    # denoise < 1 runs the last `steps` steps of a longer schedule, as ComfyUI does.
+    total = steps if denoise >= 1 else max(steps, int(steps / denoise))
+    first = total - steps + start_at_step
+    last = total if end_at_step is None else total - steps + min(end_at_step, steps)
+    if first >= last:
+        return latent.clone()  # no step to run: ComfyUI returns the latent as it came
 
     class_name, extra = scheduler_config(sampler_name, scheduler)
     sched = getattr(diffusers, class_name).from_config({**model.scheduler_config, **extra})
-    # denoise < 1 runs the last `steps` steps of a longer schedule, as ComfyUI does.
-    total = steps if denoise >= 1 else max(steps, int(steps / denoise))
     sched.set_timesteps(total, device=ctx.device)
-    start = (total - steps) * sched.order
-    timesteps = sched.timesteps[start:]
+    start = first * sched.order
+    timesteps = sched.timesteps[start : last * sched.order]
     if hasattr(sched, "set_begin_index"):
         sched.set_begin_index(start)
+    # Stopping early without leftover noise: the last step goes to sigma 0 (ComfyUI's rule).
+    # A first-order step does that when its target sigma is 0; a second-order sampler falls back to
+    # Euler there, which lands on the model's prediction, so its corrector call is dropped.
+    full_stop = force_full_denoise and last < total
+    if full_stop and sched.order == 1:
+        sched.sigmas = sched.sigmas.clone()
+        sched.sigmas[last] = 0.0
+    predict_last = full_stop and sched.order > 1
+    if predict_last:
+        timesteps = timesteps[:-1]
 
     # Noise from a CPU generator so a seed gives the same image on every device.
     generator = torch.Generator("cpu").manual_seed(seed)
-    noise = torch.randn(latent.shape, generator=generator, dtype=torch.float32)
+    noise = _initial_noise(latent, generator, batch_indices(latent_image))
+    if not add_noise:
+        noise = torch.zeros_like(noise)  # drawn anyway, so ancestral samplers see the same stream
+    mask = _noise_mask(latent_image, latent, ctx.device)
     unet = model.unet
     dtype = unet.dtype
-    x = sched.add_noise(latent.float(), noise, timesteps[:1].cpu()).to(ctx.device)
+    if add_noise:
+        x = sched.add_noise(latent.float(), noise, timesteps[:1].cpu()).to(ctx.device)
+    else:
+        x = latent.float().to(ctx.device)
+    if mask is not None:
+        original, noise = latent.float().to(ctx.device), noise.to(ctx.device)
 
     batch = latent.shape[0]
     pos, neg = _match_lengths(positive, negative)
@@ -144,9 +216,42 @@ def sample(
         if use_cfg:
             uncond, cond = eps.chunk(2)
             eps = uncond + cfg * (cond - uncond)
-        x = sched.step(eps, t, x, **step_kwargs).prev_sample
+        out = sched.step(eps, t, x, **step_kwargs)
+        finished = predict_last and index == total_steps - 1
+        x = out.pred_original_sample if finished else out.prev_sample
+        if mask is not None:
+            # Outside the mask, put back the input latent at the noise level x is now at
+            # (the scheduler's current sigma; none once fully denoised).
+            kept = original if finished else sched.add_noise(original, noise, t.reshape(1))
+            x = x * mask + kept * (1.0 - mask)
         ctx.progress(index + 1, total_steps)
     return x.cpu()
+
+
+def _initial_noise(
+    latent: torch.Tensor, generator: torch.Generator, indices: list[int] | None
+) -> torch.Tensor:
+    if indices is None:
+        return torch.randn(latent.shape, generator=generator, dtype=torch.float32)
+    # Latents taken out of a batch (LatentFromBatch) get the noise they had in it: draw the
+    # whole original batch and keep their positions.
+    full = torch.randn((max(indices) + 1, *latent.shape[1:]), generator=generator, dtype=torch.float32)
+    return full[indices]
+
+
+def _noise_mask(latent_image: dict[str, Any], latent: torch.Tensor, device: str) -> torch.Tensor | None:
+    """The LATENT's "noise_mask" resized to the latent, one per image, or None."""
+    if latent_image.get("noise_mask") is None:
+        return None
+    mask = as_mask_batch(latent_image["noise_mask"], "noise_mask").to(device)
+    mask = F.interpolate(mask, size=tuple(latent.shape[-2:]), mode="bilinear")
+    return mask_for_batch(mask, latent.shape[0])
+
+
+def _check_sampler(sampler_name: str, scheduler: str) -> None:
+    problem = sampler_problem(sampler_name, scheduler)
+    if problem:
+        raise ValueError(problem[0].upper() + problem[1:])
 
 
 def _first_embedding(conditioning: Conditioning) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Schemas of the diffusion nodes: checkpoint loading, text encoding, sampling."""
+"""Schemas of the diffusion nodes: checkpoint loading, text encoding, KSampler and KSamplerAdvanced."""
 
 from __future__ import annotations
 
@@ -149,6 +149,36 @@ SPECS = (
             ),
         ),
         outputs=(OutputSpec(LATENT, tooltip="The denoised latent."),),
+        checks=(check_sampler_inputs,),
+    ),
+    NodeSpec(
+        class_type="KSamplerAdvanced",
+        display_name="KSampler (Advanced)",
+        category="sampling",
+        impl=f"{OPS}:ksampler_advanced",
+        inputs=(
+            InputSpec("model", MODEL),
+            InputSpec("add_noise", COMBO, choices=("enable", "disable")),
+            InputSpec(
+                "noise_seed",
+                INT,
+                default=0,
+                min=0,
+                max=18446744073709551615,
+                options={"control_after_generate": True},
+            ),
+            InputSpec("steps", INT, default=20, min=1, max=10000),
+            InputSpec("cfg", FLOAT, default=8.0, min=0.0, max=100.0, step=0.1, round=0.01),
+            InputSpec("sampler_name", COMBO, choices=COMFY_SAMPLERS),
+            InputSpec("scheduler", COMBO, choices=COMFY_SCHEDULERS),
+            InputSpec("positive", CONDITIONING),
+            InputSpec("negative", CONDITIONING),
+            InputSpec("latent_image", LATENT),
+            InputSpec("start_at_step", INT, default=0, min=0, max=10000),
+            InputSpec("end_at_step", INT, default=10000, min=0, max=10000),
+            InputSpec("return_with_leftover_noise", COMBO, choices=("disable", "enable")),
+        ),
+        outputs=(OutputSpec(LATENT),),
         checks=(check_sampler_inputs,),
     ),
 )
