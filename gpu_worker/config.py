@@ -41,6 +41,7 @@ class WorkerConfig:
     device: str
     pool: str
     model_cache_bytes: int
+    node_cache_bytes: int
     task_time_limit: int
 
     @classmethod
@@ -58,5 +59,6 @@ class WorkerConfig:
             device=env_str("GPU_WORKER_DEVICE", "auto"),
             pool=env_str("GPU_WORKER_POOL", "default"),
             model_cache_bytes=env_int("MODEL_CACHE_BYTES", 0),
+            node_cache_bytes=env_int("NODE_CACHE_BYTES", 2 * 2**30),
             task_time_limit=env_int("GPU_TASK_TIME_LIMIT", 1800),
         )

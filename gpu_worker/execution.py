@@ -55,11 +55,28 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         reporter=reporter,
     )
     try:
-        outputs = run_graph(spec.graph, plan, registry=runtime.registry, ctx=ctx, reporter=reporter)
+        run = run_graph(
+            spec.graph,
+            plan,
+            registry=runtime.registry,
+            ctx=ctx,
+            reporter=reporter,
+            cache=runtime.results,
+            cache_scope=spec.tenant_id,
+        )
     except NodeFailure as failure:
         emit(make_event(FAILED, spec, error=failure.to_public(), durationMs=_ms_since(started)))
         return FAILED
-    emit(make_event(COMPLETED, spec, outputs=outputs, durationMs=_ms_since(started), executedNodes=plan))
+    emit(
+        make_event(
+            COMPLETED,
+            spec,
+            outputs=run.outputs,
+            durationMs=_ms_since(started),
+            cachedNodes=run.cached_nodes,
+            modelLoads=runtime.models.loads,
+        )
+    )
     return COMPLETED
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from gpu_worker.context import WorkerContext
 from gpu_worker.progress import ProgressReporter
+from gpu_worker.result_cache import NodeResultCache, node_cache_keys
 from nodes.graph import is_link, needed_nodes, topological_order
 from nodes.registry import Registry
 from nodes.schema import NodeResult
@@ -44,15 +46,25 @@ def run_graph(
     registry: Registry,
     ctx: WorkerContext,
     reporter: ProgressReporter,
-) -> dict[str, dict[str, Any]]:
-    """Execute `plan` in order; returns the output nodes' data (their `ui`) by node id."""
+    cache: NodeResultCache | None = None,
+    cache_scope: str = "",
+) -> GraphRun:
+    """Execute `plan` in order, reusing cached results; returns output nodes' data and the cached node ids."""
     results: dict[str, tuple[Any, ...]] = {}
-    outputs: dict[str, dict[str, Any]] = {}
+    run = GraphRun()
+    keys = node_cache_keys(graph, plan, scope=cache_scope) if cache is not None else {}
     for node_id in plan:
         node = graph[node_id]
         class_type = node["class_type"]
         spec = registry.get(class_type)
         assert spec is not None, "graphs are validated before they run"
+        # Output nodes always run: each execution gets its own artifacts.
+        cached = cache.get(keys[node_id]) if cache is not None and not spec.output_node else None
+        if cached is not None:
+            results[node_id] = cached
+            run.cached_nodes.append(node_id)
+            reporter.node_finished()
+            continue
         kwargs: dict[str, Any] = {}
         for inp in spec.inputs:
             if inp.name in node.get("inputs", {}):
@@ -71,11 +83,19 @@ def run_graph(
         if isinstance(result, NodeResult):
             results[node_id] = tuple(result.outputs)
             if result.ui:
-                outputs[node_id] = result.ui
+                run.outputs[node_id] = result.ui
         else:
             results[node_id] = tuple(result)
+        if cache is not None and not spec.output_node:
+            cache.put(keys[node_id], results[node_id])
         reporter.node_finished()
-    return outputs
+    return run
+
+
+@dataclass
+class GraphRun:
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cached_nodes: list[str] = field(default_factory=list)
 
 
 def error_type_of(exc: BaseException) -> str:

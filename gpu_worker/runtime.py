@@ -8,6 +8,7 @@ from functools import cache
 
 from gpu_worker.config import WorkerConfig
 from gpu_worker.model_cache import ModelCache
+from gpu_worker.result_cache import NodeResultCache
 from gpu_worker.storage import ArtifactStorage
 from nodes.catalog import default_registry
 from nodes.model_store import ModelStore
@@ -22,6 +23,7 @@ class Runtime:
     device: str
     registry: Registry
     models: ModelCache
+    results: NodeResultCache
     store: ModelStore
     storage: ArtifactStorage
     redis: object
@@ -58,6 +60,7 @@ def get_runtime() -> Runtime:
         device=device,
         registry=default_registry(),
         models=ModelCache(budget),
+        results=NodeResultCache(config.node_cache_bytes),
         store=ModelStore(config.models_dir),
         storage=ArtifactStorage(config),
         redis=redis.Redis.from_url(config.redis_url),

@@ -67,6 +67,8 @@ class Execution(models.Model):
     outputs = models.JSONField(default=dict, blank=True)
     error = models.JSONField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Nodes whose results came from the worker's cache instead of being computed again.
+    cached_nodes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ("-created_at",)

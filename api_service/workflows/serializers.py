@@ -65,6 +65,7 @@ class ExecutionPollOutput(ExecutionSummaryOutput):
     outputs = serializers.SerializerMethodField()
     inputs = serializers.JSONField()
     durationMs = serializers.IntegerField(source="duration_ms")
+    cachedNodes = serializers.JSONField(source="cached_nodes")
 
     def get_progress(self, execution) -> dict | None:
         return selectors.execution_progress(execution=execution)

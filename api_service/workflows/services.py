@@ -116,7 +116,11 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     elif kind in (COMPLETED, FAILED):
         fields: dict[str, Any] = {"completed_at": at, "duration_ms": event.get("durationMs")}
         if kind == COMPLETED:
-            fields.update(status=ExecutionStatus.COMPLETED, outputs=event.get("outputs") or {})
+            fields.update(
+                status=ExecutionStatus.COMPLETED,
+                outputs=event.get("outputs") or {},
+                cached_nodes=event.get("cachedNodes") or [],
+            )
         else:
             fields.update(status=ExecutionStatus.FAILED, error=event.get("error") or {"type": "unknown"})
         changed = rows.filter(status__in=ACTIVE_STATUSES).update(**fields)

@@ -1,0 +1,76 @@
+"""Node results kept across executions in one worker, keyed by what determines them.
+
+A node's key is a hash of its class type, its literal inputs and the keys of
+the nodes feeding it (with the output index), plus the tenant: so rerunning
+a workflow with only the seed changed recomputes only the sampler and what
+follows it. Bounded by the bytes of the tensors held, least recently used
+first out. Models themselves live in the model cache, not here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from nodes.graph import is_link
+
+
+def node_cache_keys(graph: dict[str, Any], plan: list[str], *, scope: str) -> dict[str, str]:
+    """Cache key of every node in `plan` (topologically ordered)."""
+    keys: dict[str, str] = {}
+    for node_id in plan:
+        node = graph[node_id]
+        parts: dict[str, Any] = {}
+        for name, value in sorted((node.get("inputs") or {}).items()):
+            parts[name] = ["link", keys[value[0]], value[1]] if is_link(value) else ["value", value]
+        payload = json.dumps([scope, node["class_type"], parts], sort_keys=True, default=str)
+        keys[node_id] = hashlib.sha256(payload.encode()).hexdigest()
+    return keys
+
+
+def tensor_bytes(value: Any) -> int:
+    """Bytes of the tensors inside a node result (modules are the model cache's, not counted)."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(v) for v in value)
+    return 0
+
+
+class NodeResultCache:
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self._entries: OrderedDict[str, tuple[tuple[Any, ...], int]] = OrderedDict()
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[Any, ...] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: str, outputs: tuple[Any, ...]) -> None:
+        size = tensor_bytes(outputs)
+        if self.budget_bytes <= 0 or size > self.budget_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._used -= self._entries.pop(key)[1]
+            self._entries[key] = (outputs, size)
+            self._used += size
+            while self._used > self.budget_bytes and self._entries:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._used -= evicted
+
+    def __len__(self) -> int:
+        return len(self._entries)
