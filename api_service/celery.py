@@ -7,6 +7,8 @@ import os
 from celery import Celery
 from django.conf import settings
 
+from gpu_worker.protocol import CONTROL_QUEUE
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
 
 app = Celery("crucible_control")
@@ -16,11 +18,11 @@ app.conf.beat_schedule = {
     "sweep-unpublished-executions": {
         "task": "crucible.control.sweep_unpublished",
         "schedule": float(getattr(settings, "SWEEP_INTERVAL_SECONDS", 15)),
-        "options": {"queue": "control"},
+        "options": {"queue": CONTROL_QUEUE},
     },
     "purge-expired-idempotency-keys": {
         "task": "crucible.control.purge_idempotency_keys",
         "schedule": 3600.0,
-        "options": {"queue": "control"},
+        "options": {"queue": CONTROL_QUEUE},
     },
 }
