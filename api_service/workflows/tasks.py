@@ -15,7 +15,9 @@ def apply_event(event: dict[str, Any]) -> bool:
     return services.execution_apply_event(event=event)
 
 
-@shared_task(name="crucible.control.sweep_unpublished", queue=CONTROL_QUEUE, time_limit=120, soft_time_limit=100)
+@shared_task(
+    name="crucible.control.sweep_unpublished", queue=CONTROL_QUEUE, time_limit=120, soft_time_limit=100
+)
 def sweep_unpublished() -> int:
     return services.executions_sweep_unpublished()
 
