@@ -1,4 +1,4 @@
-"""With Redis unreachable the api keeps answering: no rate-limit headers, and the daily quota holds exactly."""
+"""With Redis unreachable the api still answers: no rate-limit headers, the daily quota holds exactly."""
 
 from __future__ import annotations
 
