@@ -162,21 +162,13 @@ def text_encoder_config(vocab_size: int) -> dict[str, Any]:
     }
 
 
-def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
-    """Write a tiny random SD1.5-shaped diffusers checkpoint into ``path``; return ``path``.
-
-    Same ``seed`` gives byte-identical files. Existing files in ``path`` are overwritten.
-    """
-    import diffusers
+def _tiny_modules(seed: int) -> tuple[Any, Any, Any]:
+    """The tiny random UNet, VAE and CLIP text encoder for ``seed`` (same seed, same weights)."""
     import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
-    from transformers.utils import logging as hf_logging
 
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    vocab, merges = tiny_clip_vocab()
-
+    vocab, _ = tiny_clip_vocab()
     # Fork the RNG so callers' global torch seed is left as it was.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -185,6 +177,22 @@ def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
         vae = AutoencoderKL(**VAE_CONFIG)
         torch.manual_seed(seed + 2)
         text_encoder = CLIPTextModel(CLIPTextConfig(**text_encoder_config(len(vocab))))
+    return unet, vae, text_encoder
+
+
+def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
+    """Write a tiny random SD1.5-shaped diffusers checkpoint into ``path``; return ``path``.
+
+    Same ``seed`` gives byte-identical files. Existing files in ``path`` are overwritten.
+    """
+    import diffusers
+    from diffusers import PNDMScheduler
+    from transformers.utils import logging as hf_logging
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    vocab, merges = tiny_clip_vocab()
+    unet, vae, text_encoder = _tiny_modules(seed)
 
     unet.save_pretrained(path / "unet", safe_serialization=True)
     vae.save_pretrained(path / "vae", safe_serialization=True)
@@ -213,7 +221,73 @@ def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
     }
     _write_json(path / "model_index.json", model_index)
     (path / "README.txt").write_text(_README.format(seed=seed), encoding="utf-8")
-    for file in path.rglob("*"):
+    _make_readable(path)
+    return path
+
+
+def _make_readable(path: Path) -> None:
+    for file in [path, *path.rglob("*")]:
         if file.is_file():
             file.chmod(0o644)  # safetensors writes 0600; keep it readable by others
+
+
+def sidecar_config_dir(path: Path) -> Path:
+    """Where a single file's own configs live: ``name.safetensors`` -> ``name.config/``."""
+    return path.with_suffix(".config")
+
+
+def write_tiny_sd15_single_file(path: Path, *, seed: int = 0) -> Path:
+    """Write the same weights as ``write_tiny_sd15_diffusers(seed=seed)`` as ONE ``.safetensors``
+    in the original Stable Diffusion key layout (``model.diffusion_model.*``, ``first_stage_model.*``,
+    ``cond_stage_model.transformer.*``), the format of ComfyUI's ``models/checkpoints/``.
+
+    The file holds weights only, so its tiny architecture goes in a sidecar ``name.config/`` folder
+    (component ``config.json`` files, scheduler and tokenizer), the same layout as the SD1.5 configs
+    that ship with the loader (``nodes/diffusion/configs/sd15``) for full-size files. Returns ``path``.
+    """
+    from diffusers import PNDMScheduler
+    from safetensors.torch import save_file
+
+    from gpu_worker.ldm_layout import clip_to_ldm, unet_to_ldm, vae_to_ldm
+
+    path = Path(path)
+    unet, vae, text_encoder = _tiny_modules(seed)
+    state = {
+        **unet_to_ldm(unet.state_dict(), UNET_CONFIG),
+        **vae_to_ldm(vae.state_dict(), VAE_CONFIG),
+        **clip_to_ldm(text_encoder.state_dict()),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    config_dir = sidecar_config_dir(path)
+    unet.save_config(config_dir / "unet")
+    vae.save_config(config_dir / "vae")
+    text_encoder.config.save_pretrained(config_dir / "text_encoder")
+    PNDMScheduler(**SCHEDULER_CONFIG).save_pretrained(config_dir / "scheduler")
+    _write_tokenizer(config_dir / "tokenizer", *tiny_clip_vocab())
+    _make_readable(path)
+    _make_readable(config_dir)
+    return path
+
+
+def write_tiny_vae(path: Path, *, seed: int = 0, single_file: bool) -> Path:
+    """The tiny VAE of ``seed`` for ``models/vae/``: a diffusers folder (``config.json`` and weights)
+    or, with ``single_file``, one ``.safetensors`` in the original VAE layout (``encoder.*``,
+    ``decoder.*``, no ``first_stage_model.`` prefix) with its config in ``name.config/vae/``.
+    """
+    from safetensors.torch import save_file
+
+    from gpu_worker.ldm_layout import vae_to_ldm
+
+    path = Path(path)
+    _, vae, _ = _tiny_modules(seed)
+    if single_file:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = vae_to_ldm(vae.state_dict(), VAE_CONFIG, prefix="")
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+        vae.save_config(sidecar_config_dir(path) / "vae")
+        _make_readable(sidecar_config_dir(path))
+    else:
+        vae.save_pretrained(path, safe_serialization=True)
+    _make_readable(path)
     return path

@@ -61,12 +61,12 @@ class ModelStore:
         found: list[ModelEntry] = []
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(base).as_posix()
-            if path.is_dir() and (path / "model_index.json").is_file():
+            if _inside_diffusers_folder(path, base):
+                continue  # a component folder or weight file of a listed diffusers folder
+            if path.is_dir() and _is_diffusers_folder(path):
                 size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
                 found.append(ModelEntry(folder, rel, path, "diffusers", size))
-            elif (
-                path.is_file() and path.suffix in WEIGHT_SUFFIXES and not _inside_diffusers_folder(path, base)
-            ):
+            elif path.is_file() and path.suffix in WEIGHT_SUFFIXES:
                 found.append(ModelEntry(folder, rel, path, "single_file", path.stat().st_size))
         return found
 
@@ -75,6 +75,16 @@ def _inside_diffusers_folder(path: Path, base: Path) -> bool:
     for parent in path.parents:
         if parent == base:
             return False
-        if (parent / "model_index.json").is_file():
+        if _is_diffusers_folder(parent):
             return True
     return False
+
+
+def _is_diffusers_folder(path: Path) -> bool:
+    """A whole pipeline (model_index.json) or one component with its weights (a VAE in vae/).
+
+    A single file's sidecar ``NAME.config/`` holds configs without weights, so it is not listed.
+    """
+    if (path / "model_index.json").is_file():
+        return True
+    return (path / "config.json").is_file() and any(path.glob("diffusion_pytorch_model.*"))

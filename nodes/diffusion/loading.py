@@ -1,10 +1,11 @@
-"""Loads a checkpoint from the model store into handles, offline."""
+"""Loads a checkpoint from the model store into handles, offline (single files: single_file.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle, VaeHandle
+from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
+from nodes.diffusion.single_file import load_single_file_checkpoint, vae_handle
 
 
 def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
@@ -25,19 +26,22 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
     tokenizer = CLIPTokenizer.from_pretrained(path, subfolder="tokenizer", local_files_only=True)
     for module in (unet, vae, text_encoder):
         module.to(device).eval().requires_grad_(False)
-    scheduler_config = _scheduler_config(path)
     return Checkpoint(
-        model=ModelHandle(unet=unet, scheduler_config=scheduler_config),
+        model=ModelHandle(unet=unet, scheduler_config=scheduler_config_from(path)),
         clip=ClipHandle(tokenizer=tokenizer, text_encoder=text_encoder),
-        vae=VaeHandle(
-            vae=vae,
-            scaling_factor=float(vae.config.scaling_factor),
-            downscale=2 ** (len(vae.config.block_out_channels) - 1),
-        ),
+        vae=vae_handle(vae),
     )
 
 
-def _scheduler_config(path: Path) -> dict:
+def load_checkpoint(path: Path, device: str) -> Checkpoint:
+    """A diffusers folder or a single ``.safetensors`` in the original SD layout."""
+    if path.is_dir():
+        return load_diffusers_checkpoint(path, device)
+    return load_single_file_checkpoint(path, device)
+
+
+def scheduler_config_from(path: Path) -> dict:
+    """The training noise schedule from ``path/scheduler/scheduler_config.json`` (SD1's when absent)."""
     import json
 
     config_file = path / "scheduler" / "scheduler_config.json"

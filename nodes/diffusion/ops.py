@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from typing import Any
@@ -11,8 +12,9 @@ import torch.nn.functional as F
 
 from nodes.context import NodeContext
 from nodes.diffusion.handles import ClipHandle, ModelHandle, VaeHandle
-from nodes.diffusion.loading import load_diffusers_checkpoint
+from nodes.diffusion.loading import load_checkpoint
 from nodes.diffusion.samplers import sampler_problem, scheduler_config
+from nodes.diffusion.single_file import load_vae
 from nodes.latent.fields import as_mask_batch, batch_indices, mask_for_batch
 
 Conditioning = list[list[Any]]  # ComfyUI's shape: [[embeddings, {"pooled_output": ...}], ...]
@@ -21,9 +23,26 @@ Conditioning = list[list[Any]]  # ComfyUI's shape: [[embeddings, {"pooled_output
 def checkpoint_loader_simple(ctx: NodeContext, ckpt_name: str) -> tuple[ModelHandle, ClipHandle, VaeHandle]:
     path = ctx.model_path("checkpoints", ckpt_name)
     checkpoint = ctx.models.get(
-        ("checkpoint", str(path), ctx.device), lambda: load_diffusers_checkpoint(path, ctx.device)
+        ("checkpoint", str(path), ctx.device), lambda: load_checkpoint(path, ctx.device)
     )
     return checkpoint.model, checkpoint.clip, checkpoint.vae
+
+
+def vae_loader(ctx: NodeContext, vae_name: str) -> tuple[VaeHandle]:
+    path = ctx.model_path("vae", vae_name)
+    return (ctx.models.get(("vae", str(path), ctx.device), lambda: load_vae(path, ctx.device)),)
+
+
+def clip_set_last_layer(ctx: NodeContext, clip: ClipHandle, stop_at_clip_layer: int) -> tuple[ClipHandle]:
+    # A new handle over the same cached modules: no reload, and the cached handle stays as it was.
+    layers = clip.text_encoder.config.num_hidden_layers
+    if not -layers <= stop_at_clip_layer <= -1:
+        # ComfyUI silently falls back to the last layer here; we say so instead (validate, never correct).
+        raise ValueError(
+            f"stop_at_clip_layer {stop_at_clip_layer} is outside this CLIP model's {layers} layers "
+            f"(-1 to -{layers})."
+        )
+    return (dataclasses.replace(clip, last_layer=stop_at_clip_layer),)
 
 
 def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Conditioning]:
@@ -49,7 +68,10 @@ def encode_text(clip: ClipHandle, text: str, device: str) -> tuple[torch.Tensor,
         if clip.last_layer == -1:
             hidden = out.last_hidden_state
         else:
-            hidden = encoder.text_model.final_layer_norm(out.hidden_states[clip.last_layer])
+            # hidden_states[-2] is the penultimate layer's output; SD1 applies the final layer norm to
+            # it (ComfyUI does too). transformers >= 5.6 dropped CLIPTextModel's text_model level.
+            text_model = getattr(encoder, "text_model", encoder)
+            hidden = text_model.final_layer_norm(out.hidden_states[clip.last_layer])
         pieces.append(hidden)
         if pooled is None:
             pooled = out.pooler_output

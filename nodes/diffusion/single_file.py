@@ -1,0 +1,132 @@
+"""Loads single-file SD 1.x checkpoints and VAEs in the original (CompVis/ldm) key layout, offline.
+
+A ``.safetensors`` file holds weights only. Its architecture comes from a
+sidecar folder ``NAME.config/`` next to the file (diffusers layout: ``unet/``,
+``vae/``, ``text_encoder/`` configs, ``scheduler/``, ``tokenizer/``) when there
+is one, else from the SD1.5 configs that ship in ``configs/sd15``. diffusers'
+``from_single_file`` then converts the ldm keys with ``local_files_only``: no
+hub, no download. Tiny test checkpoints take this same path with their own
+sidecar, so the tests exercise the code that loads a real file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle, VaeHandle
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
+_LDM_KEYS = {
+    "unet": "model.diffusion_model.",
+    "vae": "first_stage_model.",
+    "text_encoder": "cond_stage_model.transformer.",
+}
+
+
+def config_dir_for(path: Path) -> Path:
+    """The sidecar ``NAME.config/`` of ``NAME.safetensors`` if present, else the shipped SD1.5 configs."""
+    sidecar = path.with_suffix(".config")
+    return sidecar if sidecar.is_dir() else DEFAULT_CONFIG_DIR
+
+
+def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    # loading imports this module at the top; importing back at call time avoids the cycle.
+    from nodes.diffusion.loading import scheduler_config_from
+
+    state = _read_state(path)
+    missing = [part for part, prefix in _LDM_KEYS.items() if not any(k.startswith(prefix) for k in state)]
+    if missing:
+        raise ValueError(
+            f"Checkpoint {path.name!r} is not an SD 1.x checkpoint in the original layout: no "
+            f"{', '.join(_LDM_KEYS[m] + '*' for m in missing)} weights"
+            " (SDXL and other families are not supported yet)."
+        )
+    config_dir = config_dir_for(path)
+    tokenizer_dir = _tokenizer_dir(path, config_dir)
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    common: dict[str, Any] = {"config": str(config_dir), "local_files_only": True}
+    try:
+        unet = UNet2DConditionModel.from_single_file(state, subfolder="unet", torch_dtype=dtype, **common)
+        # The VAE stays in float32 as in the diffusers-folder loader: SD1's VAE overflows in float16.
+        vae = AutoencoderKL.from_single_file(state, subfolder="vae", torch_dtype=torch.float32, **common)
+        text_encoder = create_diffusers_clip_model_from_ldm(
+            CLIPTextModel, state, subfolder="text_encoder", torch_dtype=dtype, **common
+        )
+    except (RuntimeError, ValueError, KeyError) as exc:
+        # Shape mismatches land here: the file does not match the configs it was paired with.
+        raise ValueError(
+            f"Checkpoint {path.name!r} does not match its configs in {config_dir.name}/: {exc}"
+        ) from exc
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    for module in (unet, vae, text_encoder):
+        module.to(device).eval().requires_grad_(False)
+    return Checkpoint(
+        model=ModelHandle(unet=unet, scheduler_config=scheduler_config_from(config_dir)),
+        clip=ClipHandle(tokenizer=tokenizer, text_encoder=text_encoder),
+        vae=vae_handle(vae),
+    )
+
+
+def load_vae(path: Path, device: str) -> VaeHandle:
+    """A VAE from ``models/vae/``: a diffusers folder (config.json + weights) or a single ``.safetensors``
+    in the original layout (``encoder.*``/``decoder.*``; a full checkpoint's ``first_stage_model.*`` too)."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    if path.is_dir():
+        vae = AutoencoderKL.from_pretrained(
+            path, torch_dtype=torch.float32, local_files_only=True, low_cpu_mem_usage=False
+        )
+    else:
+        state = _read_state(path)
+        if not any(k.startswith(("encoder.", "first_stage_model.encoder.")) for k in state):
+            raise ValueError(f"VAE {path.name!r} has no encoder.* weights: not a VAE in the original layout.")
+        config_dir = config_dir_for(path)
+        try:
+            vae = AutoencoderKL.from_single_file(
+                state,
+                config=str(config_dir),
+                subfolder="vae",
+                torch_dtype=torch.float32,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ValueError(
+                f"VAE {path.name!r} does not match its config in {config_dir.name}/: {exc}"
+            ) from exc
+    vae.to(device).eval().requires_grad_(False)
+    return vae_handle(vae)
+
+
+def vae_handle(vae: Any) -> VaeHandle:
+    return VaeHandle(
+        vae=vae,
+        scaling_factor=float(vae.config.scaling_factor),
+        downscale=2 ** (len(vae.config.block_out_channels) - 1),
+    )
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    # Only safetensors: a .ckpt is a pickle, and unpickling a file from the store could run code.
+    if path.suffix != ".safetensors":
+        raise ValueError(f"Model {path.name!r}: only .safetensors single files load (got {path.suffix}).")
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def _tokenizer_dir(path: Path, config_dir: Path) -> Path:
+    for folder in (config_dir / "tokenizer", DEFAULT_CONFIG_DIR / "tokenizer"):
+        if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+            return folder
+    raise ValueError(
+        f"Checkpoint {path.name!r} needs CLIP's tokenizer files (vocab.json, merges.txt from any SD1.x "
+        f"diffusers folder's tokenizer/), which are not shipped: put them in "
+        f"{path.with_suffix('.config').name}/tokenizer/ next to it or in {DEFAULT_CONFIG_DIR / 'tokenizer'}."
+    )
