@@ -14,17 +14,23 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import ApiClient
-from tests.support.graphs import BROKEN_CHECKPOINT, TINY_CHECKPOINT
+from tests.support.graphs import BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT, TINY_VAE
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
+    from gpu_worker.tiny_checkpoints import (
+        write_tiny_sd15_diffusers,
+        write_tiny_sd15_single_file,
+        write_tiny_vae,
+    )
 
     root = tmp_path_factory.mktemp("models")
     write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
+    write_tiny_sd15_single_file(root / "checkpoints" / SINGLE_FILE_CHECKPOINT, seed=0)
+    write_tiny_vae(root / "vae" / TINY_VAE, seed=0, single_file=True)
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT
     broken.mkdir(parents=True)

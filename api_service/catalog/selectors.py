@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from api_service.core.errors import NotFound
-from api_service.workflows.graph_check import model_store, registry
+from api_service.workflows.graph_check import model_choices, model_store, registry
 from nodes.model_store import FOLDERS
 
 
 def dynamic_choices() -> dict[str, list[str]]:
-    return {"checkpoints": model_store().names("checkpoints")}
+    return model_choices()
 
 
 def node_list() -> list[dict[str, Any]]:

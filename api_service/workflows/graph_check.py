@@ -13,7 +13,7 @@ from api_service.core.errors import GraphInvalid
 from api_service.files.services import file_keys_for
 from nodes.catalog import default_registry
 from nodes.graph import GraphIssue, validate_graph
-from nodes.model_store import ModelStore
+from nodes.model_store import FOLDERS, ModelStore
 from nodes.registry import Registry
 
 
@@ -24,6 +24,12 @@ def model_store() -> ModelStore:
 
 def registry() -> Registry:
     return default_registry()
+
+
+def model_choices() -> dict[str, list[str]]:
+    """Every model-store folder is a choices source of its own name (checkpoints, vae, loras ...)."""
+    store = model_store()
+    return {folder: store.names(folder) for folder in FOLDERS}
 
 
 def referenced_files(graph: Any) -> set[str]:
@@ -48,7 +54,7 @@ def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[
     issues = validate_graph(
         graph,
         registry(),
-        dynamic_choices={"checkpoints": model_store().names("checkpoints"), "files": files},
+        dynamic_choices={**model_choices(), "files": files},
     )
     return issues, files
 

@@ -1,4 +1,4 @@
-"""Schemas of the diffusion nodes: checkpoint loading, text encoding, KSampler and KSamplerAdvanced."""
+"""Schemas of the diffusion nodes: checkpoint and VAE loading, CLIP, KSampler and KSamplerAdvanced."""
 
 from __future__ import annotations
 
@@ -42,6 +42,25 @@ SPECS = (
                 VAE, tooltip="The VAE model used for encoding and decoding images to and from latent space."
             ),
         ),
+    ),
+    NodeSpec(
+        class_type="CLIPSetLastLayer",
+        display_name="CLIP Set Last Layer",
+        category="conditioning",
+        impl=f"{OPS}:clip_set_last_layer",
+        inputs=(
+            InputSpec("clip", CLIP),
+            InputSpec("stop_at_clip_layer", INT, default=-1, min=-24, max=-1, step=1),
+        ),
+        outputs=(OutputSpec(CLIP),),
+    ),
+    NodeSpec(
+        class_type="VAELoader",
+        display_name="Load VAE",
+        category="loaders",
+        impl=f"{OPS}:vae_loader",
+        inputs=(InputSpec("vae_name", COMBO, choices_source="vae"),),
+        outputs=(OutputSpec(VAE),),
     ),
     NodeSpec(
         class_type="CLIPTextEncode",

@@ -6,6 +6,9 @@ import copy
 
 TINY_CHECKPOINT = "tiny-sd15"
 BROKEN_CHECKPOINT = "broken-sd15"
+# The same weights as TINY_CHECKPOINT, as one .safetensors in the original SD layout (+ sidecar config).
+SINGLE_FILE_CHECKPOINT = "tiny-sd15-single.safetensors"
+TINY_VAE = "tiny-vae.safetensors"
 
 TEXT_TO_IMAGE = {
     "3": {
@@ -75,4 +78,15 @@ def text_to_image(**node_inputs: dict) -> dict:
     graph = copy.deepcopy(TEXT_TO_IMAGE)
     for node_id, changes in node_inputs.items():
         graph[node_id]["inputs"].update(changes)
+    return graph
+
+
+def single_file_with_clip_skip_and_vae() -> dict:
+    """TEXT_TO_IMAGE from a single-file checkpoint, CLIP skip 2 and a VAE from models/vae/."""
+    graph = text_to_image(**{"4": {"ckpt_name": SINGLE_FILE_CHECKPOINT}, "3": {"steps": 2}})
+    graph["10"] = {"class_type": "CLIPSetLastLayer", "inputs": {"clip": ["4", 1], "stop_at_clip_layer": -2}}
+    graph["11"] = {"class_type": "VAELoader", "inputs": {"vae_name": TINY_VAE}}
+    graph["6"]["inputs"]["clip"] = ["10", 0]
+    graph["7"]["inputs"]["clip"] = ["10", 0]
+    graph["8"]["inputs"]["vae"] = ["11", 0]
     return graph

@@ -29,10 +29,21 @@ def test_node_matches_comfyui_object_info(object_info: dict, class_type: str) ->
     # Hidden inputs (prompt, extra_pnginfo) are ComfyUI UI plumbing, not part of a graph.
     theirs["input"] = {k: v for k, v in theirs["input"].items() if k != "hidden"}
     theirs["input_order"] = {k: v for k, v in theirs["input_order"].items() if k != "hidden"}
-    # Dynamic lists (checkpoints on disk, uploaded files) are compared as lists, not contents.
-    ours = (
-        default_registry()
-        .get(class_type)
-        .to_comfy({"checkpoints": [], "files": theirs["input"]["required"].get("image", [[]])[0]})
-    )
+    # Dynamic lists (models on disk, uploaded files) are compared as lists, not contents: each
+    # source gets the list ComfyUI recorded for that input (its machine's files, VAELoader's
+    # "pixel_space").
+    spec = default_registry().get(class_type)
+    dynamic = {
+        inp.choices_source: _recorded_choices(theirs, inp.name) for inp in spec.inputs if inp.choices_source
+    }
+    ours = spec.to_comfy(dynamic)
     assert ours == theirs
+
+
+def _recorded_choices(theirs: dict, name: str) -> list:
+    for section in theirs["input"].values():
+        if name in section:
+            choices = section[name][0]
+            assert isinstance(choices, list), f"{name} is not a list input in ComfyUI"
+            return choices
+    raise AssertionError(f"ComfyUI has no input {name!r}")
