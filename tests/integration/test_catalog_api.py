@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.graphs import BROKEN_CHECKPOINT, TINY_CHECKPOINT
+from tests.support.graphs import BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT, TINY_VAE
 
 
 def test_nodes_catalogue_comes_from_the_schemas(api) -> None:
@@ -17,7 +17,11 @@ def test_nodes_catalogue_comes_from_the_schemas(api) -> None:
     assert (steps["type"], steps["default"], steps["min"], steps["max"]) == ("INT", 20, 1, 10000)
     assert ksampler["outputs"] == [{"index": 0, "type": "LATENT", "name": "LATENT"}]
     detail = api.get("/v1/nodes/CheckpointLoaderSimple").json()
-    assert detail["inputs"][0]["choices"] == sorted([BROKEN_CHECKPOINT, TINY_CHECKPOINT])
+    assert detail["inputs"][0]["choices"] == sorted(
+        [BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT]
+    )
+    vae = api.get("/v1/nodes/VAELoader").json()
+    assert vae["inputs"][0]["choices"] == [TINY_VAE]
     missing = api.get("/v1/nodes/NoSuchNode")
     assert missing.status_code == 404
     assert missing.json()["error"]["type"] == "not_found"
