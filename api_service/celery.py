@@ -20,6 +20,11 @@ app.conf.beat_schedule = {
         "schedule": float(getattr(settings, "SWEEP_INTERVAL_SECONDS", 15)),
         "options": {"queue": CONTROL_QUEUE},
     },
+    "fail-stale-executions": {
+        "task": "crucible.control.fail_stale",
+        "schedule": 60.0,
+        "options": {"queue": CONTROL_QUEUE},
+    },
     "purge-expired-idempotency-keys": {
         "task": "crucible.control.purge_idempotency_keys",
         "schedule": 3600.0,

@@ -13,6 +13,7 @@ from gpu_worker.progress import ProgressReporter
 from gpu_worker.protocol import COMPLETED, FAILED, STARTED, RunSpec, make_event
 from gpu_worker.runtime import Runtime
 from nodes.graph import validate_graph
+from nodes.model_store import FOLDERS
 
 log = logging.getLogger(__name__)
 EmitEvent = Callable[[dict[str, Any]], None]
@@ -26,7 +27,7 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
     issues = validate_graph(
         spec.graph,
         runtime.registry,
-        dynamic_choices={"checkpoints": runtime.store.names("checkpoints"), "files": list(spec.files)},
+        dynamic_choices={**{f: runtime.store.names(f) for f in FOLDERS}, "files": list(spec.files)},
     )
     if issues:
         first = issues[0]
@@ -74,7 +75,6 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
             outputs=run.outputs,
             durationMs=_ms_since(started),
             cachedNodes=run.cached_nodes,
-            modelLoads=runtime.models.loads,
         )
     )
     return COMPLETED

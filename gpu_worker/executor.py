@@ -11,7 +11,9 @@ from gpu_worker.progress import ProgressReporter
 from gpu_worker.result_cache import NodeResultCache, node_cache_keys
 from nodes.graph import is_link, needed_nodes, topological_order
 from nodes.registry import Registry
-from nodes.schema import NodeResult
+from nodes.schema import CLIP, MODEL, VAE, NodeResult
+
+MODEL_TYPES = frozenset({MODEL, CLIP, VAE, "CONTROL_NET", "UPSCALE_MODEL"})
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,14 @@ def run_graph(
         class_type = node["class_type"]
         spec = registry.get(class_type)
         assert spec is not None, "graphs are validated before they run"
-        # Output nodes always run: each execution gets its own artifacts.
-        cached = cache.get(keys[node_id]) if cache is not None and not spec.output_node else None
+        # Output nodes always run (each execution gets its own artifacts); model handles are the
+        # model cache's to keep, so loaders are never held here (that would pin evicted models).
+        cacheable = (
+            cache is not None
+            and not spec.output_node
+            and not any(o.type in MODEL_TYPES for o in spec.outputs)
+        )
+        cached = cache.get(keys[node_id]) if cacheable else None
         if cached is not None:
             results[node_id] = cached
             run.cached_nodes.append(node_id)
@@ -86,7 +94,7 @@ def run_graph(
                 run.outputs[node_id] = result.ui
         else:
             results[node_id] = tuple(result)
-        if cache is not None and not spec.output_node:
+        if cacheable:
             cache.put(keys[node_id], results[node_id])
         reporter.node_finished()
     return run
@@ -113,7 +121,15 @@ def error_type_of(exc: BaseException) -> str:
     return "node_error"
 
 
+GENERIC_MESSAGE = "The node failed inside the worker; the details are in the worker's log."
+# Errors whose message is written for the caller (ours or torch's argument checks); others may carry
+# internal addresses, paths or bucket names and get a generic message.
+CALLER_FACING_TYPES = ("model_not_found", "file_not_found", "out_of_memory", "invalid_node_input", "timeout")
+
+
 def public_message(exc: BaseException) -> str:
     """One line, no traceback or internal paths; the full story is in the worker log."""
+    if error_type_of(exc) not in CALLER_FACING_TYPES or isinstance(exc, OSError):
+        return GENERIC_MESSAGE
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:500]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from gpu_worker.protocol import PROGRESS_KEY
 
+log = logging.getLogger(__name__)
 PROGRESS_TTL_SECONDS = 3600
 MIN_INTERVAL_SECONDS = 0.2  # sampler steps can be very fast; poll does not need each one
 
@@ -49,4 +51,7 @@ class ProgressReporter:
             "nodesTotal": self._nodes_total,
             "fraction": round(min(fraction, 1.0), 4),
         }
-        self._redis.set(self._key, json.dumps(payload), ex=PROGRESS_TTL_SECONDS)
+        try:
+            self._redis.set(self._key, json.dumps(payload), ex=PROGRESS_TTL_SECONDS)
+        except Exception:  # progress is best effort: a Redis blip must not fail the execution
+            log.warning("could not publish progress to Redis", exc_info=True)

@@ -63,5 +63,5 @@ def get_runtime() -> Runtime:
         results=NodeResultCache(config.node_cache_bytes),
         store=ModelStore(config.models_dir),
         storage=ArtifactStorage(config),
-        redis=redis.Redis.from_url(config.redis_url),
+        redis=redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2),
     )

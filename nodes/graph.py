@@ -16,6 +16,7 @@ from nodes.registry import Registry
 from nodes.schema import ANY, BOOLEAN, COMBO, FLOAT, INT, STRING, NodeSpec
 
 Graph = Mapping[str, Mapping[str, Any]]
+MAX_NODES = 2000
 
 
 @dataclass(frozen=True)
@@ -79,26 +80,38 @@ def needed_nodes(graph: Graph, targets: Collection[str]) -> set[str]:
 
 
 def topological_order(graph: Graph, node_ids: Collection[str]) -> list[str]:
-    """Dependencies first; ties broken by node id so runs are reproducible."""
+    """Dependencies first; ties broken by node id so runs are reproducible.
+
+    Iterative depth-first search: a long chain of nodes must not hit Python's recursion limit.
+    """
     wanted = set(node_ids)
     order: list[str] = []
-    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
-    def visit(node_id: str, path: list[str]) -> None:
-        if state.get(node_id) == 2:
-            return
-        if state.get(node_id) == 1:
-            cycle = [*path[path.index(node_id) :], node_id]
-            raise CycleError(cycle)
-        state[node_id] = 1
-        deps = sorted({src for _, src, _ in links(graph[node_id]) if src in wanted}, key=_node_sort_key)
-        for src in deps:
-            visit(src, [*path, node_id])
-        state[node_id] = 2
-        order.append(node_id)
+    def deps(node_id: str) -> list[str]:
+        return sorted({src for _, src, _ in links(graph[node_id]) if src in wanted}, key=_node_sort_key)
 
-    for node_id in sorted(wanted, key=_node_sort_key):
-        visit(node_id, [])
+    for root in sorted(wanted, key=_node_sort_key):
+        if state.get(root) == 2:
+            continue
+        path: list[str] = [root]
+        pending: list[list[str]] = [deps(root)]
+        state[root] = 1
+        while path:
+            if not pending[-1]:
+                done = path.pop()
+                pending.pop()
+                state[done] = 2
+                order.append(done)
+                continue
+            nxt = pending[-1].pop(0)
+            if state.get(nxt) == 2:
+                continue
+            if state.get(nxt) == 1:
+                raise CycleError([*path[path.index(nxt) :], nxt])
+            state[nxt] = 1
+            path.append(nxt)
+            pending.append(deps(nxt))
     return order
 
 
@@ -125,6 +138,8 @@ def validate_graph(
             GraphIssue("invalid_graph", "The graph must be a non-empty object of nodes keyed by node id.")
         ]
 
+    if len(graph) > MAX_NODES:
+        return [GraphIssue("graph_too_large", f"The graph has {len(graph)} nodes; the limit is {MAX_NODES}.")]
     issues: list[GraphIssue] = []
     specs: dict[str, NodeSpec] = {}
     for node_id, node in graph.items():
@@ -254,14 +269,11 @@ def check_literal(
 ) -> tuple[str, str] | None:
     """(error type, message) for a literal that does not fit its input, else None."""
     if type_ == INT:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or (isinstance(value, float) and not value.is_integer())
-        ):
+        # 20.0 is not accepted either: never auto-correct a value (and torch seeds reject floats).
+        if isinstance(value, bool) or not isinstance(value, int):
             return "invalid_input_type", f"expected an integer, got {value!r}."
     elif type_ == FLOAT:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             return "invalid_input_type", f"expected a number, got {value!r}."
     elif type_ == STRING:
         if not isinstance(value, str):
@@ -284,5 +296,15 @@ def check_literal(
     return None
 
 
-def _node_sort_key(node_id: str) -> tuple[int, int | str]:
-    return (0, int(node_id)) if node_id.isdigit() else (1, node_id)
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _node_sort_key(node_id: str) -> tuple[int, int, str]:
+    # Numeric ids in numeric order ("2" before "10"); only plain ASCII digits count as numbers.
+    if node_id.isascii() and node_id.isdecimal():
+        return (0, len(node_id.lstrip("0")), node_id.lstrip("0"))
+    return (1, 0, node_id)

@@ -35,11 +35,12 @@ class Registry:
                 raise RegistryError(f"node {spec.class_type!r}: combo {inp.name!r} has no choices")
         self._specs[spec.class_type] = spec
 
-    def get(self, class_type: str) -> NodeSpec | None:
-        return self._specs.get(class_type)
+    def get(self, class_type: object) -> NodeSpec | None:
+        # Client graphs may carry anything here (a list, a number): that is "unknown", not a crash.
+        return self._specs.get(class_type) if isinstance(class_type, str) else None
 
     def __contains__(self, class_type: object) -> bool:
-        return class_type in self._specs
+        return isinstance(class_type, str) and class_type in self._specs
 
     def __iter__(self) -> Iterator[NodeSpec]:
         return iter(sorted(self._specs.values(), key=lambda s: s.class_type))

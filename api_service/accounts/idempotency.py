@@ -9,10 +9,12 @@ nothing the handler created survives, and the stale claim can be taken over.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
@@ -40,11 +42,32 @@ class Replay(Exception):
 
 
 def fingerprint(request: Request) -> str:
+    """What makes two requests "the same": method, path and content, not their encoding details."""
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.path}\n".encode())
-    digest.update(request.content_type.split(";")[0].encode() + b"\n")
-    # The raw body: a multipart upload counts as the same request only if its bytes are the same.
-    digest.update(request._request.body)
+    media_type = request.content_type.split(";")[0].strip().lower()
+    try:
+        if media_type == "multipart/form-data":
+            # Each client picks a random boundary: compare the fields and the files' bytes instead.
+            for name in sorted(request.data.keys()):
+                for value in request.data.getlist(name):
+                    if hasattr(value, "read"):
+                        digest.update(f"{name}=file:{value.name}:".encode())
+                        for chunk in value.chunks():
+                            digest.update(chunk)
+                        value.seek(0)
+                    else:
+                        digest.update(f"{name}={value}\n".encode())
+            return digest.hexdigest()
+        body = request._request.body
+    except RequestDataTooBig:
+        raise ApiError("The request body is too large.", type="file_too_large", status=413) from None
+    try:
+        # JSON bodies compare by content, so re-serialising with other spacing or key order still matches.
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        pass
+    digest.update(media_type.encode() + b"\n" + body)
     return digest.hexdigest()
 
 
@@ -84,7 +107,10 @@ class Claim:
             raise
 
     def release(self) -> None:
-        IdempotencyRecord.objects.filter(pk=self.record.pk, status_code__isnull=True).delete()
+        # Only our own claim: a retry may have taken it over after the lease ran out.
+        IdempotencyRecord.objects.filter(
+            pk=self.record.pk, status_code__isnull=True, locked_at=self.record.locked_at
+        ).delete()
 
 
 class _Release(Exception):

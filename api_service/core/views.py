@@ -52,8 +52,13 @@ class ApiView(APIView):
             handler = getattr(self, method, None) if method in self.http_method_names else None
             handler = handler or self.http_method_not_allowed
             claim = None
-            if self.idempotent_post and handler is not self.http_method_not_allowed:
-                claim = idempotency_claim(request=request, tenant=request.user.tenant)
+            principal = request.user
+            if (
+                self.idempotent_post
+                and isinstance(principal, ApiPrincipal)
+                and handler != self.http_method_not_allowed
+            ):
+                claim = idempotency_claim(request=request, tenant=principal.tenant)
             if claim is None:
                 response = handler(request, *args, **kwargs)
             else:

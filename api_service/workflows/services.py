@@ -15,6 +15,7 @@ from api_service.accounts.limits import tenant_limits
 from api_service.accounts.models import Tenant
 from api_service.accounts.quotas import concurrency_check, quota_consume
 from api_service.core.errors import ApiError
+from api_service.core.text_safety import reject_unstorable_text
 from api_service.workflows import dispatch
 from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def _check_workflow(*, tenant: Tenant, graph: Any, inputs: Any) -> None:
+    reject_unstorable_text(graph, field="graph")
+    reject_unstorable_text(inputs, field="inputs")
     issues, _ = graph_issues(graph, tenant=tenant)
     issues += named_input_issues(graph, inputs, registry())
     raise_for_issues(issues)
@@ -40,6 +43,7 @@ def workflow_create(
     inputs: dict[str, Any] | None = None,
 ) -> Workflow:
     inputs = inputs or {}
+    reject_unstorable_text(description, field="description")
     _check_workflow(tenant=tenant, graph=graph, inputs=inputs)
     return Workflow.objects.create(
         tenant=tenant,
@@ -61,6 +65,7 @@ def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
     inputs = changes.get("inputs", workflow.inputs)
     if "graph" in changes or "inputs" in changes:
         _check_workflow(tenant=workflow.tenant, graph=graph, inputs=inputs)
+    reject_unstorable_text(changes.get("description", ""), field="description")
     for field, value in changes.items():
         setattr(workflow, field, value)
     workflow.save(update_fields=[*changes, "updated_at"])
@@ -74,6 +79,7 @@ def workflow_delete(*, workflow: Workflow) -> None:
 
 def execution_submit(*, tenant: Tenant, workflow: Workflow, inputs: dict[str, Any]) -> Execution:
     """Resolve the inputs into a graph snapshot, validate it, insert the row, publish on commit."""
+    reject_unstorable_text(inputs, field="inputs")
     try:
         graph = apply_named_inputs(workflow.graph, workflow.inputs, inputs)
     except UnknownNamedInputs as exc:
@@ -124,9 +130,9 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
         else:
             fields.update(status=ExecutionStatus.FAILED, error=event.get("error") or {"type": "unknown"})
         changed = rows.filter(status__in=ACTIVE_STATUSES).update(**fields)
-        # A terminal event may overtake `started`; keep started_at meaningful.
-        Execution.objects.filter(pk=execution_id, started_at__isnull=True).update(started_at=at)
         if changed:
+            # A terminal event may overtake `started`; keep started_at meaningful.
+            rows.filter(started_at__isnull=True).update(started_at=at)
             dispatch.progress_clear(execution_id=execution_id)
     else:
         log.warning("ignoring event of unknown type %r for %s", kind, execution_id)
@@ -176,6 +182,22 @@ def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> in
     for execution_id in ids:
         dispatch.execution_publish(execution_id=execution_id)
     return len(ids)
+
+
+def executions_fail_stale(*, older_than_seconds: int | None = None) -> int:
+    """Fail RUNNING executions whose worker stopped reporting (killed, lost) long past the time limit."""
+    age = older_than_seconds if older_than_seconds is not None else settings.EXECUTION_STALE_AFTER_SECONDS
+    cutoff = timezone.now() - timezone.timedelta(seconds=age)
+    stale = Execution.objects.filter(status=ExecutionStatus.RUNNING, started_at__lte=cutoff)
+    ids = list(stale.values_list("id", flat=True)[:500])
+    failed = Execution.objects.filter(pk__in=ids, status=ExecutionStatus.RUNNING).update(
+        status=ExecutionStatus.FAILED,
+        completed_at=timezone.now(),
+        error={"type": "worker_lost", "message": "The worker stopped reporting on this execution."},
+    )
+    for execution_id in ids:
+        dispatch.progress_clear(execution_id=execution_id)
+    return failed
 
 
 def _event_time(event: dict[str, Any]) -> datetime:

@@ -29,3 +29,8 @@ def purge_idempotency_keys() -> int:
     from api_service.accounts.idempotency import idempotency_purge_expired
 
     return idempotency_purge_expired()
+
+
+@shared_task(name="crucible.control.fail_stale", queue=CONTROL_QUEUE, time_limit=120, soft_time_limit=100)
+def fail_stale() -> int:
+    return services.executions_fail_stale()

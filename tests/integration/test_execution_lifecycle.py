@@ -108,3 +108,30 @@ def test_poll_shows_live_progress_while_running(api) -> None:
     sampler = [p for p in seen if p["classType"] == "KSampler" and p["step"]]
     assert sampler and sampler[-1]["steps"] == 60
     assert 0 < sampler[-1]["fraction"] <= 1
+
+
+def test_running_executions_whose_worker_vanished_are_failed(world) -> None:
+    from django.utils import timezone
+
+    from api_service.workflows.services import execution_apply_event, executions_fail_stale
+
+    execution = make_execution(world)
+    execution_apply_event(
+        event={**event(execution, STARTED, worker="gpu@gone"), "at": timezone.now().isoformat()}
+    )
+    assert executions_fail_stale(older_than_seconds=3600) == 0
+    assert executions_fail_stale(older_than_seconds=0) == 1
+    execution.refresh_from_db()
+    assert (execution.status, execution.error["type"]) == ("FAILED", "worker_lost")
+    assert not execution_apply_event(event=event(execution, COMPLETED, outputs={}))
+
+
+def test_a_stale_event_leaves_a_cancelled_row_alone(world) -> None:
+    from api_service.workflows.services import execution_apply_event, execution_cancel
+
+    execution = make_execution(world)
+    assert execution_cancel(execution=execution)
+    assert not execution_apply_event(event=event(execution, COMPLETED, outputs={}))
+    execution.refresh_from_db()
+    assert execution.status == "CANCELLED"
+    assert execution.started_at is None
