@@ -125,7 +125,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate selected keys (new key now, old valid for the hours given)")
     def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        hours = int(request.POST.get("grace_hours") or 24)
+        try:
+            hours = max(0, int(request.POST.get("grace_hours") or 24))
+        except ValueError:
+            messages.error(request, "Grace hours must be a whole number of hours.")
+            return
         until = timezone.now() + timedelta(hours=hours)
         for api_key in queryset.filter(revoked_at__isnull=True):
             created = services.api_key_rotate(api_key=api_key, old_key_valid_until=until)

@@ -22,7 +22,11 @@ def tenant_limits(tenant: Tenant) -> Limits:
     elif tenant.executions_per_day_override is not None:
         per_day = tenant.executions_per_day_override
     return Limits(
-        requests_per_minute=tenant.requests_per_minute_override or plan.requests_per_minute,
+        requests_per_minute=(
+            tenant.requests_per_minute_override
+            if tenant.requests_per_minute_override is not None
+            else plan.requests_per_minute
+        ),
         executions_per_day=per_day,
         max_concurrent_executions=(
             tenant.max_concurrent_executions_override

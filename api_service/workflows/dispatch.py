@@ -24,19 +24,19 @@ def execution_publish(*, execution_id: str) -> bool:
     from api_service.celery import app
     from api_service.workflows.models import Execution, ExecutionStatus
 
-    execution = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).first()
-    if execution is None:
-        return False
-    spec = RunSpec(
-        execution_id=execution.id,
-        attempt=execution.attempt,
-        tenant_id=execution.tenant_id,
-        graph=execution.graph,
-        output_node_ids=execution.output_node_ids,
-        storage_prefix=execution.storage_prefix,
-        files=execution.files,
-    )
     try:
+        execution = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).first()
+        if execution is None:
+            return False
+        spec = RunSpec(
+            execution_id=execution.id,
+            attempt=execution.attempt,
+            tenant_id=execution.tenant_id,
+            graph=execution.graph,
+            output_node_ids=execution.output_node_ids,
+            storage_prefix=execution.storage_prefix,
+            files=execution.files,
+        )
         app.send_task(
             EXECUTE_TASK,
             args=[spec.to_dict()],
@@ -45,10 +45,13 @@ def execution_publish(*, execution_id: str) -> bool:
             retry=True,
             retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         )
+        Execution.objects.filter(pk=execution_id, published_at__isnull=True).update(
+            published_at=timezone.now()
+        )
     except Exception:
+        # Runs after the commit: the row exists, so never turn this into an error for the caller.
         log.exception("publishing %s failed; the sweeper will retry", execution_id)
         return False
-    Execution.objects.filter(pk=execution_id, published_at__isnull=True).update(published_at=timezone.now())
     return True
 
 
