@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nodes.image.comfy_v3 import V3NodeSpec
+from nodes.comfy_v3 import V3NodeSpec
 from nodes.schema import (
     BOOLEAN,
     COMBO,
