@@ -41,6 +41,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Admin messages carry new API keys (shown once): keep them server-side, never in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "api_service.urls"
 WSGI_APPLICATION = "api_service.wsgi.application"
 TEMPLATES = [
