@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from functools import cache
 
+from nodes.conditioning import specs as conditioning_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
 from nodes.latent import specs as latent_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
 
-FAMILIES = (diffusion_specs, latent_specs, image_specs, mask_specs)
+FAMILIES = (diffusion_specs, conditioning_specs, latent_specs, image_specs, mask_specs)
 
 
 @cache
