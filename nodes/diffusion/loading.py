@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
-from nodes.diffusion.single_file import load_single_file_checkpoint, vae_handle
+from nodes.diffusion.assembly import assemble_checkpoint
+from nodes.diffusion.handles import Checkpoint
+from nodes.diffusion.single_file import load_single_file_checkpoint
 
 
 def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
@@ -24,12 +25,8 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
         path, subfolder="text_encoder", torch_dtype=dtype, local_files_only=True
     )
     tokenizer = CLIPTokenizer.from_pretrained(path, subfolder="tokenizer", local_files_only=True)
-    for module in (unet, vae, text_encoder):
-        module.to(device).eval().requires_grad_(False)
-    return Checkpoint(
-        model=ModelHandle(unet=unet, scheduler_config=scheduler_config_from(path)),
-        clip=ClipHandle(tokenizer=tokenizer, text_encoder=text_encoder),
-        vae=vae_handle(vae),
+    return assemble_checkpoint(
+        unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler_dir=path, device=device
     )
 
 
@@ -38,27 +35,3 @@ def load_checkpoint(path: Path, device: str) -> Checkpoint:
     if path.is_dir():
         return load_diffusers_checkpoint(path, device)
     return load_single_file_checkpoint(path, device)
-
-
-def scheduler_config_from(path: Path) -> dict:
-    """The training noise schedule from ``path/scheduler/scheduler_config.json`` (SD1's when absent)."""
-    import json
-
-    config_file = path / "scheduler" / "scheduler_config.json"
-    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    # Only the noise schedule of the training run matters; the sampler comes from KSampler.
-    keys = (
-        "num_train_timesteps",
-        "beta_start",
-        "beta_end",
-        "beta_schedule",
-        "prediction_type",
-        "trained_betas",
-    )
-    defaults = {
-        "num_train_timesteps": 1000,
-        "beta_start": 0.00085,
-        "beta_end": 0.012,
-        "beta_schedule": "scaled_linear",
-    }
-    return {**defaults, **{k: config[k] for k in keys if k in config}}

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle, VaeHandle
+from nodes.diffusion.assembly import assemble_checkpoint, vae_handle
+from nodes.diffusion.handles import Checkpoint, VaeHandle
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
 _LDM_KEYS = {
@@ -35,9 +36,6 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
     from transformers import CLIPTextModel, CLIPTokenizer
-
-    # loading imports this module at the top; importing back at call time avoids the cycle.
-    from nodes.diffusion.loading import scheduler_config_from
 
     state = _read_state(path)
     missing = [part for part, prefix in _LDM_KEYS.items() if not any(k.startswith(prefix) for k in state)]
@@ -64,12 +62,13 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
             f"Checkpoint {path.name!r} does not match its configs in {config_dir.name}/: {exc}"
         ) from exc
     tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
-    for module in (unet, vae, text_encoder):
-        module.to(device).eval().requires_grad_(False)
-    return Checkpoint(
-        model=ModelHandle(unet=unet, scheduler_config=scheduler_config_from(config_dir)),
-        clip=ClipHandle(tokenizer=tokenizer, text_encoder=text_encoder),
-        vae=vae_handle(vae),
+    return assemble_checkpoint(
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler_dir=config_dir,
+        device=device,
     )
 
 
@@ -102,14 +101,6 @@ def load_vae(path: Path, device: str) -> VaeHandle:
             ) from exc
     vae.to(device).eval().requires_grad_(False)
     return vae_handle(vae)
-
-
-def vae_handle(vae: Any) -> VaeHandle:
-    return VaeHandle(
-        vae=vae,
-        scaling_factor=float(vae.config.scaling_factor),
-        downscale=2 ** (len(vae.config.block_out_channels) - 1),
-    )
 
 
 def _read_state(path: Path) -> dict[str, Any]:
