@@ -55,7 +55,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = header[1].decode("ascii", errors="replace")
         if not keys.is_well_formed(secret):
             raise KeyRejected("The API key is malformed (wrong format or checksum). Check for a copy error.")
-        api_key = ApiKey.objects.select_related("tenant").filter(key_hash=keys.hash_key(secret)).first()
+        api_key = ApiKey.objects.select_related("tenant__plan").filter(key_hash=keys.hash_key(secret)).first()
         if api_key is None or api_key.revoked_at is not None or not api_key.tenant.is_active:
             raise KeyRejected("The API key is not valid.")
         now = timezone.now()
