@@ -16,6 +16,8 @@ class ModelHandle:
     unet: Any
     scheduler_config: dict[str, Any]
     family: str = "sd15"
+    # Weight patches (LoRA) applied around each use; see patching.py.
+    patches: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class ClipHandle:
     text_encoder: Any
     # ComfyUI's CLIPSetLastLayer: -1 is the last layer.
     last_layer: int = -1
+    patches: tuple[Any, ...] = ()
+    # SDXL's second text encoder (OpenCLIP ViT-bigG with projection); None for SD 1.x.
+    tokenizer_2: Any = None
+    text_encoder_2: Any = None
 
 
 @dataclass(frozen=True)

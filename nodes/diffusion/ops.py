@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from nodes.context import NodeContext
+from nodes.diffusion import guidance
 from nodes.diffusion.handles import ClipHandle, ModelHandle, VaeHandle
 from nodes.diffusion.loading import load_checkpoint
+from nodes.diffusion.patching import patched
 from nodes.diffusion.samplers import sampler_problem, scheduler_config
 from nodes.diffusion.single_file import load_vae
 from nodes.latent.fields import as_mask_batch, batch_indices, mask_for_batch
@@ -53,29 +54,28 @@ def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Con
 @torch.inference_mode()
 def encode_text(clip: ClipHandle, text: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Encode a prompt; past one CLIP window it goes in 75-token chunks, concatenated, as in ComfyUI."""
-    tokenizer, encoder = clip.tokenizer, clip.text_encoder
-    window = tokenizer.model_max_length
+    tokenizer = clip.tokenizer
     body = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
-    step = window - 2
+    step = tokenizer.model_max_length - 2
     chunks = [body[i : i + step] for i in range(0, len(body), step)] or [[]]
+    with patched(clip.text_encoder, clip.patches, role="text_encoder"):
+        encoded = [_encode_window(clip, chunk, device) for chunk in chunks]
+    # The pooled output is the first window's, as in ComfyUI.
+    return torch.cat([hidden for hidden, _ in encoded], dim=1), encoded[0][1]
+
+
+def _encode_window(clip: ClipHandle, chunk: list[int], device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    tokenizer, encoder = clip.tokenizer, clip.text_encoder
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    pieces, pooled = [], None
-    for chunk in chunks:
-        row = [tokenizer.bos_token_id, *chunk, tokenizer.eos_token_id]
-        row += [pad_id] * (window - len(row))
-        ids = torch.tensor([row], device=device)
-        out = encoder(ids, output_hidden_states=clip.last_layer != -1)
-        if clip.last_layer == -1:
-            hidden = out.last_hidden_state
-        else:
-            # hidden_states[-2] is the penultimate layer's output; SD1 applies the final layer norm to
-            # it (ComfyUI does too). transformers >= 5.6 dropped CLIPTextModel's text_model level.
-            text_model = getattr(encoder, "text_model", encoder)
-            hidden = text_model.final_layer_norm(out.hidden_states[clip.last_layer])
-        pieces.append(hidden)
-        if pooled is None:
-            pooled = out.pooler_output
-    return torch.cat(pieces, dim=1), pooled
+    row = [tokenizer.bos_token_id, *chunk, tokenizer.eos_token_id]
+    row += [pad_id] * (tokenizer.model_max_length - len(row))
+    out = encoder(torch.tensor([row], device=device), output_hidden_states=clip.last_layer != -1)
+    if clip.last_layer == -1:
+        return out.last_hidden_state, out.pooler_output
+    # hidden_states[-2] is the penultimate layer's output; SD1 applies the final layer norm to
+    # it (ComfyUI does too). transformers >= 5.6 dropped CLIPTextModel's text_model level.
+    text_model = getattr(encoder, "text_model", encoder)
+    return text_model.final_layer_norm(out.hidden_states[clip.last_layer]), out.pooler_output
 
 
 def ksampler(
@@ -103,8 +103,8 @@ def ksampler(
         cfg=cfg,
         sampler_name=sampler_name,
         scheduler=scheduler,
-        positive=_first_embedding(positive),
-        negative=_first_embedding(negative),
+        positive=positive,
+        negative=negative,
         denoise=denoise,
     )
     return ({**latent_image, "samples": samples},)
@@ -139,8 +139,8 @@ def ksampler_advanced(
         cfg=cfg,
         sampler_name=sampler_name,
         scheduler=scheduler,
-        positive=_first_embedding(positive),
-        negative=_first_embedding(negative),
+        positive=positive,
+        negative=negative,
         add_noise=add_noise == "enable",
         start_at_step=start_at_step,
         end_at_step=end_at_step,
@@ -160,8 +160,8 @@ def sample(
     cfg: float,
     sampler_name: str,
     scheduler: str,
-    positive: torch.Tensor,
-    negative: torch.Tensor,
+    positive: Conditioning,
+    negative: Conditioning,
     denoise: float = 1.0,
     add_noise: bool = True,
     start_at_step: int = 0,
@@ -208,8 +208,6 @@ def sample(
     if not add_noise:
         noise = torch.zeros_like(noise)  # drawn anyway, so ancestral samplers see the same stream
     mask = _noise_mask(latent_image, latent, ctx.device)
-    unet = model.unet
-    dtype = unet.dtype
     if add_noise:
         x = sched.add_noise(latent.float(), noise, timesteps[:1].cpu()).to(ctx.device)
     else:
@@ -217,36 +215,26 @@ def sample(
     if mask is not None:
         original, noise = latent.float().to(ctx.device), noise.to(ctx.device)
 
-    batch = latent.shape[0]
-    pos, neg = _match_lengths(positive, negative)
-    use_cfg = not math.isclose(cfg, 1.0)
-    context = (
-        torch.cat([neg.expand(batch, -1, -1), pos.expand(batch, -1, -1)])
-        if use_cfg
-        else pos.expand(batch, -1, -1)
-    )
-    context = context.to(ctx.device, dtype)
+    pos = guidance.prepare(positive, latent.shape, ctx.device, "positive")
+    neg = guidance.prepare(negative, latent.shape, ctx.device, "negative")
 
     # Only the ancestral (stochastic) schedulers take a generator.
     step_kwargs = {"generator": generator} if "generator" in inspect.signature(sched.step).parameters else {}
     total_steps = len(timesteps)
-    for index, t in enumerate(timesteps):
-        ctx.check_cancelled()
-        model_in = torch.cat([x, x]) if use_cfg else x
-        model_in = sched.scale_model_input(model_in, t)
-        eps = unet(model_in.to(dtype), t, encoder_hidden_states=context).sample.float()
-        if use_cfg:
-            uncond, cond = eps.chunk(2)
-            eps = uncond + cfg * (cond - uncond)
-        out = sched.step(eps, t, x, **step_kwargs)
-        finished = predict_last and index == total_steps - 1
-        x = out.pred_original_sample if finished else out.prev_sample
-        if mask is not None:
-            # Outside the mask, put back the input latent at the noise level x is now at
-            # (the scheduler's current sigma; none once fully denoised).
-            kept = original if finished else sched.add_noise(original, noise, t.reshape(1))
-            x = x * mask + kept * (1.0 - mask)
-        ctx.progress(index + 1, total_steps)
+    with patched(model.unet, model.patches, role="unet"):
+        for index, t in enumerate(timesteps):
+            ctx.check_cancelled()
+            model_in = sched.scale_model_input(x, t)
+            eps = guidance.predict_noise(model, model_in, t, pos, neg, cfg)
+            out = sched.step(eps, t, x, **step_kwargs)
+            finished = predict_last and index == total_steps - 1
+            x = out.pred_original_sample if finished else out.prev_sample
+            if mask is not None:
+                # Outside the mask, put back the input latent at the noise level x is now at
+                # (the scheduler's current sigma; none once fully denoised).
+                kept = original if finished else sched.add_noise(original, noise, t.reshape(1))
+                x = x * mask + kept * (1.0 - mask)
+            ctx.progress(index + 1, total_steps)
     return x.cpu()
 
 
@@ -274,17 +262,3 @@ def _check_sampler(sampler_name: str, scheduler: str) -> None:
     problem = sampler_problem(sampler_name, scheduler)
     if problem:
         raise ValueError(problem[0].upper() + problem[1:])
-
-
-def _first_embedding(conditioning: Conditioning) -> torch.Tensor:
-    if not conditioning:
-        raise ValueError("Conditioning is empty.")
-    return conditioning[0][0]
-
-
-def _match_lengths(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Repeat the shorter prompt's chunks so both have the same token count (ComfyUI's rule)."""
-    if a.shape[1] == b.shape[1]:
-        return a, b
-    target = math.lcm(a.shape[1], b.shape[1])
-    return a.repeat(1, target // a.shape[1], 1), b.repeat(1, target // b.shape[1], 1)

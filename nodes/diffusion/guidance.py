@@ -1,0 +1,209 @@
+"""One denoising step's noise prediction from ComfyUI conditionings, with classifier-free guidance.
+
+A CONDITIONING is a list of entries ``[embeddings, extras]``. Each entry is
+predicted over its own region of the latent and the predictions are averaged,
+weighted per cell, as ComfyUI does:
+
+- ``extras["area"] = (height, width, y, x)`` in latent cells (pixels // 8)
+  limits an entry to a rectangle (ConditioningSetArea); inner edges of the
+  rectangle fade in over up to 8 cells so regions blend;
+- ``extras["strength"]`` scales the entry's weight;
+- ``extras["mask"]`` (pixel-space MASK) weights it per cell, times
+  ``extras["mask_strength"]``; ``extras["set_area_to_bounds"]`` shrinks the
+  region to the mask's bounding box first (ConditioningSetMask);
+- ``extras["control"]`` is an object (ControlNet) whose
+  ``residuals(x=, t=, context=, area=, dtype=, unet_kwargs=)`` returns extra
+  UNet kwargs (``down_block_additional_residuals``,
+  ``mid_block_additional_residual``) for the latent crop `x` at timestep `t`,
+  or ``{}`` when it is inactive at that step.
+
+Cells that no entry covers predict zero noise. The common case, one full-size
+entry per side, runs positive and negative as one batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nodes.diffusion.unet_inputs import unet_kwargs
+
+Conditioning = list[list[Any]]
+FEATHER_CELLS = 8
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where one conditioning entry applies, in latent cells, and its per-cell weight there."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+    weight: torch.Tensor  # (1 or batch, 1, height, width)
+    whole: bool = False  # the full latent with one constant weight
+
+    def crop(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor[:, :, self.top : self.top + self.height, self.left : self.left + self.width]
+
+
+@dataclass(frozen=True)
+class Entry:
+    embeddings: torch.Tensor
+    extras: dict[str, Any]
+    region: Region
+
+
+def prepare(conditioning: Conditioning, latent_shape: torch.Size, device: str, name: str) -> list[Entry]:
+    """Resolve each entry's region and weight once per sampling run (not per step)."""
+    if not conditioning:
+        raise ValueError(f"Conditioning {name!r} is empty.")
+    return [Entry(emb, extras, _region(extras, latent_shape, device)) for emb, extras in conditioning]
+
+
+def predict_noise(
+    model: Any,
+    x_in: torch.Tensor,
+    t: torch.Tensor,
+    positive: list[Entry],
+    negative: list[Entry],
+    cfg: float,
+) -> torch.Tensor:
+    """The guided noise prediction for the scaled model input `x_in` at timestep `t` (float32)."""
+    use_cfg = not math.isclose(cfg, 1.0)
+    if not use_cfg:
+        return _side(model, x_in, t, positive)
+    if _batchable(positive, negative):
+        uncond, cond = _call_unet(model, torch.cat([x_in, x_in]), t, [negative[0], positive[0]]).chunk(2)
+    else:
+        cond, uncond = _side(model, x_in, t, positive), _side(model, x_in, t, negative)
+    return uncond + cfg * (cond - uncond)
+
+
+def _side(model: Any, x_in: torch.Tensor, t: torch.Tensor, entries: list[Entry]) -> torch.Tensor:
+    if len(entries) == 1 and entries[0].region.whole:
+        # One entry over everything: the weighted average is the prediction itself, whatever its strength.
+        return _call_unet(model, x_in, t, entries)
+    total = torch.zeros_like(x_in, dtype=torch.float32)
+    count = torch.full_like(total, 1e-37)
+    for entry in entries:
+        region = entry.region
+        pred = _call_unet(model, region.crop(x_in), t, [entry])
+        region.crop(total).add_(pred * region.weight)
+        region.crop(count).add_(region.weight.expand_as(pred))
+    return total / count
+
+
+def _call_unet(model: Any, x: torch.Tensor, t: torch.Tensor, entries: list[Entry]) -> torch.Tensor:
+    """One UNet call; with two entries, x holds their rows stacked (entry 0 first)."""
+    unet = model.unet
+    rows = x.shape[0] // len(entries)
+    latent_hw = (x.shape[-2], x.shape[-1])
+    contexts = _match_lengths([entry.embeddings for entry in entries])
+    context = torch.cat([c.expand(rows, -1, -1) if c.shape[0] == 1 else c for c in contexts])
+    context = context.to(x.device, unet.dtype)
+    kwargs = _cat_kwargs(
+        [unet_kwargs(model, entry.extras, batch=rows, latent_hw=latent_hw) for entry in entries], x.device
+    )
+    control = entries[0].extras.get("control")
+    if control is not None:
+        area = entries[0].region
+        kwargs.update(
+            control.residuals(x=x, t=t, context=context, area=area, dtype=unet.dtype, unet_kwargs=kwargs)
+        )
+    return unet(x.to(unet.dtype), t, encoder_hidden_states=context, **kwargs).sample.float()
+
+
+def _batchable(positive: list[Entry], negative: list[Entry]) -> bool:
+    if len(positive) != 1 or len(negative) != 1:
+        return False
+    pos, neg = positive[0], negative[0]
+    same_control = pos.extras.get("control") is neg.extras.get("control")
+    return same_control and pos.region.whole and neg.region.whole
+
+
+def _region(extras: dict[str, Any], latent_shape: torch.Size, device: str) -> Region:
+    batch, _, height, width = latent_shape
+    top, left, h, w = 0, 0, height, width
+    if extras.get("area") is not None:
+        ah, aw, ay, ax = (int(v) for v in extras["area"])
+        top, left = min(ay, height - 1), min(ax, width - 1)
+        h, w = max(1, min(ah, height - top)), max(1, min(aw, width - left))
+    strength = float(extras.get("strength", 1.0))
+    mask = extras.get("mask")
+    if mask is None:
+        weight = torch.full((1, 1, h, w), strength, device=device)
+        if (h, w) == (height, width):
+            return Region(0, 0, height, width, weight[:, :, :1, :1], whole=True)
+    else:
+        cells = _mask_cells(mask, batch, (height, width), device)
+        if extras.get("set_area_to_bounds"):
+            top, left, h, w = _bounds(cells, (top, left, h, w))
+        cells = cells[:, :, top : top + h, left : left + w]
+        weight = cells * float(extras.get("mask_strength", 1.0)) * strength
+    _feather(weight, top, left, h, w, (height, width))
+    return Region(top, left, h, w, weight)
+
+
+def _mask_cells(mask: torch.Tensor, batch: int, size: tuple[int, int], device: str) -> torch.Tensor:
+    mask = mask.float()
+    if mask.dim() == 2:
+        mask = mask.unsqueeze(0)
+    cells = F.interpolate(mask.unsqueeze(1).to(device), size=size, mode="bilinear", align_corners=False)
+    if cells.shape[0] not in (1, batch):
+        cells = cells[torch.arange(batch) % cells.shape[0]]
+    return cells
+
+
+def _bounds(cells: torch.Tensor, fallback: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The bounding box of the mask's non-zero cells over the whole batch (ComfyUI's 'mask bounds')."""
+    ys, xs = torch.nonzero(cells.amax(dim=(0, 1)) > 0, as_tuple=True)
+    if ys.numel() == 0:
+        return fallback
+    top, left = int(ys.min()), int(xs.min())
+    return top, left, int(ys.max()) - top + 1, int(xs.max()) - left + 1
+
+
+def _feather(weight: torch.Tensor, top: int, left: int, h: int, w: int, size: tuple[int, int]) -> None:
+    """Fade the weight in over the region's inner edges so neighbouring regions blend."""
+    height, width = size
+    ramp_h, ramp_w = min(FEATHER_CELLS, h), min(FEATHER_CELLS, w)
+    for i in range(ramp_h):
+        factor = (i + 1) / FEATHER_CELLS
+        if top > 0:
+            weight[:, :, i, :] *= factor
+        if top + h < height:
+            weight[:, :, h - 1 - i, :] *= factor
+    for i in range(ramp_w):
+        factor = (i + 1) / FEATHER_CELLS
+        if left > 0:
+            weight[:, :, :, i] *= factor
+        if left + w < width:
+            weight[:, :, :, w - 1 - i] *= factor
+
+
+def _match_lengths(contexts: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Repeat shorter prompts' 77-token chunks so all have the same token count (ComfyUI's rule)."""
+    lengths = {c.shape[1] for c in contexts}
+    if len(lengths) == 1:
+        return contexts
+    target = math.lcm(*lengths)
+    return [c.repeat(1, target // c.shape[1], 1) for c in contexts]
+
+
+def _cat_kwargs(parts: list[dict[str, Any]], device: torch.device) -> dict[str, Any]:
+    """Stack per-entry UNet kwargs row-wise (nested dicts of tensors, as diffusers takes them)."""
+    if not parts[0]:
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in parts[0].items():
+        values = [part[key] for part in parts]
+        if isinstance(value, dict):
+            out[key] = _cat_kwargs(values, device)
+        else:
+            out[key] = torch.cat(values).to(device)
+    return out
