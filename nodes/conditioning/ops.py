@@ -45,3 +45,28 @@ def conditioning_average(
             extras["pooled_output"] = pooled_to * weight + pooled_from.to(pooled_to.dtype) * (1.0 - weight)
         out.append([blended, extras])
     return (out,)
+
+
+def conditioning_combine(
+    ctx: NodeContext, conditioning_1: Conditioning, conditioning_2: Conditioning
+) -> tuple[Conditioning]:
+    """Both lists' entries: each is predicted on its own and the predictions averaged while sampling."""
+    return ([*conditioning_1, *conditioning_2],)
+
+
+def conditioning_concat(
+    ctx: NodeContext, conditioning_to: Conditioning, conditioning_from: Conditioning
+) -> tuple[Conditioning]:
+    """Each `to` entry with the first `from` entry's tokens appended (one longer prompt, ComfyUI's rule)."""
+    if not conditioning_from:
+        raise ValueError("Input 'conditioning_from' is empty.")
+    source = conditioning_from[0][0]
+    out = []
+    for embeddings, extras in conditioning_to:
+        if source.shape[-1] != embeddings.shape[-1]:
+            raise ValueError(
+                f"Cannot concatenate conditionings of width {embeddings.shape[-1]} and {source.shape[-1]}: "
+                "they come from different text encoders."
+            )
+        out.append([torch.cat([embeddings, source.to(embeddings.dtype)], dim=1), dict(extras)])
+    return (out,)

@@ -7,6 +7,8 @@ weighted per cell, as ComfyUI does:
 - ``extras["area"] = (height, width, y, x)`` in latent cells (pixels // 8)
   limits an entry to a rectangle (ConditioningSetArea); inner edges of the
   rectangle fade in over up to 8 cells so regions blend;
+- ``extras["area"] = ("percentage", height, width, y, x)`` gives it in
+  fractions of the latent (ConditioningSetAreaPercentage);
 - ``extras["strength"]`` scales the entry's weight;
 - ``extras["mask"]`` (pixel-space MASK) weights it per cell, times
   ``extras["mask_strength"]``; ``extras["set_area_to_bounds"]`` shrinks the
@@ -15,7 +17,11 @@ weighted per cell, as ComfyUI does:
   ``residuals(x=, t=, context=, area=, dtype=, unet_kwargs=)`` returns extra
   UNet kwargs (``down_block_additional_residuals``,
   ``mid_block_additional_residual``) for the latent crop `x` at timestep `t`,
-  or ``{}`` when it is inactive at that step.
+  or ``{}`` when it is inactive at that step;
+- ``extras["start_percent"]``/``["end_percent"]`` limit the entry to that part
+  of sampling (ConditioningSetTimestepRange): fraction p of the way is the
+  training timestep (1 - p) * (num_train_timesteps - 1), as ComfyUI maps
+  percents onto the model's noise schedule.
 
 Cells that no entry covers predict zero noise. The common case, one full-size
 entry per side, runs positive and negative as one batch.
@@ -56,13 +62,30 @@ class Entry:
     embeddings: torch.Tensor
     extras: dict[str, Any]
     region: Region
+    # Active while last_timestep <= t <= first_timestep.
+    first_timestep: float = math.inf
+    last_timestep: float = -math.inf
+
+    def active(self, t: torch.Tensor) -> bool:
+        return self.last_timestep <= float(t) <= self.first_timestep
 
 
-def prepare(conditioning: Conditioning, latent_shape: torch.Size, device: str, name: str) -> list[Entry]:
-    """Resolve each entry's region and weight once per sampling run (not per step)."""
+def prepare(
+    conditioning: Conditioning, latent_shape: torch.Size, device: str, name: str, *, train_steps: int = 1000
+) -> list[Entry]:
+    """Resolve each entry's region, weight and active timesteps once per sampling run (not per step)."""
     if not conditioning:
         raise ValueError(f"Conditioning {name!r} is empty.")
-    return [Entry(emb, extras, _region(extras, latent_shape, device)) for emb, extras in conditioning]
+    entries = []
+    for embeddings, extras in conditioning:
+        region = _region(extras, latent_shape, device)
+        last = train_steps - 1
+        first = (1.0 - float(extras.get("start_percent", 0.0))) * last
+        final = (1.0 - float(extras.get("end_percent", 1.0))) * last
+        if "start_percent" not in extras and "end_percent" not in extras:
+            first, final = math.inf, -math.inf
+        entries.append(Entry(embeddings, extras, region, first, final))
+    return entries
 
 
 def predict_noise(
@@ -74,6 +97,8 @@ def predict_noise(
     cfg: float,
 ) -> torch.Tensor:
     """The guided noise prediction for the scaled model input `x_in` at timestep `t` (float32)."""
+    positive = [entry for entry in positive if entry.active(t)]
+    negative = [entry for entry in negative if entry.active(t)]
     use_cfg = not math.isclose(cfg, 1.0)
     if not use_cfg:
         return _side(model, x_in, t, positive)
@@ -129,8 +154,12 @@ def _batchable(positive: list[Entry], negative: list[Entry]) -> bool:
 def _region(extras: dict[str, Any], latent_shape: torch.Size, device: str) -> Region:
     batch, _, height, width = latent_shape
     top, left, h, w = 0, 0, height, width
-    if extras.get("area") is not None:
-        ah, aw, ay, ax = (int(v) for v in extras["area"])
+    area = extras.get("area")
+    if area is not None and area[0] == "percentage":
+        _, fh, fw, fy, fx = area
+        area = (max(1, round(fh * height)), max(1, round(fw * width)), round(fy * height), round(fx * width))
+    if area is not None:
+        ah, aw, ay, ax = (int(v) for v in area)
         top, left = min(ay, height - 1), min(ax, width - 1)
         h, w = max(1, min(ah, height - top)), max(1, min(aw, width - left))
     strength = float(extras.get("strength", 1.0))

@@ -215,8 +215,9 @@ def sample(
     if mask is not None:
         original, noise = latent.float().to(ctx.device), noise.to(ctx.device)
 
-    pos = guidance.prepare(positive, latent.shape, ctx.device, "positive")
-    neg = guidance.prepare(negative, latent.shape, ctx.device, "negative")
+    train_steps = int(model.scheduler_config.get("num_train_timesteps", 1000))
+    pos = guidance.prepare(positive, latent.shape, ctx.device, "positive", train_steps=train_steps)
+    neg = guidance.prepare(negative, latent.shape, ctx.device, "negative", train_steps=train_steps)
 
     # Only the ancestral (stochastic) schedulers take a generator.
     step_kwargs = {"generator": generator} if "generator" in inspect.signature(sched.step).parameters else {}

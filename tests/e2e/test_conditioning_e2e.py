@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+import requests
+from PIL import Image
 
 from tests.support.graphs import text_to_image
 
@@ -27,3 +31,49 @@ def test_zeroed_negative_and_averaged_positive(api) -> None:
         64,
         48,
     )
+
+
+def _pixels(execution: dict, node: str = "9") -> list[bytes]:
+    return [
+        Image.open(io.BytesIO(requests.get(image["url"], timeout=30).content)).tobytes()
+        for image in execution["outputs"][node]["images"]
+    ]
+
+
+def test_area_composition_with_a_mask_and_a_timestep_range(api) -> None:
+    """ComfyUI's area-composition pattern: prompts placed by area and mask, combined, sampled in a batch."""
+    graph = text_to_image(**{"3": {"positive": ["14", 0]}, "5": {"width": 128, "height": 64, "batch_size": 2}})
+    graph["10"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a red barn", "clip": ["4", 1]}}
+    graph["11"] = {
+        "class_type": "ConditioningSetArea",
+        "inputs": {"conditioning": ["10", 0], "width": 64, "height": 64, "x": 64, "y": 0, "strength": 1.2},
+        "_meta": {"title": "Conditioning (Set Area)"},
+    }
+    graph["12"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 64, "height": 64}}
+    graph["13"] = {
+        "class_type": "ConditioningSetMask",
+        "inputs": {
+            "conditioning": ["6", 0],
+            "mask": ["12", 0],
+            "strength": 0.8,
+            "set_cond_area": "mask bounds",
+        },
+    }
+    graph["15"] = {
+        "class_type": "ConditioningSetTimestepRange",
+        "inputs": {"conditioning": ["11", 0], "start": 0.0, "end": 0.6},
+    }
+    graph["14"] = {
+        "class_type": "ConditioningCombine",
+        "inputs": {"conditioning_1": ["13", 0], "conditioning_2": ["15", 0]},
+        "_meta": {"title": "Conditioning (Combine)"},
+    }
+    plain_graph = text_to_image(**{"5": {"width": 128, "height": 64, "batch_size": 2}})
+    plain = api.wait(api.execute(api.create_workflow(plain_graph)["id"]))
+    composed = api.wait(api.execute(api.create_workflow(graph)["id"]))
+    assert plain["status"] == composed["status"] == "COMPLETED", composed
+    images = composed["outputs"]["9"]["images"]
+    assert [(image["width"], image["height"]) for image in images] == [(128, 64), (128, 64)]
+    assert _pixels(composed) != _pixels(plain)
+    again = api.wait(api.execute(api.create_workflow(graph)["id"]))
+    assert _pixels(again) == _pixels(composed)

@@ -1,0 +1,140 @@
+"""Several conditionings at once: areas, masks, strengths and timestep ranges, on a tiny random SD1.5."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nodes.conditioning import ops as conditioning_ops
+from nodes.conditioning import ops_regions as regions
+from nodes.diffusion import guidance
+from nodes.diffusion import ops as diffusion
+from tests.unit.test_ksampler_advanced_and_noise_masks import ksampler
+from tests.unit.test_latent_ops import CTX
+
+LATENT = torch.Size((2, 4, 16, 16))  # 128x128 pixels
+
+
+def x_in() -> torch.Tensor:
+    return torch.randn(LATENT, generator=torch.Generator().manual_seed(5))
+
+
+def predict(model, positive, negative, t: float = 500.0, cfg: float = 7.0) -> torch.Tensor:
+    pos = guidance.prepare(positive, LATENT, "cpu", "positive")
+    neg = guidance.prepare(negative, LATENT, "cpu", "negative")
+    with torch.inference_mode():
+        return guidance.predict_noise(model, x_in(), torch.tensor(t), pos, neg, cfg)
+
+
+def test_area_weight_fades_in_over_inner_edges_only() -> None:
+    (cond,) = regions.conditioning_set_area(
+        CTX, [[torch.zeros(1, 77, 8), {}]], width=64, height=128, x=64, y=0, strength=2.0
+    )
+    (entry,) = guidance.prepare(cond, LATENT, "cpu", "positive")
+    region = entry.region
+    assert (region.top, region.left, region.height, region.width) == (0, 8, 16, 8)
+    row = region.weight[0, 0, 5]
+    # The left edge lies inside the latent: it ramps 1/8 .. 8/8 of the strength; the right is the border.
+    assert torch.allclose(row, torch.tensor([(i + 1) / 8 * 2.0 for i in range(8)]))
+    assert torch.allclose(region.weight[0, 0, :, -1], torch.full((16,), 2.0))
+
+
+def test_percentage_area_resolves_against_the_latent() -> None:
+    (cond,) = regions.conditioning_set_area_percentage(
+        CTX, [[torch.zeros(1, 77, 8), {}]], width=0.5, height=0.25, x=0.5, y=0.5, strength=1.0
+    )
+    (entry,) = guidance.prepare(cond, LATENT, "cpu", "positive")
+    assert (entry.region.top, entry.region.left, entry.region.height, entry.region.width) == (8, 8, 4, 8)
+
+
+def test_full_area_is_the_plain_prediction(tiny_sd15, tiny_prompts) -> None:
+    pos, neg = tiny_prompts
+    (full,) = regions.conditioning_set_area(CTX, pos, width=128, height=128, x=0, y=0, strength=3.0)
+    assert torch.equal(predict(tiny_sd15.model, full, neg), predict(tiny_sd15.model, pos, neg))
+
+
+def test_combined_with_itself_is_the_same_prediction(tiny_sd15, tiny_prompts) -> None:
+    pos, neg = tiny_prompts
+    (twice,) = conditioning_ops.conditioning_combine(CTX, pos, pos)
+    assert len(twice) == 2
+    assert torch.allclose(predict(tiny_sd15.model, twice, neg), predict(tiny_sd15.model, pos, neg), atol=1e-5)
+
+
+def test_cells_outside_an_area_follow_the_other_entry(tiny_sd15, tiny_prompts) -> None:
+    pos, neg = tiny_prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+    (left,) = regions.conditioning_set_area(CTX, other, width=64, height=128, x=0, y=0, strength=1.0)
+    (combined,) = conditioning_ops.conditioning_combine(CTX, pos, left)
+    mixed = predict(tiny_sd15.model, combined, neg)
+    plain = predict(tiny_sd15.model, pos, neg)
+    assert torch.allclose(mixed[..., 8:], plain[..., 8:], atol=1e-5)
+    assert not torch.allclose(mixed[..., :8], plain[..., :8], atol=1e-3)
+
+
+def test_uncovered_cells_predict_zero_noise(tiny_sd15, tiny_prompts) -> None:
+    pos, _ = tiny_prompts
+    (top,) = regions.conditioning_set_area(CTX, pos, width=128, height=64, x=0, y=0, strength=1.0)
+    pred = predict(tiny_sd15.model, top, pos, cfg=1.0)
+    assert torch.count_nonzero(pred[:, :, 8:]) == 0
+    assert torch.count_nonzero(pred[:, :, :8]) > 0
+
+
+def test_mask_weights_an_entry_and_mask_bounds_crop_to_it(tiny_sd15, tiny_prompts) -> None:
+    pos, neg = tiny_prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+    empty = torch.zeros(128, 128)
+    (masked_out,) = regions.conditioning_set_mask(CTX, other, empty, strength=1.0, set_cond_area="default")
+    (combined,) = conditioning_ops.conditioning_combine(CTX, pos, masked_out)
+    assert torch.allclose(
+        predict(tiny_sd15.model, combined, neg), predict(tiny_sd15.model, pos, neg), atol=1e-5
+    )
+
+    corner = torch.zeros(128, 128)
+    corner[64:, 64:] = 1.0
+    (bounded,) = regions.conditioning_set_mask(CTX, other, corner, strength=0.5, set_cond_area="mask bounds")
+    (entry,) = guidance.prepare(bounded, LATENT, "cpu", "positive")
+    assert (entry.region.top, entry.region.left, entry.region.height, entry.region.width) == (8, 8, 8, 8)
+    assert float(entry.region.weight.max()) == pytest.approx(0.5)
+
+
+def test_timestep_range_switches_an_entry_on_late(tiny_sd15, tiny_prompts) -> None:
+    pos, neg = tiny_prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+    (late,) = regions.conditioning_set_timestep_range(CTX, other, start=0.5, end=1.0)
+    (combined,) = conditioning_ops.conditioning_combine(CTX, pos, late)
+    # Early in sampling (high timestep) only `pos` is active; late, both are.
+    assert torch.allclose(
+        predict(tiny_sd15.model, combined, neg, t=900.0),
+        predict(tiny_sd15.model, pos, neg, t=900.0),
+        atol=1e-5,
+    )
+    assert not torch.allclose(
+        predict(tiny_sd15.model, combined, neg, t=100.0),
+        predict(tiny_sd15.model, pos, neg, t=100.0),
+        atol=1e-3,
+    )
+    with pytest.raises(ValueError, match="start"):
+        regions.conditioning_set_timestep_range(CTX, other, start=0.8, end=0.2)
+
+
+def test_concat_appends_tokens_and_inputs_stay_unchanged(tiny_prompts) -> None:
+    pos, neg = tiny_prompts
+    before = dict(pos[0][1])
+    (joined,) = conditioning_ops.conditioning_concat(CTX, pos, neg)
+    assert joined[0][0].shape[1] == pos[0][0].shape[1] + neg[0][0].shape[1]
+    (regions_out,) = regions.conditioning_set_area(CTX, pos, width=64, height=64, x=0, y=0, strength=1.0)
+    assert pos[0][1] == before and "area" in regions_out[0][1]
+
+
+def test_ksampler_with_areas_is_deterministic_per_seed(tiny_sd15, tiny_prompts) -> None:
+    pos, neg = tiny_prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+    (left,) = regions.conditioning_set_area(CTX, other, width=64, height=64, x=0, y=0, strength=1.5)
+    (combined,) = conditioning_ops.conditioning_combine(CTX, pos, left)
+    empty = {"samples": torch.zeros(2, 4, 8, 16)}
+    first = ksampler(tiny_sd15, (combined, neg), empty, steps=3)
+    again = ksampler(tiny_sd15, (combined, neg), empty, steps=3)
+    plain = ksampler(tiny_sd15, (pos, neg), empty, steps=3)
+    assert first.shape == (2, 4, 8, 16)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, plain)
