@@ -10,8 +10,9 @@ from nodes.image import specs as image_specs
 from nodes.latent import specs as latent_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
+from nodes.upscale import specs as upscale_specs
 
-FAMILIES = (diffusion_specs, conditioning_specs, latent_specs, image_specs, mask_specs)
+FAMILIES = (diffusion_specs, conditioning_specs, latent_specs, image_specs, mask_specs, upscale_specs)
 
 
 @cache

@@ -44,6 +44,8 @@ def _recorded_choices(theirs: dict, name: str) -> list:
     for section in theirs["input"].values():
         if name in section:
             choices = section[name][0]
+            if choices == "COMBO":  # a V3 node's combo: ["COMBO", {"options": [...]}]
+                choices = section[name][1]["options"]
             assert isinstance(choices, list), f"{name} is not a list input in ComfyUI"
             return choices
     raise AssertionError(f"ComfyUI has no input {name!r}")

@@ -1,0 +1,1 @@
+"""Upscale-model nodes: ESRGAN-family super-resolution models loaded through spandrel."""
