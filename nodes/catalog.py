@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from nodes.conditioning import specs as conditioning_specs
+from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
 from nodes.latent import specs as latent_specs
@@ -12,7 +13,15 @@ from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
 from nodes.upscale import specs as upscale_specs
 
-FAMILIES = (diffusion_specs, conditioning_specs, latent_specs, image_specs, mask_specs, upscale_specs)
+FAMILIES = (
+    diffusion_specs,
+    conditioning_specs,
+    latent_specs,
+    image_specs,
+    mask_specs,
+    controlnet_specs,
+    upscale_specs,
+)
 
 
 @cache

@@ -1,0 +1,91 @@
+"""Loads a ControlNet from ``models/controlnet/``, offline.
+
+Two formats:
+
+- a diffusers folder (``config.json`` + ``diffusion_pytorch_model.safetensors``);
+- one ``.safetensors`` file: the original ControlNet layout (``control_model.*`` keys, as
+  lllyasviel's ``control_v11p_sd15_*.safetensors``; the same keys without the prefix load too) or a
+  diffusers-layout file (``controlnet_cond_embedding.*`` keys). The file holds weights only; its
+  architecture comes from a sidecar folder ``NAME.config/config.json`` next to it when present, else
+  from the SD1.5 ControlNet config shipped in ``configs/sd15``. diffusers' single-file converter
+  renames the keys with ``local_files_only``: no hub, no download.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nodes.controlnet.control import ControlNetHandle
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
+# One key that each known layout has: ldm with and without its prefix, diffusers.
+_LAYOUT_KEYS = (
+    "control_model.input_hint_block.0.weight",
+    "input_hint_block.0.weight",
+    "controlnet_cond_embedding.conv_in.weight",
+)
+
+
+def config_dir_for(path: Path) -> Path:
+    """The sidecar ``NAME.config/`` of ``NAME.safetensors`` if it has a config.json, else the SD1.5 one."""
+    sidecar = path.with_suffix(".config")
+    return sidecar if (sidecar / "config.json").is_file() else DEFAULT_CONFIG_DIR
+
+
+def load_controlnet(path: Path, device: str) -> ControlNetHandle:
+    import torch
+    from diffusers import ControlNetModel
+
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(
+                f"ControlNet {path.name!r} is a folder without config.json: not a diffusers model."
+            )
+        model = ControlNetModel.from_pretrained(
+            path, torch_dtype=dtype, local_files_only=True, low_cpu_mem_usage=False
+        )
+    else:
+        state = _read_state(path)
+        _check_layout(path, state)
+        config_dir = config_dir_for(path)
+        try:
+            model = ControlNetModel.from_single_file(
+                state, config=str(config_dir), torch_dtype=dtype, local_files_only=True
+            )
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            # Shape mismatches land here: an SD2 or SDXL ControlNet read with the SD1.5 config.
+            raise ValueError(
+                f"ControlNet {path.name!r} does not match its config in {config_dir.name}/ "
+                f"(only SD 1.x ControlNets load without a sidecar NAME.config/): {_first_lines(exc)}"
+            ) from exc
+    model.to(device).eval().requires_grad_(False)
+    return ControlNetHandle(model=model, name=path.name)
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    # Only safetensors: a .pth or .ckpt is a pickle, and unpickling a file from the store could run code.
+    if path.suffix != ".safetensors":
+        raise ValueError(
+            f"ControlNet {path.name!r}: only .safetensors single files load (got {path.suffix})."
+        )
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def _check_layout(path: Path, state: dict[str, Any]) -> None:
+    if "lora_controlnet" in state:
+        raise ValueError(f"ControlNet {path.name!r} is a Control-LoRA, which is not supported.")
+    if not any(key in state for key in _LAYOUT_KEYS):
+        raise ValueError(
+            f"ControlNet {path.name!r} has no ControlNet weights (no control_model.input_hint_block.* or "
+            "controlnet_cond_embedding.*): T2I-Adapters and other control models are not supported."
+        )
+
+
+def _first_lines(exc: Exception, count: int = 3) -> str:
+    # A shape mismatch lists every tensor; the first few say enough.
+    lines = str(exc).strip().splitlines()
+    return " ".join(line.strip() for line in lines[:count]) + (" ..." if len(lines) > count else "")
