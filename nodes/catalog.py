@@ -9,6 +9,7 @@ from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
 from nodes.latent import specs as latent_specs
+from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
 from nodes.upscale import specs as upscale_specs
@@ -20,6 +21,7 @@ FAMILIES = (
     image_specs,
     mask_specs,
     controlnet_specs,
+    lora_specs,
     upscale_specs,
 )
 

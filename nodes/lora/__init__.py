@@ -1,0 +1,1 @@
+"""LoRA loaders: low-rank weight patches for the MODEL and CLIP handles."""

@@ -1,0 +1,25 @@
+"""Tiny LoRAs (and the checkpoint ComfyUI's LoRA example loads) in the test model store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.graphs import TINY_CHECKPOINT
+
+# ComfyUI's LoRA example (ComfyUI_examples/lora) loads these two files.
+EXAMPLE_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
+EXAMPLE_LORA = "epi_noiseoffset2.safetensors"  # kohya keys in the original (ldm) UNet names
+# Another LoRA, other numbers, kohya keys in diffusers names: to stack, and for LoraLoaderModelOnly.
+STYLE_LORA = "tiny-style-lora.safetensors"
+LORA_NAMES = (EXAMPLE_LORA, STYLE_LORA)
+
+
+def write_lora_models(root: Path) -> None:
+    """Write the tiny LoRAs under root/loras/ and the example's checkpoint (needs the tiny SD1.5 folder)."""
+    from gpu_worker.tiny_checkpoints import write_tiny_sd15_single_file
+    from gpu_worker.tiny_lora import write_tiny_lora
+
+    checkpoint = root / "checkpoints" / TINY_CHECKPOINT
+    write_tiny_sd15_single_file(root / "checkpoints" / EXAMPLE_CHECKPOINT, seed=0)
+    write_tiny_lora(root / "loras" / EXAMPLE_LORA, checkpoint_dir=checkpoint, seed=1, layout="kohya_ldm")
+    write_tiny_lora(root / "loras" / STYLE_LORA, checkpoint_dir=checkpoint, seed=2, layout="kohya_diffusers")
