@@ -14,7 +14,7 @@ weighted per cell, as ComfyUI does:
   ``extras["mask_strength"]``; ``extras["set_area_to_bounds"]`` shrinks the
   region to the mask's bounding box first (ConditioningSetMask);
 - ``extras["control"]`` is an object (ControlNet) whose
-  ``residuals(x=, t=, context=, area=, dtype=, unet_kwargs=)`` returns extra
+  ``residuals(x=, t=, context=, area=, dtype=, unet_kwargs=, groups=)`` returns extra
   UNet kwargs (``down_block_additional_residuals``,
   ``mid_block_additional_residual``) for the latent crop `x` at timestep `t`,
   or ``{}`` when it is inactive at that step;
@@ -137,9 +137,11 @@ def _call_unet(model: Any, x: torch.Tensor, t: torch.Tensor, entries: list[Entry
     control = entries[0].extras.get("control")
     if control is not None:
         area = entries[0].region
-        kwargs.update(
-            control.residuals(x=x, t=t, context=context, area=area, dtype=unet.dtype, unet_kwargs=kwargs)
+        # groups: x holds one copy of the latent batch per entry, so each restarts the hint batch.
+        residuals = control.residuals(
+            x=x, t=t, context=context, area=area, dtype=unet.dtype, unet_kwargs=kwargs, groups=len(entries)
         )
+        kwargs.update(residuals)
     return unet(x.to(unet.dtype), t, encoder_hidden_states=context, **kwargs).sample.float()
 
 

@@ -68,8 +68,10 @@ def hint_image(height: int = 64, width: int = 64, batch: int = 1, seed: int = 3)
     return torch.rand(batch, height, width, 3, generator=torch.Generator().manual_seed(seed))
 
 
-def call(control: Control, sd: dict[str, Any], x: torch.Tensor, t: float, groups: int = 1) -> dict[str, Any]:
-    context = sd["positive"][0][0].expand(x.shape[0], -1, -1)
+def call(
+    control: Control, sd: dict[str, Any], x: torch.Tensor, t: float, groups: int = 1, prompt: str = "positive"
+) -> dict[str, Any]:
+    context = sd[prompt][0][0].expand(x.shape[0], -1, -1)
     with torch.inference_mode():
         return control.residuals(
             x=x, t=torch.tensor(t), context=context, area=None, dtype=torch.float32, groups=groups
@@ -277,3 +279,32 @@ def test_sampling_with_a_control_changes_the_result_only_inside_its_window(
     # The old node controls the positive side only; the result still changes.
     (pos,) = controlnet.controlnet_apply(ctx, positive, cn, hint_image(), 1.0)
     assert not torch.equal(sample(ctx, sd, pos, negative), plain)
+
+
+def test_guidance_batches_both_sides_with_the_same_residuals_as_one_side_at_a_time(
+    ctx: Context, sd: dict[str, Any]
+) -> None:
+    from nodes.diffusion import guidance
+
+    (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
+    hints = hint_image(batch=2)  # two hints for three latents: each side restarts at the first hint
+    pos, neg = controlnet.controlnet_apply_advanced(
+        ctx, sd["positive"], sd["negative"], cn, hints, 1.0, 0.0, 1.0
+    )
+    x, t = latent_x(batch=3), torch.tensor(500.0)
+    entries = [
+        guidance.prepare(c, x.shape, "cpu", name) for c, name in ((pos, "positive"), (neg, "negative"))
+    ]
+    with torch.inference_mode():
+        batched = guidance.predict_noise(sd["model"], x, t, entries[0], entries[1], 7.0)
+        unet = sd["model"].unet
+        cond, uncond = (
+            unet(
+                x,
+                t,
+                encoder_hidden_states=c[0][0].expand(3, -1, -1),
+                **call(c[0][1]["control"], sd, x, 500.0, prompt=name),
+            ).sample
+            for c, name in ((pos, "positive"), (neg, "negative"))
+        )
+    torch.testing.assert_close(batched, uncond + 7.0 * (cond - uncond), rtol=1e-4, atol=1e-4)
