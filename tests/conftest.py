@@ -27,11 +27,13 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_tiny_vae,
     )
     from tests.support.controlnet_models import write_controlnet_models
+    from tests.support.upscale_models import write_upscale_models
 
     root = tmp_path_factory.mktemp("models")
     write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
     write_tiny_sd15_single_file(root / "checkpoints" / SINGLE_FILE_CHECKPOINT, seed=0)
     write_tiny_vae(root / "vae" / TINY_VAE, seed=0, single_file=True)
+    write_upscale_models(root)
     write_controlnet_models(root)  # after the tiny checkpoint: built from its UNet
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT

@@ -45,7 +45,7 @@ def image_upscale_with_model(
 
 
 def upscale_with_halving(
-    ctx: NodeContext, upscale_model: UpscaleModel, pixels: torch.Tensor, *, tile: int
+    ctx: NodeContext, upscale_model: UpscaleModel, pixels: torch.Tensor, *, tile: int, overlap: int = OVERLAP
 ) -> torch.Tensor:
     """Tiled upscale of [B, C, H, W]; on out-of-memory the tile is halved, as ComfyUI does."""
     while True:
@@ -55,7 +55,7 @@ def upscale_with_halving(
                 pixels,
                 scale=upscale_model.scale,
                 tile=tile,
-                overlap=OVERLAP,
+                overlap=overlap,
                 device=ctx.device,
                 on_tile=_tile_reporter(ctx),
             )
