@@ -6,6 +6,7 @@ from functools import cache
 
 from nodes.conditioning import specs as conditioning_specs
 from nodes.controlnet import specs as controlnet_specs
+from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
 from nodes.latent import specs as latent_specs
@@ -23,6 +24,7 @@ FAMILIES = (
     controlnet_specs,
     lora_specs,
     upscale_specs,
+    sdxl_specs,
 )
 
 

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nodes.model_family import model_family
+
 FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
@@ -21,9 +23,16 @@ class ModelEntry:
     path: Path
     format: str  # "diffusers" (a folder) or "single_file"
     size_bytes: int
+    family: str = "unknown"  # "sd15", "sdxl", "sd_vae", "esrgan" ... (nodes/model_family.py)
 
     def to_public(self) -> dict[str, object]:
-        return {"folder": self.folder, "name": self.name, "format": self.format, "sizeBytes": self.size_bytes}
+        return {
+            "folder": self.folder,
+            "name": self.name,
+            "format": self.format,
+            "family": self.family,
+            "sizeBytes": self.size_bytes,
+        }
 
 
 class ModelNotFound(LookupError):
@@ -65,9 +74,10 @@ class ModelStore:
                 continue  # a component folder or weight file of a listed diffusers folder
             if path.is_dir() and _is_diffusers_folder(path):
                 size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-                found.append(ModelEntry(folder, rel, path, "diffusers", size))
+                found.append(ModelEntry(folder, rel, path, "diffusers", size, model_family(path)))
             elif path.is_file() and path.suffix in WEIGHT_SUFFIXES:
-                found.append(ModelEntry(folder, rel, path, "single_file", path.stat().st_size))
+                size = path.stat().st_size
+                found.append(ModelEntry(folder, rel, path, "single_file", size, model_family(path)))
         return found
 
 

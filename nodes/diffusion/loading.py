@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nodes.diffusion import sdxl_loading
 from nodes.diffusion.assembly import assemble_checkpoint
 from nodes.diffusion.handles import Checkpoint
 from nodes.diffusion.single_file import load_single_file_checkpoint
+from nodes.model_family import model_family
 
 
 def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
@@ -31,7 +33,11 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
 
 
 def load_checkpoint(path: Path, device: str) -> Checkpoint:
-    """A diffusers folder or a single ``.safetensors`` in the original SD layout."""
+    """A diffusers folder or a single ``.safetensors`` in the original SD/SDXL layout (sdxl_loading.py)."""
     if path.is_dir():
+        if sdxl_loading.is_sdxl_folder(path):
+            return sdxl_loading.load_sdxl_diffusers(path, device)
         return load_diffusers_checkpoint(path, device)
+    if path.suffix == ".safetensors" and model_family(path) == "sdxl":
+        return sdxl_loading.load_sdxl_single_file(path, device)
     return load_single_file_checkpoint(path, device)

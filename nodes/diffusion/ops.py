@@ -47,6 +47,10 @@ def clip_set_last_layer(ctx: NodeContext, clip: ClipHandle, stop_at_clip_layer: 
 
 
 def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Conditioning]:
+    if clip.text_encoder_2 is not None:  # SDXL: both encoders, see sdxl_text.py
+        from nodes.diffusion import sdxl_text
+
+        return sdxl_text.clip_text_encode(ctx, text, clip)
     embeddings, pooled = encode_text(clip, text, ctx.device)
     return ([[embeddings, {"pooled_output": pooled}]],)
 

@@ -14,4 +14,48 @@ def unet_kwargs(
     """
     if model.family == "sd15":
         return {}
+    if model.family == "sdxl":
+        return sdxl_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
+
+
+def sdxl_kwargs(
+    model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tuple[int, int]
+) -> dict[str, Any]:
+    """SDXL's ``added_cond_kwargs``: bigG's pooled text and the six size conditions.
+
+    time_ids = (height, width, crop_h, crop_w, target_height, target_width) in pixels, the order SDXL was
+    trained with. Without CLIPTextEncodeSDXL's sizes they default, as in ComfyUI, to the latent's pixel
+    size, no crop, and a target equal to the size.
+    """
+    import torch
+
+    unet = model.unet
+    pooled = extras.get("pooled_output")
+    time_dims = 6 * int(unet.config.addition_time_embed_dim)
+    expected = int(unet.config.projection_class_embeddings_input_dim) - time_dims
+    if pooled is None:
+        raise ValueError(
+            "An SDXL model needs a pooled text embedding in every conditioning: encode prompts with an "
+            "SDXL checkpoint's CLIP (CLIPTextEncode or CLIPTextEncodeSDXL)."
+        )
+    if pooled.dim() != 2 or pooled.shape[-1] != expected:
+        raise ValueError(
+            f"This SDXL model takes a pooled text embedding of width {expected}, but the conditioning has "
+            f"{tuple(pooled.shape)}: encode prompts with the same checkpoint's CLIP."
+        )
+    pixel_h, pixel_w = latent_hw[0] * 8, latent_hw[1] * 8
+    height, width = int(extras.get("height", pixel_h)), int(extras.get("width", pixel_w))
+    sizes = (
+        height,
+        width,
+        int(extras.get("crop_h", 0)),
+        int(extras.get("crop_w", 0)),
+        int(extras.get("target_height", height)),
+        int(extras.get("target_width", width)),
+    )
+    pooled = pooled.detach().to("cpu", unet.dtype)
+    if pooled.shape[0] != batch:
+        pooled = pooled[torch.arange(batch) % pooled.shape[0]]
+    time_ids = torch.tensor([sizes], dtype=unet.dtype).expand(batch, -1)
+    return {"added_cond_kwargs": {"text_embeds": pooled, "time_ids": time_ids}}

@@ -1,0 +1,94 @@
+"""SDXL text encoding: CLIPTextEncode on an SDXL CLIP, and CLIPTextEncodeSDXL.
+
+As in ComfyUI and diffusers' StableDiffusionXLPipeline, both encoders read the
+layer that CLIPSetLastLayer picks (the penultimate by default) WITHOUT the final
+layer norm, and their hidden states are concatenated along the channel axis
+(CLIP-L's 768 + bigG's 1280 = 2048 for the real model). The pooled output is
+bigG's projected end-of-text embedding (``text_embeds``), always from its last
+layer. Long prompts go in 75-token windows per encoder; when the two prompts
+need different numbers of windows, the shorter side gets empty-prompt windows
+so the two line up, as ComfyUI does. The pooled output is the first window's.
+
+CLIPTextEncodeSDXL's sizes ride along in the conditioning's extras and become
+the UNet's ``time_ids`` at sampling time (unet_inputs.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nodes.context import NodeContext
+from nodes.diffusion.handles import ClipHandle
+from nodes.diffusion.patching import patched
+
+Conditioning = list[list[Any]]
+SIZE_KEYS = ("width", "height", "crop_w", "crop_h", "target_width", "target_height")
+
+
+def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Conditioning]:
+    """Plain CLIPTextEncode on an SDXL CLIP: the same text for both encoders, sizes left to the sampler."""
+    embeddings, pooled = encode_sdxl(clip, text_g=text, text_l=text, device=ctx.device)
+    return ([[embeddings, {"pooled_output": pooled}]],)
+
+
+def clip_text_encode_sdxl(
+    ctx: NodeContext,
+    clip: ClipHandle,
+    width: int,
+    height: int,
+    crop_w: int,
+    crop_h: int,
+    target_width: int,
+    target_height: int,
+    text_g: str,
+    text_l: str,
+) -> tuple[Conditioning]:
+    if clip.text_encoder_2 is None:
+        raise ValueError(
+            "CLIPTextEncodeSDXL needs an SDXL CLIP (two text encoders); this CLIP has one. "
+            "Load an SDXL checkpoint, or use CLIPTextEncode."
+        )
+    embeddings, pooled = encode_sdxl(clip, text_g=text_g, text_l=text_l, device=ctx.device)
+    sizes = dict(zip(SIZE_KEYS, (width, height, crop_w, crop_h, target_width, target_height), strict=True))
+    return ([[embeddings, {"pooled_output": pooled, **sizes}]],)
+
+
+@torch.inference_mode()
+def encode_sdxl(
+    clip: ClipHandle, *, text_g: str, text_l: str, device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(embeddings [1, 77 * windows, width_l + width_g], pooled [1, projection_dim]) for the two prompts."""
+    windows_l = _windows(clip.tokenizer, text_l)
+    windows_g = _windows(clip.tokenizer_2, text_g)
+    count = max(len(windows_l), len(windows_g))
+    windows_l += [[]] * (count - len(windows_l))
+    windows_g += [[]] * (count - len(windows_g))
+    hidden, pooled = [], None
+    with (
+        patched(clip.text_encoder, clip.patches, role="text_encoder") as encoder_l,
+        patched(clip.text_encoder_2, clip.patches, role="text_encoder_2") as encoder_g,
+    ):
+        for chunk_l, chunk_g in zip(windows_l, windows_g, strict=True):
+            out_l = encoder_l(_row(clip.tokenizer, chunk_l, device), output_hidden_states=True)
+            out_g = encoder_g(_row(clip.tokenizer_2, chunk_g, device), output_hidden_states=True)
+            layer_l, layer_g = out_l.hidden_states[clip.last_layer], out_g.hidden_states[clip.last_layer]
+            hidden.append(torch.cat([layer_l, layer_g.to(layer_l.dtype)], dim=-1))
+            if pooled is None:
+                pooled = out_g.text_embeds
+    return torch.cat(hidden, dim=1), pooled
+
+
+def _windows(tokenizer: Any, text: str) -> list[list[int]]:
+    body = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+    step = tokenizer.model_max_length - 2
+    return [body[i : i + step] for i in range(0, len(body), step)] or [[]]
+
+
+def _row(tokenizer: Any, chunk: list[int], device: str) -> torch.Tensor:
+    # bigG's tokenizer pads with "!" (id 0) and CLIP-L's with the end token: each uses its own.
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    row = [tokenizer.bos_token_id, *chunk, tokenizer.eos_token_id]
+    row += [pad_id] * (tokenizer.model_max_length - len(row))
+    return torch.tensor([row], device=device)
