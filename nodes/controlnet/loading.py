@@ -5,9 +5,10 @@ Two formats:
 - a diffusers folder (``config.json`` + ``diffusion_pytorch_model.safetensors``);
 - one ``.safetensors`` file: the original ControlNet layout (``control_model.*`` keys, as
   lllyasviel's ``control_v11p_sd15_*.safetensors``; the same keys without the prefix load too) or a
-  diffusers-layout file (``controlnet_cond_embedding.*`` keys). The file holds weights only; its
-  architecture comes from a sidecar folder ``NAME.config/config.json`` next to it when present, else
-  from the SD1.5 ControlNet config shipped in ``configs/sd15``. diffusers' single-file converter
+  diffusers-layout file (``controlnet_cond_embedding.*`` keys, as most SDXL ControlNets). The file holds
+  weights only; its architecture comes from a sidecar folder ``NAME.config/config.json`` next to it when
+  present, else from a shipped config: SDXL's (``configs/sdxl``) for a diffusers-layout file with SDXL's
+  text-and-size embedding, SD1.5's (``configs/sd15``) otherwise. diffusers' single-file converter
   renames the keys with ``local_files_only``: no hub, no download.
 """
 
@@ -18,7 +19,9 @@ from typing import Any
 
 from nodes.controlnet.control import ControlNetHandle
 
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
+CONFIGS = Path(__file__).resolve().parent / "configs"
+# SDXL's added text-and-size embedding, in the diffusers layout (the original one is not converted).
+_SDXL_KEY = "add_embedding.linear_1.weight"
 # One key that each known layout has: ldm with and without its prefix, diffusers.
 _LAYOUT_KEYS = (
     "control_model.input_hint_block.0.weight",
@@ -27,10 +30,12 @@ _LAYOUT_KEYS = (
 )
 
 
-def config_dir_for(path: Path) -> Path:
-    """The sidecar ``NAME.config/`` of ``NAME.safetensors`` if it has a config.json, else the SD1.5 one."""
+def config_dir_for(path: Path, state: dict[str, Any]) -> Path:
+    """The sidecar ``NAME.config/`` of ``NAME.safetensors`` if it has a config.json, else a shipped one."""
     sidecar = path.with_suffix(".config")
-    return sidecar if (sidecar / "config.json").is_file() else DEFAULT_CONFIG_DIR
+    if (sidecar / "config.json").is_file():
+        return sidecar
+    return CONFIGS / ("sdxl" if _SDXL_KEY in state else "sd15")
 
 
 def load_controlnet(path: Path, device: str) -> ControlNetHandle:
@@ -49,16 +54,16 @@ def load_controlnet(path: Path, device: str) -> ControlNetHandle:
     else:
         state = _read_state(path)
         _check_layout(path, state)
-        config_dir = config_dir_for(path)
+        config_dir = config_dir_for(path, state)
         try:
             model = ControlNetModel.from_single_file(
                 state, config=str(config_dir), torch_dtype=dtype, local_files_only=True
             )
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            # Shape mismatches land here: an SD2 or SDXL ControlNet read with the SD1.5 config.
+            # Shape mismatches land here: an SD2 or a mid-size SDXL ControlNet read with a shipped config.
             raise ValueError(
-                f"ControlNet {path.name!r} does not match its config in {config_dir.name}/ "
-                f"(only SD 1.x ControlNets load without a sidecar NAME.config/): {_first_lines(exc)}"
+                f"ControlNet {path.name!r} does not match the config in {config_dir.name}/ (without a "
+                f"sidecar NAME.config/, only full-size SD 1.x and SDXL ControlNets load): {_first_lines(exc)}"
             ) from exc
     model.to(device).eval().requires_grad_(False)
     return ControlNetHandle(model=model, name=path.name)

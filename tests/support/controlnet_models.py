@@ -1,4 +1,5 @@
-"""Tiny ControlNets in the test model store, under the names ComfyUI users' files have."""
+"""Tiny ControlNets in the test model store, under the names ComfyUI users' files have, and a node
+context over a real model store for the unit tests."""
 
 from __future__ import annotations
 
@@ -24,3 +25,29 @@ def write_controlnet_models(root: Path) -> None:
         folder / SINGLE_FILE_CONTROLNET, checkpoint_dir=checkpoint, seed=0, single_file=True
     )
     write_tiny_controlnet(folder / OTHER_CONTROLNET, checkpoint_dir=checkpoint, seed=1, single_file=True)
+
+
+class StoreContext:
+    """A node context over a real model store (the tiny checkpoint and ControlNets) and model cache."""
+
+    node_id = "1"
+    device = "cpu"
+
+    def __init__(self, root: Path) -> None:
+        from gpu_worker.model_cache import ModelCache
+        from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
+        from nodes.model_store import ModelStore
+
+        write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
+        write_controlnet_models(root)
+        self.store = ModelStore(root, ttl_seconds=0)
+        self.models = ModelCache(budget_bytes=2**30)
+
+    def model_path(self, folder: str, name: str) -> Path:
+        return self.store.path(folder, name)
+
+    def progress(self, step: int, total: int) -> None:
+        pass
+
+    def check_cancelled(self) -> None:
+        pass

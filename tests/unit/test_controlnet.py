@@ -1,62 +1,35 @@
-"""ControlNet loading, the control object's residuals and the apply nodes, on tiny random models.
+"""The control object's residuals, the apply nodes and sampling with a control, on tiny random models.
 
-The tiny ControlNet is written from the tiny SD1.5 UNet in both on-disk formats and loaded back
-through the real loaders; its zero convolutions are random, so a control visibly changes the UNet.
+The tiny ControlNet is built from the tiny SD1.5 UNet and loaded through the real loader; its zero
+convolutions are random, so a control visibly changes the UNet's output.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from gpu_worker.model_cache import ModelCache
-from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
 from nodes.controlnet import ops as controlnet
 from nodes.controlnet.control import Control, fit_hint, hint_rows
 from nodes.diffusion import ops as diffusion
-from nodes.model_store import ModelStore
 from tests.support.controlnet_models import (
     FOLDER_CONTROLNET,
     OTHER_CONTROLNET,
     SINGLE_FILE_CONTROLNET,
-    write_controlnet_models,
+    StoreContext,
 )
 from tests.support.graphs import TINY_CHECKPOINT
 
 
-class Context:
-    """A node context over a real model store and a real model cache."""
-
-    node_id = "1"
-    device = "cpu"
-
-    def __init__(self, root: Path) -> None:
-        self.store = ModelStore(root, ttl_seconds=0)
-        self.models = ModelCache(budget_bytes=2**30)
-
-    def model_path(self, folder: str, name: str) -> Path:
-        return self.store.path(folder, name)
-
-    def progress(self, step: int, total: int) -> None:
-        pass
-
-    def check_cancelled(self) -> None:
-        pass
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> StoreContext:
+    return StoreContext(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
-    root = tmp_path_factory.mktemp("models")
-    write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
-    write_controlnet_models(root)
-    return Context(root)
-
-
-@pytest.fixture(scope="module")
-def sd(ctx: Context) -> dict[str, Any]:
+def sd(ctx: StoreContext) -> dict[str, Any]:
     model, clip, _ = diffusion.checkpoint_loader_simple(ctx, TINY_CHECKPOINT)
     (positive,) = diffusion.clip_text_encode(ctx, "a photo of a cat", clip)
     (negative,) = diffusion.clip_text_encode(ctx, "text, watermark", clip)
@@ -82,32 +55,6 @@ def latent_x(batch: int = 1, size: int = 8) -> torch.Tensor:
     return torch.randn(batch, 4, size, size, generator=torch.Generator().manual_seed(5))
 
 
-def test_the_store_lists_both_formats_but_not_the_sidecar(ctx: Context) -> None:
-    formats = {entry.name: entry.format for entry in ctx.store.entries("controlnet")}
-    assert formats == {
-        FOLDER_CONTROLNET: "diffusers",
-        SINGLE_FILE_CONTROLNET: "single_file",
-        OTHER_CONTROLNET: "single_file",
-    }
-
-
-def test_the_single_file_loads_the_same_weights_as_the_folder(ctx: Context) -> None:
-    (folder,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
-    (single,) = controlnet.controlnet_loader(ctx, SINGLE_FILE_CONTROLNET)
-    a, b = folder.model.state_dict(), single.model.state_dict()
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[key], b[key]) for key in a)
-    # Trained-looking zero convolutions: not zero, or the ControlNet would change nothing.
-    assert folder.model.controlnet_mid_block.weight.abs().sum() > 0
-    # Loaded once each, then served from the model cache.
-    controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
-    assert (
-        "controlnet",
-        str(ctx.model_path("controlnet", FOLDER_CONTROLNET)),
-        "cpu",
-    ) in ctx.models._entries
-
-
 def test_fit_hint_crops_the_centre_to_the_aspect_then_resizes_nearest() -> None:
     wide = torch.arange(16, dtype=torch.float32).reshape(1, 1, 2, 8)  # 2 x 8 to a square
     assert fit_hint(wide, (2, 2)).tolist() == [[[[3.0, 4.0], [11.0, 12.0]]]]
@@ -125,7 +72,7 @@ def test_hint_rows_cycle_the_hint_batch_within_each_group() -> None:
     assert hint_rows(2, 3).tolist() == [0, 1, 0]
 
 
-def test_residuals_fit_the_unet_and_change_its_output(ctx: Context, sd: dict[str, Any]) -> None:
+def test_residuals_fit_the_unet_and_change_its_output(ctx: StoreContext, sd: dict[str, Any]) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
     # A hint of another size and aspect than the latent's 64 x 64 pixels is fitted to it.
     control = Control(cn.model, hint_image(48, 80).movedim(-1, 1), 1.0)
@@ -142,7 +89,7 @@ def test_residuals_fit_the_unet_and_change_its_output(ctx: Context, sd: dict[str
     assert (plain - controlled).abs().mean() > 1e-3
 
 
-def test_strength_scales_the_residuals(ctx: Context, sd: dict[str, Any]) -> None:
+def test_strength_scales_the_residuals(ctx: StoreContext, sd: dict[str, Any]) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
     hint = hint_image().movedim(-1, 1)
     one = call(Control(cn.model, hint, 1.0), sd, latent_x(), 700.0)
@@ -156,7 +103,7 @@ def test_strength_scales_the_residuals(ctx: Context, sd: dict[str, Any]) -> None
         torch.testing.assert_close(a, b * 0.5)
 
 
-def test_the_percent_window_maps_onto_training_timesteps(ctx: Context, sd: dict[str, Any]) -> None:
+def test_the_percent_window_maps_onto_training_timesteps(ctx: StoreContext, sd: dict[str, Any]) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
     control = Control(cn.model, hint_image().movedim(-1, 1), 1.0, start_percent=0.2, end_percent=0.5)
     # 20% of the way is timestep 0.8 * 999 = 799.2, 50% is 499.5.
@@ -172,7 +119,7 @@ def test_the_percent_window_maps_onto_training_timesteps(ctx: Context, sd: dict[
 
 
 def test_chained_controls_add_up_each_with_its_own_strength_and_window(
-    ctx: Context, sd: dict[str, Any]
+    ctx: StoreContext, sd: dict[str, Any]
 ) -> None:
     (first,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
     (second,) = controlnet.controlnet_loader(ctx, OTHER_CONTROLNET)
@@ -195,7 +142,9 @@ def test_chained_controls_add_up_each_with_its_own_strength_and_window(
     )
 
 
-def test_stacked_negative_and_positive_rows_each_get_their_hint(ctx: Context, sd: dict[str, Any]) -> None:
+def test_stacked_negative_and_positive_rows_each_get_their_hint(
+    ctx: StoreContext, sd: dict[str, Any]
+) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
     hints = torch.cat([hint_image(seed=1), hint_image(seed=2)]).movedim(-1, 1)
     control = Control(cn.model, hints, 1.0)
@@ -207,7 +156,7 @@ def test_stacked_negative_and_positive_rows_each_get_their_hint(ctx: Context, sd
     torch.testing.assert_close(mid[3:], single["mid_block_additional_residual"])
 
 
-def test_apply_advanced_returns_new_lists_sharing_one_control(ctx: Context, sd: dict[str, Any]) -> None:
+def test_apply_advanced_returns_new_lists_sharing_one_control(ctx: StoreContext, sd: dict[str, Any]) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
     positive, negative = sd["positive"], sd["negative"]
     before = [dict(extras) for _, extras in positive]
@@ -231,7 +180,7 @@ def test_apply_advanced_returns_new_lists_sharing_one_control(ctx: Context, sd: 
     )
 
 
-def test_apply_old_controls_the_given_conditioning(ctx: Context, sd: dict[str, Any]) -> None:
+def test_apply_old_controls_the_given_conditioning(ctx: StoreContext, sd: dict[str, Any]) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, SINGLE_FILE_CONTROLNET)
     (out,) = controlnet.controlnet_apply(ctx, sd["positive"], cn, hint_image(), 1.5)
     extras = out[0][1]
@@ -242,7 +191,9 @@ def test_apply_old_controls_the_given_conditioning(ctx: Context, sd: dict[str, A
         controlnet.controlnet_apply(ctx, sd["positive"], cn, torch.rand(1, 8, 8, 4), 1.0)
 
 
-def sample(ctx: Context, sd: dict[str, Any], positive: Any, negative: Any, seed: int = 4) -> torch.Tensor:
+def sample(
+    ctx: StoreContext, sd: dict[str, Any], positive: Any, negative: Any, seed: int = 4
+) -> torch.Tensor:
     (out,) = diffusion.ksampler(
         ctx,
         sd["model"],
@@ -259,7 +210,7 @@ def sample(ctx: Context, sd: dict[str, Any], positive: Any, negative: Any, seed:
 
 
 def test_sampling_with_a_control_changes_the_result_only_inside_its_window(
-    ctx: Context, sd: dict[str, Any]
+    ctx: StoreContext, sd: dict[str, Any]
 ) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, SINGLE_FILE_CONTROLNET)
     positive, negative = sd["positive"], sd["negative"]
@@ -282,7 +233,7 @@ def test_sampling_with_a_control_changes_the_result_only_inside_its_window(
 
 
 def test_guidance_batches_both_sides_with_the_same_residuals_as_one_side_at_a_time(
-    ctx: Context, sd: dict[str, Any]
+    ctx: StoreContext, sd: dict[str, Any]
 ) -> None:
     from nodes.diffusion import guidance
 
