@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.support.graphs import BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT, TINY_VAE
+from tests.support.lora_models import LORA_NAMES
 
 
 def test_nodes_catalogue_comes_from_the_schemas(api) -> None:
@@ -32,7 +33,7 @@ def test_models_lists_what_is_on_disk(api) -> None:
     names = {m["name"]: m for m in models["checkpoints"]}
     assert names[TINY_CHECKPOINT]["format"] == "diffusers"
     assert names[TINY_CHECKPOINT]["sizeBytes"] > 100_000
-    assert models["loras"] == []
+    assert [m["name"] for m in models["loras"]] == sorted(LORA_NAMES)
 
 
 def test_openapi_and_docs_are_served_without_a_key(anonymous) -> None:
