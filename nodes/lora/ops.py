@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from nodes.context import NodeContext
 from nodes.diffusion.handles import ClipHandle, ModelHandle
@@ -68,8 +68,7 @@ def _with_patch(handle: H, lora: LoraWeights, strength: float) -> H:
 
 
 def _matches_nothing(lora: LoraWeights, parts: str) -> ValueError:
-    example: Any = lora.layers[0].key
     return ValueError(
-        f"LoRA {lora.name!r} matches no weights of this model: none of its layers (e.g. {example!r}) "
-        f"is in this checkpoint's {parts}. Is it made for another model family?"
+        f"LoRA {lora.name!r} matches no weights of this model: none of its layers "
+        f"(e.g. {lora.layers[0].key!r}) is in this checkpoint's {parts}. Is it made for another model family?"
     )
