@@ -14,7 +14,8 @@ from nodes.diffusion import guidance
 from nodes.diffusion.handles import ClipHandle, ModelHandle, VaeHandle
 from nodes.diffusion.loading import load_checkpoint
 from nodes.diffusion.patching import patched
-from nodes.diffusion.samplers import sampler_problem, scheduler_config
+from nodes.diffusion.samplers import sampler_problem
+from nodes.diffusion.scheduling import build_scheduler, from_solver, to_solver
 from nodes.diffusion.single_file import load_vae
 from nodes.latent.fields import as_mask_batch, batch_indices, mask_for_batch
 
@@ -178,8 +179,6 @@ def sample(
     Stopping early leaves the latent at that step's noise level unless `force_full_denoise`, which
     makes the last step go to zero noise. A "noise_mask" limits the change to the masked region.
     """
-    import diffusers
-
     latent = latent_image["samples"]
     # denoise < 1 runs the last `steps` steps of a longer schedule, as ComfyUI does.
     total = steps if denoise >= 1 else max(steps, int(steps / denoise))
@@ -188,9 +187,7 @@ def sample(
     if first >= last:
         return latent.clone()  # no step to run: ComfyUI returns the latent as it came
 
-    class_name, extra = scheduler_config(sampler_name, scheduler)
-    sched = getattr(diffusers, class_name).from_config({**model.scheduler_config, **extra})
-    sched.set_timesteps(total, device=ctx.device)
+    sched = build_scheduler(model.scheduler_config, sampler_name, scheduler, total, ctx.device)
     start = first * sched.order
     timesteps = sched.timesteps[start : last * sched.order]
     if hasattr(sched, "set_begin_index"):
@@ -200,8 +197,9 @@ def sample(
     # Euler there, which lands on the model's prediction, so its corrector call is dropped.
     full_stop = force_full_denoise and last < total
     if full_stop and sched.order == 1:
-        sched.sigmas = sched.sigmas.clone()
-        sched.sigmas[last] = 0.0
+        # Cut the schedule there, so a multistep solver takes its first-order final step (as ComfyUI's).
+        sched.sigmas = torch.cat([sched.sigmas[:last], sched.sigmas.new_zeros(1)])
+        sched.timesteps = sched.timesteps[:last]
     predict_last = full_stop and sched.order > 1
     if predict_last:
         timesteps = timesteps[:-1]
@@ -215,7 +213,7 @@ def sample(
     if add_noise:
         x = sched.add_noise(latent.float(), noise, timesteps[:1].cpu()).to(ctx.device)
     else:
-        x = latent.float().to(ctx.device)
+        x = to_solver(sched, latent.float(), start).to(ctx.device)
     if mask is not None:
         original, noise = latent.float().to(ctx.device), noise.to(ctx.device)
 
@@ -240,7 +238,7 @@ def sample(
                 kept = original if finished else sched.add_noise(original, noise, t.reshape(1))
                 x = x * mask + kept * (1.0 - mask)
             ctx.progress(index + 1, total_steps)
-    return x.cpu()
+    return from_solver(sched, x, last).cpu()
 
 
 def _initial_noise(

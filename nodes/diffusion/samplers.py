@@ -27,6 +27,21 @@ COMFY_SCHEDULERS: tuple[str, ...] = (
     "linear_quadratic", "kl_optimal",
 )  # fmt: skip
 
+# DPM-Solver++(2M) as ComfyUI runs it: data prediction, first order on the first step and on the
+# step to sigma 0. final_sigmas_type="zero" makes diffusers take that first-order last step.
+_DPMPP_2M: dict[str, Any] = {
+    "algorithm_type": "dpmsolver++",
+    "solver_order": 2,
+    "solver_type": "midpoint",
+    "final_sigmas_type": "zero",
+    "lower_order_final": True,
+    "euler_at_final": False,
+    "thresholding": False,
+}
+# ComfyUI's dpmpp_2m_sde(_heun): eta 1, s_noise 1. The _gpu names only move its noise sampler to the GPU.
+_DPMPP_2M_SDE: dict[str, Any] = {**_DPMPP_2M, "algorithm_type": "sde-dpmsolver++"}
+_DPMPP_2M_SDE_HEUN: dict[str, Any] = {**_DPMPP_2M_SDE, "solver_type": "heun"}
+
 # sampler name -> (diffusers scheduler class, extra config)
 SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
     "euler": ("EulerDiscreteScheduler", {}),
@@ -35,6 +50,13 @@ SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
     "dpm_2": ("KDPM2DiscreteScheduler", {}),
     "dpm_2_ancestral": ("KDPM2AncestralDiscreteScheduler", {}),
     "lms": ("LMSDiscreteScheduler", {}),
+    # ComfyUI's ddim is its euler sampler: deterministic DDIM is exactly an Euler step in sigma.
+    "ddim": ("EulerDiscreteScheduler", {}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", _DPMPP_2M),
+    "dpmpp_2m_sde": ("DPMSolverMultistepScheduler", _DPMPP_2M_SDE),
+    "dpmpp_2m_sde_gpu": ("DPMSolverMultistepScheduler", _DPMPP_2M_SDE),
+    "dpmpp_2m_sde_heun": ("DPMSolverMultistepScheduler", _DPMPP_2M_SDE_HEUN),
+    "dpmpp_2m_sde_heun_gpu": ("DPMSolverMultistepScheduler", _DPMPP_2M_SDE_HEUN),
 }
 
 # scheduler name -> extra config for the diffusers scheduler
@@ -47,26 +69,80 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     "ddim_uniform": {"timestep_spacing": "leading", "steps_offset": 1},
 }
 
-# Pairs the diffusers class cannot build (its constructor has no such sigma option).
-UNSUPPORTED_PAIRS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("euler_ancestral", "karras"),
-        ("euler_ancestral", "exponential"),
-        ("dpm_2_ancestral", "exponential"),
-    }
-)
+_CFG_PP = "CFG++ re-noises with the unconditional prediction, which no diffusers scheduler does"
+_NO_CLASS = "no diffusers scheduler implements this solver"
+# Why each ComfyUI sampler that is not in SAMPLERS cannot be honoured (shown in the error and docs).
+UNSUPPORTED_SAMPLERS: dict[str, str] = {
+    "euler_cfg_pp": _CFG_PP,
+    "euler_ancestral_cfg_pp": _CFG_PP,
+    "heunpp2": _NO_CLASS,
+    "dpm_fast": _NO_CLASS + " (DPM-Solver with ComfyUI's fixed step-order split)",
+    "dpm_adaptive": _NO_CLASS + " (adaptive step size)",
+    "dpmpp_2s_ancestral": "DPMSolverSinglestepScheduler is neither ancestral nor split into ComfyUI's "
+    "2S substeps",
+    "dpmpp_2s_ancestral_cfg_pp": _CFG_PP,
+    "dpmpp_sde": "DPMSolverSDEScheduler needs torchsde, which this deployment does not ship",
+    "dpmpp_sde_gpu": "DPMSolverSDEScheduler needs torchsde, which this deployment does not ship",
+    "dpmpp_2m_cfg_pp": _CFG_PP,
+    "dpmpp_3m_sde": "DPMSolverMultistepScheduler's third-order SDE step weights the second difference "
+    "differently from ComfyUI's (its coefficient is ComfyUI's minus 1)",
+    "dpmpp_3m_sde_gpu": "DPMSolverMultistepScheduler's third-order SDE step weights the second difference "
+    "differently from ComfyUI's (its coefficient is ComfyUI's minus 1)",
+    "ddpm": "DDPMScheduler steps between integer training timesteps and keeps no sigma schedule, so it "
+    "cannot follow karras or exponential sigmas, noise masks or an early stop",
+    "lcm": "LCMScheduler uses its own timestep grid and LCM boundary scalings; ComfyUI's lcm steps along "
+    "the scheduler's sigmas",
+    "ipndm": "IPNDMScheduler runs its own sine noise schedule, not the model's",
+    "ipndm_v": _NO_CLASS,
+    "deis": "DEISMultistepScheduler integrates in log-rho; ComfyUI's deis uses tabulated coefficients "
+    "over sigma, another solver",
+    "res_multistep": _NO_CLASS,
+    "res_multistep_cfg_pp": _CFG_PP,
+    "res_multistep_ancestral": _NO_CLASS,
+    "res_multistep_ancestral_cfg_pp": _CFG_PP,
+    "gradient_estimation": _NO_CLASS,
+    "gradient_estimation_cfg_pp": _CFG_PP,
+    "er_sde": _NO_CLASS,
+    "seeds_2": _NO_CLASS,
+    "seeds_3": _NO_CLASS,
+    "sa_solver": "SASolverScheduler runs other predictor/corrector orders and noise than ComfyUI's",
+    "sa_solver_pece": "SASolverScheduler runs other predictor/corrector orders and noise than ComfyUI's",
+    "uni_pc": "ComfyUI's UniPC runs order min(3, steps - 1) and stops at sigma 0.001; "
+    "UniPCMultistepScheduler can stop only at 0 or the model's smallest sigma",
+    "uni_pc_bh2": "ComfyUI's UniPC runs order min(3, steps - 1) and stops at sigma 0.001; "
+    "UniPCMultistepScheduler can stop only at 0 or the model's smallest sigma",
+}
+
+UNSUPPORTED_SCHEDULERS: dict[str, str] = {
+    "beta": "diffusers' use_beta_sigmas spaces sigmas, not timesteps, by the beta quantiles "
+    "(up to 358% off ComfyUI's beta sigmas at 20 steps)",
+    "linear_quadratic": "no diffusers option builds it (the nearest is 94% off at 20 steps)",
+    "kl_optimal": "no diffusers option builds it (the nearest is 73% off at 20 steps)",
+}
+
+# Pairs the diffusers class cannot build, with the reason. None today: euler_ancestral follows
+# Euler's karras/exponential sigmas (scheduling.py), and diffusers 0.42 gave KDPM2Ancestral
+# use_exponential_sigmas.
+UNSUPPORTED_PAIRS: dict[tuple[str, str], str] = {}
 
 
 def sampler_problem(sampler_name: str, scheduler: str) -> str | None:
     """Why this sampler/scheduler pair cannot be honoured, or None if it can."""
     if sampler_name in COMFY_SAMPLERS and sampler_name not in SAMPLERS:
-        return f"sampler {sampler_name!r} is not supported here; supported samplers: {', '.join(SAMPLERS)}."
+        return (
+            f"sampler {sampler_name!r} is not supported here ({UNSUPPORTED_SAMPLERS[sampler_name]}); "
+            f"supported samplers: {', '.join(SAMPLERS)}."
+        )
     if scheduler in COMFY_SCHEDULERS and scheduler not in SCHEDULERS:
         return (
-            f"scheduler {scheduler!r} is not supported here; supported schedulers: {', '.join(SCHEDULERS)}."
+            f"scheduler {scheduler!r} is not supported here ({UNSUPPORTED_SCHEDULERS[scheduler]}); "
+            f"supported schedulers: {', '.join(SCHEDULERS)}."
         )
     if (sampler_name, scheduler) in UNSUPPORTED_PAIRS:
-        return f"sampler {sampler_name!r} cannot be combined with scheduler {scheduler!r}."
+        return (
+            f"sampler {sampler_name!r} cannot be combined with scheduler {scheduler!r} "
+            f"({UNSUPPORTED_PAIRS[sampler_name, scheduler]})."
+        )
     return None
 
 

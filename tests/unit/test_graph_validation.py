@@ -81,7 +81,7 @@ def test_combo_value_not_in_choices() -> None:
 
 def test_a_comfyui_sampler_we_cannot_honour_is_an_error_listing_the_accepted_names() -> None:
     issues = validate_graph(
-        graph_with(**{"3": {"sampler_name": "dpmpp_2m_sde"}}), default_registry(), dynamic_choices=CHOICES
+        graph_with(**{"3": {"sampler_name": "dpmpp_sde"}}), default_registry(), dynamic_choices=CHOICES
     )
     assert [(i.node_id, i.type, i.input) for i in issues] == [("3", "unsupported_sampler", "sampler_name")]
     assert "euler" in issues[0].message

@@ -1,0 +1,224 @@
+"""New samplers (DPM++ 2M family, ddim) and schedules (euler_ancestral karras...) on a tiny SD1.5.
+
+Sampling runs through the real KSampler / KSamplerAdvanced code path (nodes/diffusion/ops.py sample()).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
+from nodes.diffusion import ops as diffusion
+from nodes.diffusion.handles import Checkpoint
+from nodes.diffusion.loading import load_diffusers_checkpoint
+from nodes.diffusion.samplers import SCHEDULERS
+from tests.unit.test_latent_ops import CTX
+
+SEED = 156680208700286
+DPMPP = ("dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu")
+SDE = ("dpmpp_2m_sde", "dpmpp_2m_sde_heun")
+NEW_PAIRS = [(sampler, scheduler) for sampler in ("ddim", *DPMPP) for scheduler in SCHEDULERS] + [
+    ("euler_ancestral", "karras"),
+    ("euler_ancestral", "exponential"),
+    ("dpm_2_ancestral", "exponential"),
+]
+
+
+def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    # Different float paths to the same step (VP vs VE scaling) agree to ~1e-6 relative.
+    return torch.allclose(a, b, rtol=1e-5, atol=2e-4)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
+    path: Path = tmp_path_factory.mktemp("models") / "tiny-sd15"
+    write_tiny_sd15_diffusers(path, seed=0)
+    return load_diffusers_checkpoint(path, "cpu")
+
+
+@pytest.fixture(scope="module")
+def prompts(checkpoint: Checkpoint) -> tuple[Any, Any]:
+    (positive,) = diffusion.clip_text_encode(CTX, "a photo of a cat", checkpoint.clip)
+    (negative,) = diffusion.clip_text_encode(CTX, "text, watermark", checkpoint.clip)
+    return positive, negative
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Any:
+    # A 6x8 latent gains nothing from threads; on a busy 2-core machine they cost 10x.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def empty(batch: int = 1) -> dict[str, Any]:
+    return {"samples": torch.zeros(batch, 4, 6, 8)}
+
+
+def image_latent(**extra: Any) -> dict[str, Any]:
+    return {"samples": torch.randn(1, 4, 6, 8, generator=torch.Generator().manual_seed(3)), **extra}
+
+
+def ksampler(checkpoint, prompts, latent, **overrides) -> torch.Tensor:
+    inputs = {"seed": SEED, "steps": 3, "cfg": 7.5, "sampler_name": "dpmpp_2m", "scheduler": "karras"}
+    inputs.update(overrides)
+    (out,) = diffusion.ksampler(
+        CTX, checkpoint.model, positive=prompts[0], negative=prompts[1], latent_image=latent, **inputs
+    )
+    return out["samples"]
+
+
+def advanced(checkpoint, prompts, latent, **overrides) -> torch.Tensor:
+    inputs = {
+        "add_noise": "enable",
+        "noise_seed": SEED,
+        "steps": 4,
+        "cfg": 7.5,
+        "sampler_name": "dpmpp_2m",
+        "scheduler": "karras",
+        "start_at_step": 0,
+        "end_at_step": 10000,
+        "return_with_leftover_noise": "disable",
+    }
+    inputs.update(overrides)
+    (out,) = diffusion.ksampler_advanced(
+        CTX, checkpoint.model, positive=prompts[0], negative=prompts[1], latent_image=latent, **inputs
+    )
+    return out["samples"]
+
+
+@pytest.mark.parametrize(("sampler_name", "scheduler"), NEW_PAIRS)
+def test_a_new_pair_samples_three_steps_deterministically(checkpoint, prompts, sampler_name, scheduler):
+    run = ksampler(checkpoint, prompts, empty(2), sampler_name=sampler_name, scheduler=scheduler)
+    assert run.shape == (2, 4, 6, 8) and torch.isfinite(run).all()
+    assert not torch.allclose(run[0], run[1])  # one seed, a different noise per latent of the batch
+    again = ksampler(checkpoint, prompts, empty(2), sampler_name=sampler_name, scheduler=scheduler)
+    assert torch.equal(run, again)
+
+
+def test_ddim_is_comfyuis_euler(checkpoint, prompts) -> None:
+    for scheduler in ("normal", "ddim_uniform"):
+        euler = ksampler(checkpoint, prompts, empty(), sampler_name="euler", scheduler=scheduler)
+        assert torch.equal(
+            ksampler(checkpoint, prompts, empty(), sampler_name="ddim", scheduler=scheduler), euler
+        )
+
+
+def test_the_first_step_and_the_step_to_zero_are_first_order(checkpoint, prompts) -> None:
+    # ComfyUI's DPM++ 2M: the first step has no history and the step to sigma 0 lands on the model's
+    # prediction. With 2 steps both are first order (DDIM, i.e. Euler, for the ODE); with 3 the
+    # middle step is second order.
+    def both(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        dpm = ksampler(checkpoint, prompts, empty(), steps=steps)
+        return dpm, ksampler(checkpoint, prompts, empty(), steps=steps, sampler_name="euler")
+
+    assert close(*both(2))
+    assert not close(*both(3))
+
+
+@pytest.mark.parametrize("sampler_name", SDE)
+def test_sde_noise_follows_the_seed(checkpoint, prompts, sampler_name) -> None:
+    one = ksampler(checkpoint, prompts, empty(), sampler_name=sampler_name)
+    assert torch.equal(one, ksampler(checkpoint, prompts, empty(), sampler_name=sampler_name))
+    other_seed = ksampler(checkpoint, prompts, empty(), sampler_name=sampler_name, seed=SEED + 1)
+    assert not torch.allclose(one, other_seed)
+
+
+def test_a_latent_with_leftover_noise_is_comfyuis_latent(checkpoint, prompts) -> None:
+    # DPMSolverMultistepScheduler works on x / sqrt(1 + sigma^2); the LATENT it hands on is ComfyUI's
+    # x. One first-order step is Euler's step, so both stop on the same latent...
+    kwargs = {"end_at_step": 1, "return_with_leftover_noise": "enable"}
+    dpm = advanced(checkpoint, prompts, empty(), **kwargs)
+    assert close(dpm, advanced(checkpoint, prompts, empty(), sampler_name="euler", **kwargs))
+    # ...and a second stage of one step (to sigma 0, first order) reads it as Euler does.
+    rest = {"add_noise": "disable", "start_at_step": 3}
+    first = advanced(checkpoint, prompts, empty(), end_at_step=3, return_with_leftover_noise="enable")
+    assert close(
+        advanced(checkpoint, prompts, {"samples": first}, **rest),
+        advanced(checkpoint, prompts, {"samples": first}, sampler_name="euler", **rest),
+    )
+
+
+@pytest.mark.parametrize("sampler_name", ["dpmpp_2m", "dpmpp_2m_sde"])
+def test_a_split_run_restarts_the_multistep_history(checkpoint, prompts, sampler_name) -> None:
+    one_run = advanced(checkpoint, prompts, empty(), sampler_name=sampler_name)
+    first = advanced(
+        checkpoint,
+        prompts,
+        empty(),
+        sampler_name=sampler_name,
+        end_at_step=2,
+        return_with_leftover_noise="enable",
+    )
+    second = advanced(
+        checkpoint,
+        prompts,
+        {"samples": first},
+        sampler_name=sampler_name,
+        add_noise="disable",
+        start_at_step=2,
+    )
+    assert torch.isfinite(second).all()
+    assert torch.equal(
+        second,
+        advanced(
+            checkpoint,
+            prompts,
+            {"samples": first},
+            sampler_name=sampler_name,
+            add_noise="disable",
+            start_at_step=2,
+        ),
+    )
+    # Stage 2 starts without stage 1's last prediction, so its first step is first order (in ComfyUI
+    # too, where each KSamplerAdvanced is a new sampler call): not the one-run result.
+    assert not close(second, one_run)
+
+
+@pytest.mark.parametrize("sampler_name", ["dpmpp_2m", "dpmpp_2m_sde"])
+def test_stopping_early_without_leftover_noise_ends_on_a_first_order_step(checkpoint, prompts, sampler_name):
+    stopped = advanced(checkpoint, prompts, empty(), sampler_name=sampler_name, end_at_step=2)
+    leftover = advanced(
+        checkpoint,
+        prompts,
+        empty(),
+        sampler_name=sampler_name,
+        end_at_step=2,
+        return_with_leftover_noise="enable",
+    )
+    assert torch.isfinite(stopped).all()  # a second-order step to sigma 0 would divide by zero
+    assert not torch.allclose(stopped, leftover)
+    if sampler_name == "dpmpp_2m":
+        # Step 1 is first order and the step to zero too: Euler over the same two sigmas.
+        assert close(stopped, advanced(checkpoint, prompts, empty(), sampler_name="euler", end_at_step=2))
+
+
+def test_denoise_runs_the_tail_of_a_longer_schedule(checkpoint, prompts) -> None:
+    latent = image_latent()
+    half = ksampler(checkpoint, prompts, latent, denoise=0.5)
+    assert torch.isfinite(half).all() and not torch.allclose(half, latent["samples"], atol=1e-2)
+    # Steps 3..5 of a 6-step schedule, the multistep history starting fresh at step 3.
+    tail = advanced(checkpoint, prompts, latent, steps=6, start_at_step=3)
+    assert torch.equal(half, tail)
+    assert not torch.allclose(half, ksampler(checkpoint, prompts, latent, denoise=0.8))
+
+
+@pytest.mark.parametrize("sampler_name", ["dpmpp_2m", "dpmpp_2m_sde"])
+def test_a_noise_mask_limits_the_change(checkpoint, prompts, sampler_name) -> None:
+    mask = torch.zeros(1, 48, 64)
+    mask[:, :, 32:] = 1.0  # right half: latent columns 4..7
+    latent = image_latent(noise_mask=mask)
+    out = ksampler(checkpoint, prompts, latent, sampler_name=sampler_name)
+    assert torch.allclose(out[..., :3], latent["samples"][..., :3], atol=1e-5)
+    assert not torch.allclose(out[..., 5:], latent["samples"][..., 5:], atol=1e-2)
+    kept = image_latent(noise_mask=torch.zeros(1, 48, 64))
+    for denoise in (1.0, 0.5):
+        result = ksampler(checkpoint, prompts, kept, sampler_name=sampler_name, denoise=denoise)
+        assert torch.allclose(result, kept["samples"], atol=1e-5)
+    stopped = advanced(checkpoint, prompts, kept, sampler_name=sampler_name, end_at_step=2)
+    assert torch.allclose(stopped, kept["samples"], atol=1e-5)
