@@ -75,7 +75,7 @@ def _tile_reporter(ctx: NodeContext) -> Callable[[int, int], None]:
     return report
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: later nodes may modify the IMAGE in place
 def upscale_tiled(
     model: Callable[[torch.Tensor], torch.Tensor],
     pixels: torch.Tensor,
