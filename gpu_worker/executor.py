@@ -54,7 +54,7 @@ def run_graph(
     """Execute `plan` in order, reusing cached results; returns output nodes' data and the cached node ids."""
     results: dict[str, tuple[Any, ...]] = {}
     run = GraphRun()
-    keys = node_cache_keys(graph, plan, scope=cache_scope) if cache is not None else {}
+    keys = node_cache_keys(graph, plan, scope=cache_scope, files=ctx.spec.files) if cache is not None else {}
     for node_id in plan:
         node = graph[node_id]
         class_type = node["class_type"]

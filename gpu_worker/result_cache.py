@@ -18,14 +18,26 @@ from typing import Any
 from nodes.graph import is_link
 
 
-def node_cache_keys(graph: dict[str, Any], plan: list[str], *, scope: str) -> dict[str, str]:
-    """Cache key of every node in `plan` (topologically ordered)."""
+def node_cache_keys(
+    graph: dict[str, Any], plan: list[str], *, scope: str, files: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Cache key of every node in `plan` (topologically ordered).
+
+    A file reference counts by the object it resolved to (`files`: reference -> object key), so a
+    name uploaded again (ComfyUI's "example.png") is not served from an older upload's result.
+    """
+    files = files or {}
     keys: dict[str, str] = {}
     for node_id in plan:
         node = graph[node_id]
         parts: dict[str, Any] = {}
         for name, value in sorted((node.get("inputs") or {}).items()):
-            parts[name] = ["link", keys[value[0]], value[1]] if is_link(value) else ["value", value]
+            if is_link(value):
+                parts[name] = ["link", keys[value[0]], value[1]]
+            elif isinstance(value, str) and value in files:
+                parts[name] = ["file", files[value]]
+            else:
+                parts[name] = ["value", value]
         payload = json.dumps([scope, node["class_type"], parts], sort_keys=True, default=str)
         keys[node_id] = hashlib.sha256(payload.encode()).hexdigest()
     return keys

@@ -27,6 +27,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_tiny_vae,
     )
     from tests.support.controlnet_models import write_controlnet_models
+    from tests.support.default_models import write_default_models
     from tests.support.lora_models import write_lora_models
     from tests.support.sdxl_models import write_sdxl_models
     from tests.support.upscale_models import write_upscale_models
@@ -37,6 +38,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_tiny_vae(root / "vae" / TINY_VAE, seed=0, single_file=True)
     write_upscale_models(root)
     write_controlnet_models(root)  # after the tiny checkpoint: built from its UNet
+    write_default_models(root)
     write_lora_models(root)  # after the tiny checkpoint: LoRAs are built for its layers
     write_sdxl_models(root)
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.

@@ -25,7 +25,11 @@ class File(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
-        indexes = [models.Index(fields=["tenant", "-created_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            # LoadImage may name a file by its upload name, as ComfyUI workflows do.
+            models.Index(fields=["tenant", "filename"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.filename})"

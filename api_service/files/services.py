@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Q
 from PIL import Image, UnidentifiedImageError
 
 from api_service.accounts.models import Tenant
@@ -76,6 +77,23 @@ def _safe_name(name: str) -> str:
 
 
 def file_keys_for(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, str]:
-    """fileId -> object key for the tenant's files among `file_ids` (others are simply absent)."""
-    rows = File.objects.filter(tenant=tenant, id__in=list(file_ids)).values_list("id", "key")
-    return dict(rows)
+    """reference -> object key for the tenant's files that `file_ids` name (others are simply absent).
+
+    A reference is a file id or, as in ComfyUI's ``"image": "example.png"``, the name a file was
+    uploaded under; a name uploaded more than once means the latest upload.
+    """
+    refs = list(file_ids)
+    rows = (
+        File.objects.filter(tenant=tenant)
+        .filter(Q(id__in=refs) | Q(filename__in=refs))
+        .order_by("created_at")
+        .values_list("id", "filename", "key")
+    )
+    by_name: dict[str, str] = {}
+    by_id: dict[str, str] = {}
+    for file_id, filename, key in rows:  # oldest first, so the latest upload of a name wins
+        if filename in refs:
+            by_name[filename] = key
+        if file_id in refs:
+            by_id[file_id] = key
+    return {**by_name, **by_id}  # an id never resolves to another file that carries it as a name

@@ -42,7 +42,9 @@ def _pixels(execution: dict, node: str = "9") -> list[bytes]:
 
 def test_area_composition_with_a_mask_and_a_timestep_range(api) -> None:
     """ComfyUI's area-composition pattern: prompts placed by area and mask, combined, sampled in a batch."""
-    graph = text_to_image(**{"3": {"positive": ["14", 0]}, "5": {"width": 128, "height": 64, "batch_size": 2}})
+    graph = text_to_image(
+        **{"3": {"positive": ["14", 0]}, "5": {"width": 128, "height": 64, "batch_size": 2}}
+    )
     graph["10"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a red barn", "clip": ["4", 1]}}
     graph["11"] = {
         "class_type": "ConditioningSetArea",

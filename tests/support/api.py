@@ -47,6 +47,7 @@ class ApiClient:
 
     def wait(self, execution_id: str, timeout: float = 120.0) -> dict:
         deadline = time.monotonic() + timeout
+        interval = 0.05
         while True:
             response = self.get(f"/v1/workflows/executions/{execution_id}/poll")
             if response.status_code == 429:  # a well-behaved client waits as told
@@ -60,4 +61,6 @@ class ApiClient:
                 raise AssertionError(
                     f"execution {execution_id} still {body['status']} after {timeout}s: {body}"
                 )
-            time.sleep(0.2)
+            # Back off to 2 polls a second, well inside every plan's per-minute limit.
+            time.sleep(interval)
+            interval = min(0.5, interval * 1.5)

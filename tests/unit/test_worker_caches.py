@@ -43,6 +43,16 @@ def test_node_keys_change_downstream_of_a_changed_input_only() -> None:
     assert all(before[n] != other_tenant[n] for n in plan)
 
 
+def test_a_file_reference_keys_by_the_object_it_resolved_to() -> None:
+    graph = {"1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}}}
+    first = node_cache_keys(graph, ["1"], scope="t1", files={"example.png": "tenants/t1/files/a/example.png"})
+    again = node_cache_keys(graph, ["1"], scope="t1", files={"example.png": "tenants/t1/files/a/example.png"})
+    reuploaded = node_cache_keys(
+        graph, ["1"], scope="t1", files={"example.png": "tenants/t1/files/b/example.png"}
+    )
+    assert first == again and first["1"] != reuploaded["1"]
+
+
 def test_node_result_cache_is_bounded_by_tensor_bytes() -> None:
     one = torch.zeros(256)  # 1 KiB
     cache = NodeResultCache(budget_bytes=2048)

@@ -1,0 +1,85 @@
+"""ComfyUI's default and example workflows, exported in API format, posted byte for byte unchanged.
+
+The JSON files in comfyui_workflows/ are what ComfyUI's "Export (API)" writes, with its model
+and image names; the tests save tiny models under those names (tests/support/default_models.py)
+and upload the input images under the names the graphs load.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+pytestmark = pytest.mark.e2e
+
+WORKFLOWS = Path(__file__).resolve().parent / "comfyui_workflows"
+
+
+def exported(name: str) -> dict:
+    return json.loads((WORKFLOWS / f"{name}.json").read_text())
+
+
+def upload(api, name: str, image: Image.Image) -> None:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    response = api.post("/v1/files", files={"file": (name, buffer.getvalue(), "image/png")})
+    assert response.status_code == 201, response.text
+
+
+def run(api, graph: dict) -> dict:
+    execution = api.wait(api.execute(api.create_workflow(graph)["id"]), timeout=240)
+    assert execution["status"] == "COMPLETED", execution
+    return execution
+
+
+def pixels(execution: dict, node: str = "9") -> list[np.ndarray]:
+    return [
+        np.asarray(Image.open(io.BytesIO(requests.get(image["url"], timeout=30).content)), dtype=np.int16)
+        for image in execution["outputs"][node]["images"]
+    ]
+
+
+def picture(size: int = 512, alpha: np.ndarray | None = None) -> Image.Image:
+    rng = np.random.default_rng(11)
+    rgb = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    if alpha is None:
+        return Image.fromarray(rgb, "RGB")
+    return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+
+
+def test_default_text_to_image(api) -> None:
+    execution = run(api, exported("text_to_image"))
+    (image,) = execution["outputs"]["9"]["images"]
+    assert (image["width"], image["height"]) == (512, 512)
+    assert pixels(execution)[0].std() > 0
+
+
+def test_image_to_image_example(api) -> None:
+    upload(api, "example.png", picture())
+    graph = exported("image_to_image")
+    first, second = run(api, graph), run(api, graph)
+    assert [(i["width"], i["height"]) for i in first["outputs"]["9"]["images"]] == [(512, 512)]
+    assert np.array_equal(pixels(first)[0], pixels(second)[0])  # same seed, same image
+
+
+def test_inpainting_example_samples_only_the_masked_part(api) -> None:
+    # ComfyUI's inpainting example loads an RGBA picture whose transparent part is the mask.
+    graph, reseeded = exported("inpainting"), exported("inpainting")
+    reseeded["3"]["inputs"]["seed"] += 1
+    alpha = np.full((512, 512), 255, dtype=np.uint8)
+    alpha[192:320, 192:320] = 0
+    upload(api, "yosemite_inpaint_example.png", picture(alpha=alpha))
+    with_hole = pixels(run(api, graph))[0]
+    assert with_hole.shape == (512, 512, 3)
+    # The same name uploaded again (the latest upload is used), now opaque: nothing is masked, so
+    # the sampler keeps the input latent everywhere and the seed no longer matters.
+    upload(api, "yosemite_inpaint_example.png", picture(alpha=np.full((512, 512), 255, dtype=np.uint8)))
+    opaque = [pixels(run(api, g))[0] for g in (graph, reseeded)]
+    assert np.array_equal(*opaque)
+    assert not np.array_equal(opaque[0], with_hole)

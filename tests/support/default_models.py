@@ -1,0 +1,16 @@
+"""Tiny models saved under the file names that ComfyUI's default and example workflows load.
+
+So those workflows, exported in API format, run here byte for byte unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
+
+
+def write_default_models(root: Path) -> None:
+    from gpu_worker.tiny_checkpoints import write_tiny_sd15_single_file
+
+    write_tiny_sd15_single_file(root / "checkpoints" / DEFAULT_CHECKPOINT, seed=0)
