@@ -58,9 +58,12 @@ def test_a_file_of_another_tenant_or_unknown_is_a_validation_error(api, stack) -
     from tests.support.api import ApiClient
     from tests.support.factories import make_world
 
-    theirs = upload(ApiClient(stack.base_url, make_world().key), png_bytes((16, 16), (1, 2, 3)))
+    theirs = upload(
+        ApiClient(stack.base_url, make_world().key), png_bytes((16, 16), (1, 2, 3)), name="theirs-only.png"
+    )
     graph = copy.deepcopy(IMAGE_TO_IMAGE)
-    for file_id in (theirs["fileId"], "file_doesnotexist"):
+    # By id or by upload name, another tenant's file does not exist for this one.
+    for file_id in (theirs["fileId"], "theirs-only.png", "file_doesnotexist"):
         graph["1"]["inputs"]["image"] = file_id
         response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
         assert response.status_code == 400
