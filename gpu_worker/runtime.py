@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from functools import cache
 
@@ -44,7 +45,11 @@ def default_cache_budget(device: str) -> int:
     if device.startswith("cuda"):
         total = torch.cuda.get_device_properties(torch.device(device)).total_memory
         return int(total * 0.7)
-    return 8 * 2**30
+    # On the CPU models live in RAM: half of it, so the process and the node result cache fit too.
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 0.5)
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
 
 
 @cache
