@@ -44,6 +44,7 @@ class Control:
     start_percent: float = 0.0
     end_percent: float = 1.0
     previous: Control | None = None
+    name: str = "ControlNet"  # the file it came from, for messages
 
     def active(self, t: torch.Tensor | float) -> bool:
         """Whether timestep `t` lies in this control's part of sampling.
@@ -82,6 +83,12 @@ class Control:
         if not self.active(t):
             return earlier
         model = self.model
+        width = int(model.config.cross_attention_dim)
+        if context.shape[-1] != width:
+            raise ValueError(
+                f"ControlNet {self.name!r} takes text embeddings of width {width}, but the prompt has "
+                f"{context.shape[-1]}: it was made for another model family than the checkpoint's."
+            )
         hint = fit_hint(self.hint, (x.shape[-2] * PIXELS_PER_CELL, x.shape[-1] * PIXELS_PER_CELL))
         hint = hint[hint_rows(hint.shape[0], x.shape[0], groups)]
         extra = {k: v for k, v in (unet_kwargs or {}).items() if k == "added_cond_kwargs"}  # SDXL's inputs

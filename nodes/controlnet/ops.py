@@ -35,7 +35,9 @@ def controlnet_apply(
     hint = _hint(control_net, image)
     out = []
     for embeddings, extras in conditioning:
-        control = Control(control_net.model, hint, strength, previous=extras.get("control"))
+        control = Control(
+            control_net.model, hint, strength, previous=extras.get("control"), name=control_net.name
+        )
         out.append([embeddings, {**extras, "control": control, "control_apply_to_uncond": True}])
     return (out,)
 
@@ -68,7 +70,9 @@ def controlnet_apply_advanced(
             previous = extras.get("control")
             control = made.get(id(previous))
             if control is None:
-                control = Control(control_net.model, hint, strength, start_percent, end_percent, previous)
+                control = Control(
+                    control_net.model, hint, strength, start_percent, end_percent, previous, control_net.name
+                )
                 made[id(previous)] = control
             out.append([embeddings, {**extras, "control": control, "control_apply_to_uncond": False}])
         return out

@@ -259,3 +259,11 @@ def test_guidance_batches_both_sides_with_the_same_residuals_as_one_side_at_a_ti
             for c, name in ((pos, "positive"), (neg, "negative"))
         )
     torch.testing.assert_close(batched, uncond + 7.0 * (cond - uncond), rtol=1e-4, atol=1e-4)
+
+
+def test_a_controlnet_of_another_family_fails_with_a_clear_message(ctx: StoreContext) -> None:
+    (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
+    (pos,) = controlnet.controlnet_apply(ctx, [[torch.zeros(1, 77, 64), {}]], cn, hint_image(), 1.0)
+    control = pos[0][1]["control"]
+    with pytest.raises(ValueError, match="width 32, but the prompt has 64"), torch.inference_mode():
+        control.residuals(x=latent_x(), t=torch.tensor(10.0), context=pos[0][0], dtype=torch.float32)
