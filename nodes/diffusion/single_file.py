@@ -43,7 +43,7 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
         raise ValueError(
             f"Checkpoint {path.name!r} is not an SD 1.x checkpoint in the original layout: no "
             f"{', '.join(_LDM_KEYS[m] + '*' for m in missing)} weights"
-            " (SDXL and other families are not supported yet)."
+            " (SD 1.x and SDXL checkpoints load; other families are not supported yet)."
         )
     config_dir = config_dir_for(path)
     tokenizer_dir = _tokenizer_dir(path, config_dir)

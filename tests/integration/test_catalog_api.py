@@ -6,6 +6,7 @@ import re
 
 from tests.support.graphs import BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT, TINY_VAE
 from tests.support.lora_models import LORA_NAMES
+from tests.support.sdxl_models import SDXL_CHECKPOINT, SDXL_SINGLE_FILE
 
 
 def test_nodes_catalogue_comes_from_the_schemas(api) -> None:
@@ -18,9 +19,16 @@ def test_nodes_catalogue_comes_from_the_schemas(api) -> None:
     assert (steps["type"], steps["default"], steps["min"], steps["max"]) == ("INT", 20, 1, 10000)
     assert ksampler["outputs"] == [{"index": 0, "type": "LATENT", "name": "LATENT"}]
     detail = api.get("/v1/nodes/CheckpointLoaderSimple").json()
-    assert detail["inputs"][0]["choices"] == sorted(
-        [BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT]
-    )
+    # Other test models (default-workflow names) may be listed too: these must be, in sorted order.
+    choices = detail["inputs"][0]["choices"]
+    assert choices == sorted(choices)
+    assert {
+        BROKEN_CHECKPOINT,
+        SINGLE_FILE_CHECKPOINT,
+        TINY_CHECKPOINT,
+        SDXL_CHECKPOINT,
+        SDXL_SINGLE_FILE,
+    } <= set(choices)
     vae = api.get("/v1/nodes/VAELoader").json()
     assert vae["inputs"][0]["choices"] == [TINY_VAE]
     missing = api.get("/v1/nodes/NoSuchNode")
@@ -34,6 +42,19 @@ def test_models_lists_what_is_on_disk(api) -> None:
     assert names[TINY_CHECKPOINT]["format"] == "diffusers"
     assert names[TINY_CHECKPOINT]["sizeBytes"] > 100_000
     assert [m["name"] for m in models["loras"]] == sorted(LORA_NAMES)
+
+
+def test_models_report_their_family(api) -> None:
+    """Detected from configs and safetensors headers (no torch in the api): SD1 and SDXL in both formats."""
+    models = api.get("/v1/models").json()
+    families = {m["name"]: m["family"] for folder in models.values() for m in folder}
+    assert {name: families[name] for name in (TINY_CHECKPOINT, SINGLE_FILE_CHECKPOINT)} == {
+        TINY_CHECKPOINT: "sd15",
+        SINGLE_FILE_CHECKPOINT: "sd15",
+    }
+    assert (families[SDXL_CHECKPOINT], families[SDXL_SINGLE_FILE]) == ("sdxl", "sdxl")
+    assert families[TINY_VAE] == "sd_vae"
+    assert families[BROKEN_CHECKPOINT] == "unknown"  # a model_index.json without a unet/
 
 
 def test_openapi_and_docs_are_served_without_a_key(anonymous) -> None:
