@@ -27,11 +27,21 @@ SDXL_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sdxl"
 SDXL_CLIP_LAYER = -2
 
 
+_SGM_PARTS = {
+    "unet": "model.diffusion_model.",
+    "vae": "first_stage_model.",
+    "text_encoder": "conditioner.embedders.0.transformer.",
+    "text_encoder_2": "conditioner.embedders.1.model.",
+}
+
+
 def is_sdxl_folder(path: Path) -> bool:
-    index = path / "model_index.json"
     if (path / "text_encoder_2").is_dir():
         return True
-    return index.is_file() and "text_encoder_2" in json.loads(index.read_text(encoding="utf-8"))
+    try:
+        return "text_encoder_2" in json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # the SD1 loader reports what is wrong with the folder
 
 
 def load_sdxl_diffusers(path: Path, device: str) -> Checkpoint:
@@ -73,6 +83,12 @@ def load_sdxl_single_file(path: Path, device: str) -> Checkpoint:
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     state = load_file(str(path))
+    missing = [part for part, prefix in _SGM_PARTS.items() if not any(k.startswith(prefix) for k in state)]
+    if missing:
+        raise ValueError(
+            f"Checkpoint {path.name!r} is not a full SDXL checkpoint in the original layout: no "
+            f"{', '.join(_SGM_PARTS[m] + '*' for m in missing)} weights."
+        )
     config_dir = sdxl_config_dir(path)
     tokenizers = (_tokenizer(path, config_dir, "tokenizer"), _tokenizer(path, config_dir, "tokenizer_2"))
     dtype = _dtype(device)

@@ -168,3 +168,45 @@ def test_ksampler_on_sdxl_is_deterministic_and_sizes_change_the_result(sdxl: dic
     assert torch.equal(first, run(1024, 0))
     assert not torch.allclose(first, run(512, 0))
     assert not torch.allclose(first, run(1024, 64))
+
+
+def _copy_with_sidecar(file: Path, folder: Path, part: str, **config_changes: Any) -> Path:
+    """The tiny SDXL file in `folder` as copy.safetensors, its sidecar with `config_changes` in `part`."""
+    import json
+    import shutil
+
+    folder.mkdir()
+    copy = folder / "copy.safetensors"
+    shutil.copy(file, copy)
+    shutil.copytree(file.with_suffix(".config"), copy.with_suffix(".config"))
+    config_file = copy.with_suffix(".config") / part / "config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), **config_changes}))
+    return copy
+
+
+def test_single_files_that_do_not_fit_fail_with_clear_messages(sdxl: dict[str, Any], tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from nodes.diffusion.sdxl_loading import SDXL_CONFIG_DIR, load_sdxl_single_file
+
+    deeper = _copy_with_sidecar(sdxl["file"], tmp_path / "deeper", "text_encoder_2", num_hidden_layers=3)
+    with pytest.raises(ValueError, match=r"text_encoder_2 weights do not match the configs in copy\.config/"):
+        load_sdxl_single_file(deeper, "cpu")
+    wider = _copy_with_sidecar(sdxl["file"], tmp_path / "wider", "unet", cross_attention_dim=128)
+    with pytest.raises(ValueError, match=r"does not match its configs in copy\.config/"):
+        load_sdxl_single_file(wider, "cpu")
+
+    state = load_file(str(sdxl["file"]))
+    without_bigg = {k: v for k, v in state.items() if not k.startswith("conditioner.embedders.1.")}
+    save_file(without_bigg, str(tmp_path / "no-bigg.safetensors"))
+    with pytest.raises(
+        ValueError, match=r"not a full SDXL checkpoint .* no conditioner\.embedders\.1\.model\.\*"
+    ):
+        load_sdxl_single_file(tmp_path / "no-bigg.safetensors", "cpu")
+
+    if any((folder / "vocab.json").exists() for folder in SDXL_CONFIG_DIR.parent.glob("*/tokenizer*")):
+        return  # a developer installed the real vocabulary: the full-size configs would load next
+    # Without a sidecar the shipped SDXL configs apply, and their tokenizer files are not shipped.
+    save_file(state, str(tmp_path / "bare.safetensors"))
+    with pytest.raises(ValueError, match="needs CLIP's tokenizer files"):
+        load_sdxl_single_file(tmp_path / "bare.safetensors", "cpu")
