@@ -9,15 +9,15 @@ would not give the same bits in fp16.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 
 class WeightPatch(Protocol):
-    def weight_deltas(self, module: Any, role: str) -> Iterator[tuple[Any, Any]]:
-        """``(weight, delta)`` pairs for the weights of `module` (`role` of a checkpoint) this patch changes;
-        each delta is shaped like its weight, on its device and in its dtype."""
+    def apply(self, module: Any, role: str, keep: Callable[[Any], None]) -> None:
+        """Change the weights of `module` (the `role` part of a checkpoint) that this patch is for, in
+        place, calling `keep(weight)` before changing each one."""
 
 
 @contextmanager
@@ -34,13 +34,15 @@ def patched(module: Any, patches: tuple[WeightPatch, ...], *, role: str) -> Iter
     import torch
 
     originals: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def keep(weight: torch.Tensor) -> None:
+        if id(weight) not in originals:  # a weight two patches change is saved once, before the first
+            originals[id(weight)] = (weight, weight.detach().clone())
+
     try:
         with torch.no_grad():
             for patch in patches:
-                for weight, delta in patch.weight_deltas(module, role):
-                    if id(weight) not in originals:
-                        originals[id(weight)] = (weight, weight.detach().clone())
-                    weight.add_(delta)
+                patch.apply(module, role, keep)
         yield module
     finally:
         with torch.no_grad():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,13 +124,16 @@ class LoraWeights(torch.nn.Module):
     def tensors(self, layer: LoraLayer) -> tuple[torch.Tensor, torch.Tensor]:
         return getattr(self, f"down_{layer.index}"), getattr(self, f"up_{layer.index}")
 
-    def delta(self, layer: LoraLayer, weight: torch.Tensor, strength: float) -> torch.Tensor:
-        """``up @ down * alpha / rank * strength``, shaped like `weight`, on its device and in its dtype."""
+    def add_to(self, layer: LoraLayer, weight: torch.Tensor, strength: float) -> None:
+        """``weight += up @ down * alpha / rank * strength``, in place, on its device and in its dtype."""
         down, up = self.tensors(layer)
-        # The product in float32 (LoRA files are often fp16), then once into the weight's dtype.
-        down = down.to(weight.device, torch.float32).flatten(1)
-        up = up.to(weight.device, torch.float32).flatten(1)
-        return ((up @ down) * (layer.scale * strength)).reshape(weight.shape).to(weight.dtype)
+        down = down.to(weight.device, weight.dtype).flatten(1)
+        up = up.to(weight.device, weight.dtype).flatten(1)
+        scale = layer.scale * strength
+        if weight.is_contiguous():  # one fused multiply-add, no full-size delta in memory
+            weight.view(weight.shape[0], -1).addmm_(up, down, alpha=scale)
+        else:
+            weight.add_((up @ down).reshape(weight.shape), alpha=scale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,10 +143,11 @@ class LoraPatch:
     lora: LoraWeights
     strength: float
 
-    def weight_deltas(self, module: Any, role: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def apply(self, module: Any, role: str, keep: Callable[[torch.Tensor], None]) -> None:
         for target, layer in self.lora.resolve(module, role):
             weight = module.get_submodule(target).weight
-            yield weight, self.lora.delta(layer, weight, self.strength)
+            keep(weight)
+            self.lora.add_to(layer, weight, self.strength)
 
 
 def load_lora(path: Path, name: str, device: str) -> LoraWeights:
