@@ -24,8 +24,14 @@ FEATURES = 8
 BLOCKS = 1
 
 
-def write_tiny_esrgan(path: Path, *, seed: int, scale: int = 4, layout: str = "old") -> Path:
-    """Write a random ESRGAN state dict of ``scale`` (2 or 4) in ``layout`` ("old" or "new")."""
+def write_tiny_esrgan(
+    path: Path, *, seed: int, scale: int = 4, layout: str = "old", wrap: str | None = None
+) -> Path:
+    """Write a random ESRGAN state dict of ``scale`` (2 or 4) in ``layout`` ("old" or "new").
+
+    ``wrap`` nests the state dict under that key, as BasicSR's releases do (``params_ema`` in
+    ``RealESRGAN_x4plus.pth``); only for ``.pth``/``.pt``, since safetensors holds flat tensors.
+    """
     if scale not in (2, 4):
         raise ValueError(f"scale must be 2 or 4, got {scale}")
     if layout not in ("old", "new"):
@@ -35,11 +41,13 @@ def write_tiny_esrgan(path: Path, *, seed: int, scale: int = 4, layout: str = "o
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".safetensors":
+        if wrap:
+            raise ValueError("a .safetensors file is flat: write it without wrap")
         from safetensors.torch import save_file
 
         save_file(state, str(path))
     elif path.suffix in (".pth", ".pt"):
-        torch.save(state, path)
+        torch.save({wrap: state} if wrap else state, path)
     else:
         raise ValueError(f"write .safetensors, .pth or .pt, not {path.suffix!r}")
     path.chmod(0o644)

@@ -11,10 +11,10 @@ from PIL import Image
 from tests.e2e.test_image_inputs_and_failures import png_bytes, upload
 from tests.e2e.test_text_to_image import download_png
 from tests.support.upscale_models import (
-    ESRGAN_X2,
-    ESRGAN_X4,
+    ESRGAN_OLD_X4,
     NOT_AN_UPSCALER,
-    UPSCALE_WITH_MODEL,
+    REALESRGAN_X2,
+    REALESRGAN_X4,
     text_to_image_then_upscale,
     upscale_with_model,
 )
@@ -31,37 +31,38 @@ def gradient_png(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def test_comfyui_upscale_workflow_runs_unchanged_at_4x_and_2x(api) -> None:
-    loader = api.get("/v1/nodes/UpscaleModelLoader").json()
-    assert {ESRGAN_X2, ESRGAN_X4, NOT_AN_UPSCALER} <= set(loader["inputs"][0]["choices"])
+def run(api, graph: dict) -> dict:
+    execution = api.wait(api.execute(api.create_workflow(graph)["id"]))
+    assert execution["status"] == "COMPLETED", execution
+    return execution
 
-    uploaded = upload(api, gradient_png(32, 24))
-    # The exported graph as it is (with _meta titles), its LoadImage pointed at the upload.
-    graph = upscale_with_model(uploaded["fileId"])
-    assert {k: v for k, v in graph.items() if k != "1"} == {
-        k: v for k, v in UPSCALE_WITH_MODEL.items() if k != "1"
-    }
-    workflow = api.create_workflow(graph, {"image": {"node": "1", "input": "image"}})
-    result = api.wait(api.execute(workflow["id"], {"image": uploaded["fileId"]}))
-    assert result["status"] == "COMPLETED", result
-    (saved,) = result["outputs"]["4"]["images"]
+
+def test_comfyui_upscale_workflow_runs_unchanged(api) -> None:
+    loader = api.get("/v1/nodes/UpscaleModelLoader").json()
+    assert {REALESRGAN_X4, REALESRGAN_X2, ESRGAN_OLD_X4, NOT_AN_UPSCALER} <= set(
+        loader["inputs"][0]["choices"]
+    )
+    # The exported graph loads "example.png": upload a small picture under that name, post the graph as is.
+    upload(api, gradient_png(32, 24), name="example.png")
+    execution = run(api, upscale_with_model())
+    (saved,) = execution["outputs"]["4"]["images"]
     assert (saved["width"], saved["height"]) == (128, 96)
     upscaled = download_png(saved["url"])
     assert upscaled.size == (128, 96) and upscaled.mode == "RGB"
     assert np.asarray(upscaled).std() > 1.0  # the random model draws something, not a flat fill
 
-    x2 = api.create_workflow(upscale_with_model(uploaded["fileId"], ESRGAN_X2))
-    result = api.wait(api.execute(x2["id"]))
-    assert result["status"] == "COMPLETED", result
-    assert download_png(result["outputs"]["4"]["images"][0]["url"]).size == (64, 48)
+
+@pytest.mark.parametrize(("model_name", "size"), [(REALESRGAN_X2, (64, 48)), (ESRGAN_OLD_X4, (128, 96))])
+def test_other_layouts_and_scales_through_the_same_workflow(api, model_name: str, size: tuple) -> None:
+    uploaded = upload(api, gradient_png(32, 24), name="gradient.png")
+    execution = run(api, upscale_with_model(uploaded["fileId"], model_name))
+    assert download_png(execution["outputs"]["4"]["images"][0]["url"]).size == size
 
 
 def test_upscaling_a_text_to_image_batch_of_two(api) -> None:
-    workflow = api.create_workflow(text_to_image_then_upscale(ESRGAN_X2, batch_size=2))
-    result = api.wait(api.execute(workflow["id"]))
-    assert result["status"] == "COMPLETED", result
-    originals = result["outputs"]["9"]["images"]
-    upscaled = result["outputs"]["22"]["images"]
+    execution = run(api, text_to_image_then_upscale(REALESRGAN_X2, batch_size=2))
+    originals = execution["outputs"]["9"]["images"]
+    upscaled = execution["outputs"]["22"]["images"]
     assert [(i["width"], i["height"]) for i in originals] == [(64, 48)] * 2
     assert [(i["width"], i["height"]) for i in upscaled] == [(128, 96)] * 2
     first, second = (np.asarray(download_png(image["url"])) for image in upscaled)
@@ -69,8 +70,8 @@ def test_upscaling_a_text_to_image_batch_of_two(api) -> None:
 
 
 def test_an_unknown_model_name_is_a_validation_error(api) -> None:
-    graph = upscale_with_model("FILE_ID", "no-such-upscaler.pth")
-    graph["1"]["inputs"]["image"] = upload(api, png_bytes((8, 8), (1, 2, 3)))["fileId"]
+    image = upload(api, png_bytes((8, 8), (1, 2, 3)))["fileId"]
+    graph = upscale_with_model(image, "no-such-upscaler.pth")
     response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
     assert response.status_code == 400
     (error,) = response.json()["error"]["nodeErrors"]["2"]["errors"]
@@ -79,9 +80,8 @@ def test_an_unknown_model_name_is_a_validation_error(api) -> None:
 
 
 def test_a_file_that_is_no_upscaler_fails_with_a_clear_message(api) -> None:
-    uploaded = upload(api, png_bytes((8, 8), (10, 20, 30)))
-    workflow = api.create_workflow(upscale_with_model(uploaded["fileId"], NOT_AN_UPSCALER))
-    failed = api.wait(api.execute(workflow["id"]))
+    image = upload(api, png_bytes((8, 8), (10, 20, 30)))["fileId"]
+    failed = api.wait(api.execute(api.create_workflow(upscale_with_model(image, NOT_AN_UPSCALER))["id"]))
     assert failed["status"] == "FAILED"
     assert failed["error"]["nodeId"] == "2"
     assert failed["error"]["classType"] == "UpscaleModelLoader"

@@ -76,6 +76,14 @@ def test_old_and_new_layouts_of_the_same_weights_upscale_identically(models: Pat
     torch.testing.assert_close(old.descriptor(image), new.descriptor(image))
 
 
+def test_a_basicsr_release_nested_under_params_ema_loads(tmp_path: Path) -> None:
+    path = write_tiny_esrgan(
+        tmp_path / "RealESRGAN_x2plus.pth", seed=0, scale=2, layout="new", wrap="params_ema"
+    )
+    assert list(torch.load(path, weights_only=True)) == ["params_ema"]
+    assert load_upscale_model(path, "cpu").scale == 2
+
+
 def test_loader_node_goes_through_the_model_cache(models: Path) -> None:
     ctx = Context(models)
     (first,) = ops.upscale_model_loader(ctx, "old-x4.pth")
