@@ -10,7 +10,7 @@ import requests
 from PIL import Image
 
 from tests.support.controlnet_graphs import controlnet_workflow, with_old_apply, without_control
-from tests.support.controlnet_models import FOLDER_CONTROLNET
+from tests.support.controlnet_models import FOLDER_CONTROLNET, OTHER_CONTROLNET, SINGLE_FILE_CONTROLNET
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +55,14 @@ def test_the_old_apply_node_controls_the_positive_prompt(api) -> None:
 
 
 def test_an_unknown_controlnet_or_an_empty_window_is_a_validation_error(api) -> None:
+    listed = {m["name"]: m["format"] for m in api.get("/v1/models").json()["controlnet"]}
+    assert listed == {
+        FOLDER_CONTROLNET: "diffusers",
+        SINGLE_FILE_CONTROLNET: "single_file",
+        OTHER_CONTROLNET: "single_file",
+    }
+    loader = api.get("/v1/nodes/ControlNetLoader").json()
+    assert loader["inputs"][0]["choices"] == sorted(listed)
     hint = upload_hint(api)
     graph = controlnet_workflow(hint, **{"10": {"control_net_name": "control_v11p_sd15_missing.safetensors"}})
     response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
