@@ -53,6 +53,26 @@ def test_the_single_file_loads_the_same_weights_as_the_folder(ctx: StoreContext)
     ) in ctx.models._entries
 
 
+def test_the_other_single_file_layouts_load_the_same_weights(ctx: StoreContext, tmp_path: Path) -> None:
+    """Original keys without the ``control_model.`` prefix, and a diffusers-layout single file."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    source = ctx.model_path("controlnet", SINGLE_FILE_CONTROLNET)
+    (folder,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
+    expected = folder.model.state_dict()
+    bare = {k.removeprefix("control_model."): v for k, v in load_file(str(source)).items()}
+    layouts = {"bare.safetensors": bare, "diffusers.safetensors": expected}
+    for name, state in layouts.items():
+        path = tmp_path / name
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+        shutil.copytree(source.with_suffix(".config"), path.with_suffix(".config"))
+        loaded = load_controlnet(path, "cpu").model.state_dict()
+        assert loaded.keys() == expected.keys()
+        assert all(torch.equal(loaded[k], expected[k]) for k in expected), name
+
+
 def test_files_that_are_not_controlnets_fail_with_a_clear_message(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
