@@ -7,12 +7,12 @@ lllyasviel's original layout (gpu_worker/tiny_controlnet.py), then loaded throug
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from nodes.controlnet import ops as controlnet
-from nodes.controlnet.control import Control
 from nodes.controlnet.loading import load_controlnet
 from tests.support.controlnet_models import (
     FOLDER_CONTROLNET,
@@ -94,53 +94,42 @@ def test_files_that_are_not_controlnets_fail_with_a_clear_message(tmp_path: Path
         load_controlnet(empty, "cpu")
 
 
-def test_an_sdxl_controlnet_takes_sdxls_added_inputs(tmp_path: Path) -> None:
-    """A tiny SDXL-shaped UNet (no attention on the first level, text-and-size embedding) and its
-    ControlNet, as a folder and as a diffusers-layout single file (how most SDXL ControlNets ship)."""
-    from diffusers import UNet2DConditionModel
+def test_an_sdxl_controlnet_samples_with_the_sdxl_checkpoint(ctx: StoreContext, tmp_path: Path) -> None:
+    """A ControlNet of the tiny SDXL checkpoint's UNet, as a folder and as a diffusers-layout single file
+    (how most SDXL ControlNets ship), through KSampler with SDXL's pooled text and size inputs."""
     from safetensors.torch import save_file
 
     from gpu_worker.tiny_controlnet import write_tiny_controlnet
+    from gpu_worker.tiny_sdxl import write_tiny_sdxl_diffusers
     from nodes.controlnet.loading import CONFIGS, config_dir_for
+    from nodes.diffusion import ops as diffusion
+    from nodes.diffusion.loading import load_checkpoint
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        unet = UNet2DConditionModel(
-            sample_size=8,
-            block_out_channels=(32, 64),
-            layers_per_block=1,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            transformer_layers_per_block=(1, 2),
-            attention_head_dim=(2, 4),
-            use_linear_projection=True,
-            cross_attention_dim=64,
-            addition_embed_type="text_time",
-            addition_time_embed_dim=8,
-            projection_class_embeddings_input_dim=32 + 6 * 8,
-            norm_num_groups=8,
-        ).eval()
-    unet.save_pretrained(tmp_path / "sdxl" / "unet")
+    checkpoint_dir = write_tiny_sdxl_diffusers(tmp_path / "tiny-sdxl", seed=0)
     folder = write_tiny_controlnet(
-        tmp_path / "cn-sdxl", checkpoint_dir=tmp_path / "sdxl", seed=0, single_file=False
+        tmp_path / "cn-sdxl", checkpoint_dir=checkpoint_dir, seed=0, single_file=False
     )
-    cn = load_controlnet(folder, "cpu").model
+    cn = load_controlnet(folder, "cpu")
     single = tmp_path / "cn-sdxl.safetensors"
-    save_file({k: v.contiguous() for k, v in cn.state_dict().items()}, str(single))
-    assert config_dir_for(single, cn.state_dict()) == CONFIGS / "sdxl"  # no sidecar: the shipped SDXL config
-    cn.save_config(single.with_suffix(".config"))
-    reloaded = load_controlnet(single, "cpu").model
-    before, after = cn.state_dict(), reloaded.state_dict()
+    save_file({k: v.contiguous() for k, v in cn.model.state_dict().items()}, str(single))
+    assert config_dir_for(single, cn.model.state_dict()) == CONFIGS / "sdxl"  # no sidecar: the shipped config
+    cn.model.save_config(single.with_suffix(".config"))
+    reloaded = load_controlnet(single, "cpu")
+    before, after = cn.model.state_dict(), reloaded.model.state_dict()
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
-    x, t = torch.randn(2, 4, 8, 8), torch.tensor(300.0)
-    context = torch.randn(2, 77, 64, generator=torch.Generator().manual_seed(1))
-    added = {"text_embeds": torch.randn(2, 32), "time_ids": torch.tensor([[64.0, 64, 0, 0, 64, 64]] * 2)}
-    control = Control(reloaded, torch.rand(1, 3, 64, 64), 1.0)
-    with torch.inference_mode():
-        residuals = control.residuals(
-            x=x, t=t, context=context, dtype=torch.float32, unet_kwargs={"added_cond_kwargs": added}
-        )
-        plain = unet(x, t, encoder_hidden_states=context, added_cond_kwargs=added).sample
-        controlled = unet(x, t, encoder_hidden_states=context, added_cond_kwargs=added, **residuals).sample
-    assert (plain - controlled).abs().mean() > 1e-3
+    checkpoint = load_checkpoint(checkpoint_dir, "cpu")
+    assert checkpoint.model.family == "sdxl"
+    (positive,) = diffusion.clip_text_encode(ctx, "a photo of a cat", checkpoint.clip)
+    (negative,) = diffusion.clip_text_encode(ctx, "blurry", checkpoint.clip)
+
+    def sample(pos: Any, neg: Any) -> torch.Tensor:
+        latent = {"samples": torch.zeros(1, 4, 8, 8)}
+        (out,) = diffusion.ksampler(ctx, checkpoint.model, 5, 2, 7.0, "euler", "normal", pos, neg, latent)
+        return out["samples"]
+
+    hint = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(3))
+    pos, neg = controlnet.controlnet_apply_advanced(ctx, positive, negative, reloaded, hint, 1.0, 0.0, 1.0)
+    controlled = sample(pos, neg)
+    assert (controlled - sample(positive, negative)).abs().mean() > 1e-3
+    assert torch.equal(controlled, sample(pos, neg))
