@@ -7,6 +7,9 @@ import copy
 from tests.support.controlnet_models import SINGLE_FILE_CONTROLNET
 from tests.support.graphs import TINY_CHECKPOINT
 
+# LoadImage names an upload by its file name, as in ComfyUI's input folder.
+HINT_IMAGE = "canny_hint.png"
+
 # ComfyUI's ControlNet example: a hint image through Apply ControlNet onto both prompts.
 CONTROLNET_WORKFLOW = {
     "3": {
@@ -62,7 +65,7 @@ CONTROLNET_WORKFLOW = {
     },
     "11": {
         "class_type": "LoadImage",
-        "inputs": {"image": "FILE_ID"},
+        "inputs": {"image": HINT_IMAGE},
         "_meta": {"title": "Load Image"},
     },
     "12": {
@@ -81,26 +84,25 @@ CONTROLNET_WORKFLOW = {
 }
 
 
-def controlnet_workflow(file_id: str, **node_inputs: dict) -> dict:
-    """CONTROLNET_WORKFLOW loading `file_id`, with some node inputs replaced (as graphs.text_to_image)."""
+def controlnet_workflow(**node_inputs: dict) -> dict:
+    """A copy of CONTROLNET_WORKFLOW with some node inputs replaced (as graphs.text_to_image)."""
     graph = copy.deepcopy(CONTROLNET_WORKFLOW)
-    graph["11"]["inputs"]["image"] = file_id
     for node_id, changes in node_inputs.items():
         graph[node_id]["inputs"].update(changes)
     return graph
 
 
-def without_control(file_id: str) -> dict:
-    """The same workflow with the sampler reading the prompts directly (ControlNet nodes left unused)."""
-    graph = controlnet_workflow(file_id, **{"3": {"positive": ["6", 0], "negative": ["7", 0]}})
+def without_control() -> dict:
+    """The same workflow with the sampler reading the prompts directly (ControlNet nodes left out)."""
+    graph = controlnet_workflow(**{"3": {"positive": ["6", 0], "negative": ["7", 0]}})
     for node_id in ("10", "11", "12"):
         del graph[node_id]
     return graph
 
 
-def with_old_apply(file_id: str, strength: float = 1.0) -> dict:
+def with_old_apply(strength: float = 1.0) -> dict:
     """ControlNetApply (OLD) on the positive prompt only."""
-    graph = controlnet_workflow(file_id, **{"3": {"positive": ["12", 0], "negative": ["7", 0]}})
+    graph = controlnet_workflow(**{"3": {"positive": ["12", 0], "negative": ["7", 0]}})
     graph["12"] = {
         "class_type": "ControlNetApply",
         "inputs": {
