@@ -88,6 +88,32 @@ def prepare(
     return entries
 
 
+def with_uncond_controls(positive: Conditioning, negative: Conditioning) -> Conditioning:
+    """The negative side with the controls that ControlNetApply meant for it too (ComfyUI's rule).
+
+    ControlNetApply marks its entries ``control_apply_to_uncond``. When no negative entry has a
+    control of its own, those controls (of positive entries without an area) go to the negative
+    entries without an area, in turn, so both sides are steered by the same hint.
+    """
+    controls = [
+        extras["control"]
+        for _, extras in positive
+        if extras.get("control_apply_to_uncond")
+        and extras.get("control") is not None
+        and "area" not in extras
+    ]
+    if not controls or any(extras.get("control") is not None for _, extras in negative):
+        return negative
+    free = [index for index, (_, extras) in enumerate(negative) if "area" not in extras]
+    if not free:
+        return negative
+    out = [list(entry) for entry in negative]
+    for n, control in enumerate(controls):
+        index = free[n % len(free)]
+        out[index] = [out[index][0], {**out[index][1], "control": control}]
+    return out
+
+
 def predict_noise(
     model: Any,
     x_in: torch.Tensor,
@@ -117,17 +143,24 @@ def _side(model: Any, x_in: torch.Tensor, t: torch.Tensor, entries: list[Entry])
     count = torch.full_like(total, 1e-37)
     for entry in entries:
         region = entry.region
-        pred = _call_unet(model, region.crop(x_in), t, [entry])
+        pred = _call_unet(model, region.crop(x_in), t, [entry], latent_hw=tuple(x_in.shape[-2:]))
         region.crop(total).add_(pred * region.weight)
         region.crop(count).add_(region.weight.expand_as(pred))
     return total / count
 
 
-def _call_unet(model: Any, x: torch.Tensor, t: torch.Tensor, entries: list[Entry]) -> torch.Tensor:
+def _call_unet(
+    model: Any,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    entries: list[Entry],
+    latent_hw: tuple[int, ...] | None = None,
+) -> torch.Tensor:
     """One UNet call; with two entries, x holds their rows stacked (entry 0 first)."""
     unet = model.unet
     rows = x.shape[0] // len(entries)
-    latent_hw = (x.shape[-2], x.shape[-1])
+    # SDXL's default size inputs describe the whole image, also for an entry cropped to an area.
+    latent_hw = latent_hw or (x.shape[-2], x.shape[-1])
     contexts = _match_lengths([entry.embeddings for entry in entries])
     context = torch.cat([c.expand(rows, -1, -1) if c.shape[0] == 1 else c for c in contexts])
     context = context.to(x.device, unet.dtype)

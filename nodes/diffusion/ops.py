@@ -219,6 +219,7 @@ def sample(
 
     train_steps = int(model.scheduler_config.get("num_train_timesteps", 1000))
     pos = guidance.prepare(positive, latent.shape, ctx.device, "positive", train_steps=train_steps)
+    negative = guidance.with_uncond_controls(positive, negative)
     neg = guidance.prepare(negative, latent.shape, ctx.device, "negative", train_steps=train_steps)
 
     # Only the ancestral (stochastic) schedulers take a generator.

@@ -191,6 +191,24 @@ def test_apply_old_controls_the_given_conditioning(ctx: StoreContext, sd: dict[s
         controlnet.controlnet_apply(ctx, sd["positive"], cn, torch.rand(1, 8, 8, 4), 1.0)
 
 
+def test_apply_old_steers_the_negative_too_unless_it_has_its_own(
+    ctx: StoreContext, sd: dict[str, Any]
+) -> None:
+    from nodes.diffusion.guidance import with_uncond_controls
+
+    (cn,) = controlnet.controlnet_loader(ctx, SINGLE_FILE_CONTROLNET)
+    (positive,) = controlnet.controlnet_apply(ctx, sd["positive"], cn, hint_image(), 1.0)
+    shared = with_uncond_controls(positive, sd["negative"])
+    assert shared[0][1]["control"] is positive[0][1]["control"]
+    assert "control" not in sd["negative"][0][1]  # a new list; the input is untouched
+    (own,) = controlnet.controlnet_apply(ctx, sd["negative"], cn, hint_image(seed=9), 1.0)
+    assert with_uncond_controls(positive, own) is own
+    positive_adv, _ = controlnet.controlnet_apply_advanced(
+        ctx, sd["positive"], sd["negative"], cn, hint_image(), 1.0, 0.0, 1.0
+    )
+    assert with_uncond_controls(positive_adv, sd["negative"]) is sd["negative"]
+
+
 def sample(
     ctx: StoreContext, sd: dict[str, Any], positive: Any, negative: Any, seed: int = 4
 ) -> torch.Tensor:
