@@ -13,7 +13,8 @@ Same seed, same numbers in every layout; only the key names differ:
 - ``peft``: ``unet.down_blocks.0...to_q.lora_A.weight`` / ``lora_B``, no alpha (``alpha / rank`` is folded
   into ``lora_B``, so every layout makes the same change)
 
-Text encoder keys use kohya's ``lora_te_text_model_...`` (PEFT: ``text_encoder.text_model....``). Django-free.
+Text encoder keys use kohya's ``lora_te_text_model_...`` (PEFT: ``text_encoder.text_model....``); for an
+SDXL checkpoint, ``lora_te1_`` and ``lora_te2_`` for its two encoders. Django-free.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def lora_layers(checkpoint_dir: Path, *, text_encoder: bool = True) -> list[tupl
     """``(role, module path, weight shape)`` of every layer a tiny LoRA patches, in a fixed order."""
     import torch
     from diffusers import UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     checkpoint_dir = Path(checkpoint_dir)
     with torch.device("meta"):  # names and shapes only: no memory, no random init
@@ -43,6 +44,11 @@ def lora_layers(checkpoint_dir: Path, *, text_encoder: bool = True) -> list[tupl
         if text_encoder:
             config = CLIPTextConfig.from_pretrained(checkpoint_dir / "text_encoder", local_files_only=True)
             modules.append(("text_encoder", CLIPTextModel(config)))
+            if (checkpoint_dir / "text_encoder_2").is_dir():  # SDXL's second encoder (kohya's lora_te2_)
+                config = CLIPTextConfig.from_pretrained(
+                    checkpoint_dir / "text_encoder_2", local_files_only=True
+                )
+                modules.append(("text_encoder_2", CLIPTextModelWithProjection(config)))
     layers = []
     for role, module in modules:
         pattern = _UNET_LAYER if role == "unet" else _CLIP_LAYER
@@ -89,7 +95,7 @@ def _named(
 ) -> dict[str, Any]:
     import torch
 
-    if role == "text_encoder":
+    if role in ("text_encoder", "text_encoder_2"):
         # kohya and PEFT both name CLIP layers with transformers' "text_model." level.
         module_path = "text_model." + module_path.removeprefix("text_model.")
     elif layout == "kohya_ldm":
@@ -101,7 +107,9 @@ def _named(
         prefix = f"{role}.{module_path}"
         rank = down.shape[0]
         return {f"{prefix}.lora_A.weight": down, f"{prefix}.lora_B.weight": up * (alpha / rank)}
-    base = ("lora_unet_" if role == "unet" else "lora_te_") + module_path.replace(".", "_")
+    sdxl = unet_config.get("addition_embed_type") == "text_time"
+    kohya_prefix = {"unet": "lora_unet_", "text_encoder": "lora_te1_" if sdxl else "lora_te_"}
+    base = kohya_prefix.get(role, "lora_te2_") + module_path.replace(".", "_")
     return {
         f"{base}.lora_down.weight": down,
         f"{base}.lora_up.weight": up,
