@@ -2,7 +2,8 @@
 
 The JSON files in comfyui_workflows/ are what ComfyUI's "Export (API)" writes, with its model
 and image names; the tests save tiny models under those names (tests/support/default_models.py)
-and upload the input images under the names the graphs load.
+and upload the input images under the names the graphs load. lora.json and upscale_with_model.json
+run, unchanged too, in test_lora_e2e.py and test_upscale_models_e2e.py.
 """
 
 from __future__ import annotations
@@ -83,3 +84,18 @@ def test_inpainting_example_samples_only_the_masked_part(api) -> None:
     opaque = [pixels(run(api, g))[0] for g in (graph, reseeded)]
     assert np.array_equal(*opaque)
     assert not np.array_equal(opaque[0], with_hole)
+
+
+def test_controlnet_workflow_follows_its_hint(api) -> None:
+    # Canny-style hint: white outlines on black, as ComfyUI's Canny preprocessor writes them.
+    edges = np.zeros((512, 512, 3), dtype=np.uint8)
+    edges[128, 128:384] = edges[383, 128:384] = edges[128:384, 128] = edges[128:384, 383] = 255
+    upload(api, "canny_example.png", Image.fromarray(edges, "RGB"))
+    graph = exported("controlnet")
+    with_control = pixels(run(api, graph))[0]
+    assert with_control.shape == (512, 512, 3)
+    # Another hint under the same name steers the same seed elsewhere.
+    edges = np.zeros((512, 512, 3), dtype=np.uint8)
+    edges[256, :] = 255
+    upload(api, "canny_example.png", Image.fromarray(edges, "RGB"))
+    assert not np.array_equal(pixels(run(api, graph))[0], with_control)
