@@ -8,7 +8,7 @@ from typing import Any
 
 from gpu_worker.context import WorkerContext
 from gpu_worker.progress import ProgressReporter
-from gpu_worker.result_cache import NodeResultCache, node_cache_keys
+from gpu_worker.result_cache import NodeResultCache, holds_module, node_cache_keys
 from nodes.graph import is_link, needed_nodes, topological_order
 from nodes.registry import Registry
 from nodes.schema import CLIP, MODEL, VAE, NodeResult
@@ -60,8 +60,9 @@ def run_graph(
         class_type = node["class_type"]
         spec = registry.get(class_type)
         assert spec is not None, "graphs are validated before they run"
-        # Output nodes always run (each execution gets its own artifacts); model handles are the
-        # model cache's to keep, so loaders are never held here (that would pin evicted models).
+        # Output nodes always run (each execution gets its own artifacts); models are the model
+        # cache's to keep, so results that reach one (loaders' handles, a CONDITIONING carrying a
+        # ControlNet) are never held here: that would pin models the model cache evicted.
         cacheable = (
             cache is not None
             and not spec.output_node
@@ -94,7 +95,7 @@ def run_graph(
                 run.outputs[node_id] = result.ui
         else:
             results[node_id] = tuple(result)
-        if cacheable:
+        if cacheable and not holds_module(results[node_id]):
             cache.put(keys[node_id], results[node_id])
         reporter.node_finished()
     return run

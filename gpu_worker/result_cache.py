@@ -43,6 +43,25 @@ def node_cache_keys(
     return keys
 
 
+def holds_module(value: Any) -> bool:
+    """Whether a node result reaches a torch module (a ControlNet inside a CONDITIONING's control).
+
+    Such results are not kept: the module belongs to the model cache, and holding it here would pin
+    it in memory after the model cache evicted it, outside both budgets.
+    """
+    import torch
+
+    if isinstance(value, torch.nn.Module):
+        return True
+    if isinstance(value, dict):
+        return any(holds_module(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_module(v) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return any(holds_module(getattr(value, name)) for name in value.__dataclass_fields__)
+    return False
+
+
 def tensor_bytes(value: Any) -> int:
     """Bytes of the tensors inside a node result (modules are the model cache's, not counted)."""
     import torch

@@ -14,10 +14,12 @@ Results are memoised per (path, mtime, size) so a store scan stays cheap.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 _MAX_HEADER_BYTES = 100 * 2**20
 _memo: dict[tuple[Any, ...], str] = {}
 
@@ -47,7 +49,8 @@ def model_family(path: Path) -> str:
             _memo.clear()  # stale (path, mtime) keys of replaced files: start over rather than grow
         try:
             _memo[key] = _folder_family(path) if path.is_dir() else _file_family(path)
-        except (OSError, ValueError, UnicodeDecodeError):
+        except Exception:  # best effort: one malformed file must never break listing or validation
+            log.warning("cannot tell the family of %s", path, exc_info=True)
             _memo[key] = "unknown"
     return _memo[key]
 

@@ -9,6 +9,7 @@ would not give the same bits in fp16.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -45,6 +46,20 @@ def patched(module: Any, patches: tuple[WeightPatch, ...], *, role: str) -> Iter
                 patch.apply(module, role, keep)
         yield module
     finally:
-        with torch.no_grad():
+        # A signal-raised exception (the worker's soft time limit) must not stop the restore halfway:
+        # the cached model would keep part of the LoRA for every later execution. Signals wait.
+        with _signals_held(), torch.no_grad():
             for weight, original in originals.values():
                 weight.copy_(original)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -216,3 +216,36 @@ def test_a_lora_for_another_model_fails_clearly_and_stray_keys_are_skipped(ctx, 
         lora_ops.lora_loader(ctx, model, clip, "loha.safetensors", 1.0, 1.0)
     with pytest.raises(ValueError, match=r"has shape .*another model"):
         lora_ops.lora_loader(ctx, model, clip, "wrong-shape.safetensors", 1.0, 1.0)
+
+
+def test_a_signal_during_the_restore_waits_until_every_weight_is_back() -> None:
+    import os
+    import signal
+
+    layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    before = snapshot(layers)
+    first = layers[0].weight
+
+    def copy_and_signal(source: torch.Tensor) -> torch.Tensor:
+        os.kill(os.getpid(), signal.SIGUSR1)  # Celery's soft time limit arrives right now
+        return torch.Tensor.copy_(first, source)
+
+    first.copy_ = copy_and_signal
+
+    class AddOne:
+        def apply(self, module, role, keep) -> None:
+            for layer in module:
+                keep(layer.weight)
+                layer.weight.add_(1.0)
+
+    def on_usr1(signum, frame):
+        raise TimeoutError("soft time limit")
+
+    previous = signal.signal(signal.SIGUSR1, on_usr1)
+    try:
+        with pytest.raises(TimeoutError), patched(layers, (AddOne(),), role="unet"):
+            assert not torch.equal(layers[2].weight, before["2.weight"])
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    # The handler ran only once every weight was back, so none stays patched.
+    assert all(torch.equal(v, before[k]) for k, v in layers.state_dict().items())

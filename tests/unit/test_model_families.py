@@ -195,3 +195,24 @@ def test_shipped_sdxl_configs_build_the_sdxl_base_architecture() -> None:
         0.00085,
         0.012,
     )
+
+
+def test_a_malformed_header_is_unknown_whatever_it_breaks(tmp_path: Path) -> None:
+    from nodes.model_family import model_family
+
+    odd = tmp_path / "odd-lora.safetensors"  # a null in a shape once raised TypeError out of the scan
+    blob = json.dumps(
+        {
+            "lora_unet_x_attn2_to_k.lora_down.weight": {
+                "dtype": "F16",
+                "shape": [4, None],
+                "data_offsets": [0, 0],
+            }
+        }
+    ).encode()
+    odd.write_bytes(len(blob).to_bytes(8, "little") + blob)
+    assert model_family(odd) == "unknown"
+    deep = tmp_path / "deep.safetensors"
+    header = ("[" * 100_000 + "]" * 100_000).encode()  # nesting past the JSON parser's recursion limit
+    deep.write_bytes(len(header).to_bytes(8, "little") + header)
+    assert model_family(deep) == "unknown"

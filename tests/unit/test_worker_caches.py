@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gpu_worker.model_cache import ModelCache, model_bytes
-from gpu_worker.result_cache import NodeResultCache, node_cache_keys
+from gpu_worker.result_cache import NodeResultCache, holds_module, node_cache_keys
 from tests.support.graphs import TEXT_TO_IMAGE, text_to_image
 
 
@@ -51,6 +51,15 @@ def test_a_file_reference_keys_by_the_object_it_resolved_to() -> None:
         graph, ["1"], scope="t1", files={"example.png": "tenants/t1/files/b/example.png"}
     )
     assert first == again and first["1"] != reuploaded["1"]
+
+
+def test_results_that_reach_a_module_are_recognised() -> None:
+    from nodes.controlnet.control import Control
+
+    control = Control(model=torch.nn.Linear(2, 2), hint=torch.zeros(1, 3, 8, 8), strength=1.0)
+    conditioning = [[torch.zeros(1, 77, 8), {"control": control, "pooled_output": torch.zeros(1, 8)}]]
+    assert holds_module((conditioning,))
+    assert not holds_module(([[torch.zeros(1, 77, 8), {"pooled_output": None}]], {"samples": torch.zeros(1)}))
 
 
 def test_node_result_cache_is_bounded_by_tensor_bytes() -> None:
