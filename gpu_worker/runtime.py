@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from gpu_worker.config import WorkerConfig
 from gpu_worker.model_cache import ModelCache
@@ -45,11 +46,28 @@ def default_cache_budget(device: str) -> int:
     if device.startswith("cuda"):
         total = torch.cuda.get_device_properties(torch.device(device)).total_memory
         return int(total * 0.7)
-    # On the CPU models live in RAM: half of it, so the process and the node result cache fit too.
+    # On the CPU models live in RAM: half of what this process may use, so the process and the node
+    # result cache fit too. In a container that is the cgroup's limit, not the host's RAM.
+    return int(available_memory() * 0.5)
+
+
+CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
+def available_memory() -> int:
+    """Physical RAM, or the container's memory limit when that is lower (cgroup v2 or v1)."""
     try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 0.5)
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
+        total = 16 * 2**30
+    for limit_file in CGROUP_LIMITS:
+        try:
+            text = limit_file.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max" (v2) or a huge number (v1) mean no limit
+            total = min(total, int(text))
+    return total
 
 
 @cache

@@ -73,3 +73,15 @@ def test_node_result_cache_is_bounded_by_tensor_bytes() -> None:
     assert cache.get("a") is not None and cache.get("c") is not None
     cache.put("huge", (torch.zeros(4096),))
     assert cache.get("huge") is None and len(cache) == 2
+
+
+def test_cpu_budget_follows_a_container_memory_limit(tmp_path, monkeypatch) -> None:
+    from gpu_worker import runtime
+
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    monkeypatch.setattr(runtime, "CGROUP_LIMITS", (v2, v1))
+    unlimited = runtime.available_memory()
+    v2.write_text("max\n")
+    assert runtime.available_memory() == unlimited
+    v1.write_text(f"{2**30}\n")
+    assert runtime.default_cache_budget("cpu") == 2**29
