@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Collection
 
 from django.conf import settings
@@ -70,6 +71,9 @@ def _inspect_image(data: bytes) -> tuple[str, int, int]:
     return image_format, width, height
 
 
+_ANNOTATION = re.compile(r" \[(input|output|temp)\]$")
+
+
 def _safe_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in base).strip("._")
@@ -80,20 +84,34 @@ def file_keys_for(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, str
     """reference -> object key for the tenant's files that `file_ids` name (others are simply absent).
 
     A reference is a file id or, as in ComfyUI's ``"image": "example.png"``, the name a file was
-    uploaded under; a name uploaded more than once means the latest upload.
+    uploaded under (compared as it was stored: see `stored_name`); a name uploaded more than once
+    means the latest upload.
     """
     refs = list(file_ids)
+    names: dict[str, list[str]] = {}
+    for ref in refs:
+        if ref.strip():
+            names.setdefault(stored_name(ref), []).append(ref)
     rows = (
         File.objects.filter(tenant=tenant)
-        .filter(Q(id__in=refs) | Q(filename__in=refs))
+        .filter(Q(id__in=refs) | Q(filename__in=list(names)))
         .order_by("created_at")
         .values_list("id", "filename", "key")
     )
     by_name: dict[str, str] = {}
     by_id: dict[str, str] = {}
     for file_id, filename, key in rows:  # oldest first, so the latest upload of a name wins
-        if filename in refs:
-            by_name[filename] = key
+        for ref in names.get(filename, ()):
+            by_name[ref] = key
         if file_id in refs:
             by_id[file_id] = key
     return {**by_name, **by_id}  # an id never resolves to another file that carries it as a name
+
+
+def stored_name(reference: str) -> str:
+    """The name an upload is stored under, for a name as a ComfyUI workflow writes it.
+
+    ComfyUI may annotate the folder ("x.png [input]") or give a subfolder ("clipspace/x.png"); uploads
+    keep only the base name, with characters other than letters, digits, "-", "_" and "." as "_".
+    """
+    return _safe_name(_ANNOTATION.sub("", reference))

@@ -71,6 +71,19 @@ def test_a_file_of_another_tenant_or_unknown_is_a_validation_error(api, stack) -
         assert theirs["fileId"] not in response.text or file_id == theirs["fileId"]
 
 
+def test_comfyui_style_names_find_their_upload(api) -> None:
+    upload(api, png_bytes((16, 16), (9, 9, 9)), name="my photo (1).png")
+    graph = copy.deepcopy(IMAGE_TO_IMAGE)
+    # As ComfyUI writes them: the plain name, with its folder annotation, under a subfolder.
+    for reference in ("my photo (1).png", "my photo (1).png [input]", "clipspace/my photo (1).png"):
+        graph["1"]["inputs"]["image"] = reference
+        response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
+        assert response.status_code == 201, (reference, response.text)
+    graph["1"]["inputs"]["image"] = ""
+    response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
+    assert response.status_code == 400
+
+
 def test_uploads_are_checked_by_content(api) -> None:
     response = api.post("/v1/files", files={"file": ("cat.png", b"GIF89a not really", "image/png")})
     assert response.status_code == 400
