@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 from nodes.schema import COMBO, CONDITIONING, FLOAT, INT, MASK, InputSpec, NodeSpec, OutputSpec
 
 OPS = "nodes.conditioning.ops"
 REGIONS = "nodes.conditioning.ops_regions"
+
+
+def check_timestep_range(inputs: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """ComfyUI accepts start > end and then never uses the conditioning; we say so at validation."""
+    start, end = inputs.get("start"), inputs.get("end")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)) and start > end:
+        yield (
+            "start",
+            "value_not_valid",
+            f"start ({start}) is after end ({end}): the entry would never apply.",
+        )
 
 
 def _strength() -> InputSpec:
@@ -115,5 +129,6 @@ SPECS = (
             InputSpec("end", FLOAT, default=1.0, min=0.0, max=1.0, step=0.001),
         ),
         outputs=(OutputSpec(CONDITIONING),),
+        checks=(check_timestep_range,),
     ),
 )

@@ -83,6 +83,12 @@ def _read_state(path: Path) -> dict[str, Any]:
 def _check_layout(path: Path, state: dict[str, Any]) -> None:
     if "lora_controlnet" in state:
         raise ValueError(f"ControlNet {path.name!r} is a Control-LoRA, which is not supported.")
+    if any(key.startswith(("control_model.label_emb.", "label_emb.")) for key in state):
+        # SDXL's class embedding in the original layout: diffusers' converter does not handle these.
+        raise ValueError(
+            f"ControlNet {path.name!r} is an SDXL ControlNet in the original (control_model.*) layout, "
+            "which does not load; use its diffusers-layout release (diffusion_pytorch_model.safetensors)."
+        )
     if not any(key in state for key in _LAYOUT_KEYS):
         raise ValueError(
             f"ControlNet {path.name!r} has no ControlNet weights (no control_model.input_hint_block.* or "

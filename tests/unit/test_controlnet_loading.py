@@ -88,6 +88,16 @@ def test_files_that_are_not_controlnets_fail_with_a_clear_message(tmp_path: Path
     save_file({"lora_controlnet": torch.zeros(1), "input_hint_block.0.weight": torch.zeros(1)}, str(lora))
     with pytest.raises(ValueError, match="Control-LoRA"):
         load_controlnet(lora, "cpu")
+    sdxl_original = tmp_path / "controlnet-sdxl-original.safetensors"
+    save_file(
+        {
+            "control_model.label_emb.0.0.weight": torch.zeros(1),
+            "control_model.input_hint_block.0.weight": torch.zeros(1),
+        },
+        str(sdxl_original),
+    )
+    with pytest.raises(ValueError, match="SDXL ControlNet in the original"):
+        load_controlnet(sdxl_original, "cpu")
     empty = tmp_path / "folder-without-config"
     empty.mkdir()
     with pytest.raises(ValueError, match=r"without config\.json"):

@@ -87,6 +87,17 @@ def test_a_comfyui_sampler_we_cannot_honour_is_an_error_listing_the_accepted_nam
     assert "euler" in issues[0].message
 
 
+def test_a_timestep_range_that_ends_before_it_starts_is_an_error() -> None:
+    graph = graph_with(**{"3": {"positive": ["10", 0]}})
+    graph["10"] = {
+        "class_type": "ConditioningSetTimestepRange",
+        "inputs": {"conditioning": ["6", 0], "start": 0.8, "end": 0.2},
+    }
+    assert issues_of(graph) == [("10", "value_not_valid", "start")]
+    graph["10"]["inputs"].update(start=0.2, end=0.8)
+    assert issues_of(graph) == []
+
+
 def test_link_to_missing_node_or_output_index() -> None:
     found = set(issues_of(graph_with(**{"3": {"model": ["99", 0]}, "8": {"vae": ["4", 7]}})))
     assert {("3", "invalid_link", "model"), ("8", "invalid_link", "vae")} <= found
