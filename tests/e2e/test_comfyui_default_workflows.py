@@ -61,12 +61,20 @@ def test_default_text_to_image(api) -> None:
     assert pixels(execution)[0].std() > 0
 
 
-def test_image_to_image_example(api) -> None:
-    upload(api, "example.png", picture())
+def test_image_to_image_example(api, stack) -> None:
+    from tests.support.api import ApiClient
+    from tests.support.factories import make_world
+
     graph = exported("image_to_image")
-    first, second = run(api, graph), run(api, graph)
+    upload(api, "example.png", picture())
+    first = run(api, graph)
     assert [(i["width"], i["height"]) for i in first["outputs"]["9"]["images"]] == [(512, 512)]
-    assert np.array_equal(pixels(first)[0], pixels(second)[0])  # same seed, same image
+    # Same seed, same image: computed afresh in another tenant, which shares no cached results.
+    other = ApiClient(stack.base_url, make_world().key)
+    upload(other, "example.png", picture())
+    second = run(other, graph)
+    assert second["cachedNodes"] == []
+    assert np.array_equal(pixels(first)[0], pixels(second)[0])
 
 
 def test_inpainting_example_samples_only_the_masked_part(api) -> None:
