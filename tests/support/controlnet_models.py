@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.graphs import TINY_CHECKPOINT
+from tests.support.node_context import NodeTestContext
 
 # The same random weights in both formats: a diffusers folder and lllyasviel's single-file layout.
 FOLDER_CONTROLNET = "control_v11p_sd15_canny"
@@ -27,27 +28,12 @@ def write_controlnet_models(root: Path) -> None:
     write_tiny_controlnet(folder / OTHER_CONTROLNET, checkpoint_dir=checkpoint, seed=1, single_file=True)
 
 
-class StoreContext:
-    """A node context over a real model store (the tiny checkpoint and ControlNets) and model cache."""
-
-    node_id = "1"
-    device = "cpu"
+class StoreContext(NodeTestContext):
+    """A node context over a real model store holding the tiny checkpoint and ControlNets."""
 
     def __init__(self, root: Path) -> None:
-        from gpu_worker.model_cache import ModelCache
         from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
-        from nodes.model_store import ModelStore
 
         write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
         write_controlnet_models(root)
-        self.store = ModelStore(root, ttl_seconds=0)
-        self.models = ModelCache(budget_bytes=2**30)
-
-    def model_path(self, folder: str, name: str) -> Path:
-        return self.store.path(folder, name)
-
-    def progress(self, step: int, total: int) -> None:
-        pass
-
-    def check_cancelled(self) -> None:
-        pass
+        super().__init__(root, cache_bytes=2**30)

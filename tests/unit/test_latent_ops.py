@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,27 +10,9 @@ import torch.nn.functional as F
 
 from nodes.latent import ops, ops_transform, resize
 from nodes.latent import specs as latent_specs
+from tests.support.node_context import NodeTestContext
 
-
-class Context:
-    """The least a latent op needs: a device, models loaded on demand, no-op progress."""
-
-    node_id = "1"
-    device = "cpu"
-
-    class models:  # mirrors NodeContext.models (an attribute, hence lower case)
-        @staticmethod
-        def get(key: tuple[Any, ...], loader: Callable[[], Any]) -> Any:
-            return loader()
-
-    def progress(self, step: int, total: int) -> None:
-        pass
-
-    def check_cancelled(self) -> None:
-        pass
-
-
-CTX = Context()
+CTX = NodeTestContext()
 
 
 def latent(batch: int = 1, height: int = 6, width: int = 8, **extra: Any) -> dict[str, Any]:

@@ -9,36 +9,18 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from gpu_worker.model_cache import ModelCache
 from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
 from gpu_worker.tiny_lora import lora_layers, write_tiny_lora
 from nodes.diffusion import ops as diffusion
 from nodes.diffusion.patching import patched
 from nodes.lora import ops as lora_ops
-from nodes.model_store import ModelStore
+from tests.support.node_context import NodeTestContext
 
 TO_Q = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"
 CONV = "up_blocks.1.resnets.0.conv1"  # 3x3: a conv LoRA with a 4-D lora_down
 
 
-class Context:
-    """A node context over a real model store and a real model cache."""
-
-    node_id = "1"
-    device = "cpu"
-
-    def __init__(self, root: Path) -> None:
-        self.store = ModelStore(root, ttl_seconds=0)
-        self.models = ModelCache(budget_bytes=0)
-
-    def model_path(self, folder: str, name: str) -> Path:
-        return self.store.path(folder, name)
-
-    def progress(self, step: int, total: int) -> None:
-        pass
-
-    def check_cancelled(self) -> None:
-        pass
+Context = NodeTestContext
 
 
 @pytest.fixture(scope="module")

@@ -11,31 +11,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpu_worker.model_cache import ModelCache
 from gpu_worker.tiny_upscaler import write_tiny_esrgan
 from nodes.upscale import ops
 from nodes.upscale.loading import UpscaleModel, load_upscale_model
+from tests.support.node_context import NodeTestContext
 
 
-class Context:
-    """What the upscale nodes use: a model folder, the real model cache, recorded progress."""
-
-    node_id = "1"
-    device = "cpu"
+class Context(NodeTestContext):
+    """The upscale nodes' context: files read straight from a folder (also ones the store would not list)."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__(cache_bytes=64 * 2**20)
         self.root = root
-        self.models = ModelCache(budget_bytes=64 * 2**20)
-        self.steps: list[tuple[int, int]] = []
 
     def model_path(self, folder: str, name: str) -> Path:
         return self.root / folder / name
-
-    def progress(self, step: int, total: int) -> None:
-        self.steps.append((step, total))
-
-    def check_cancelled(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

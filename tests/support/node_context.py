@@ -1,0 +1,35 @@
+"""A node context for tests that call node functions directly: the worker's real model cache and store.
+
+gpu_worker.context.WorkerContext needs a run spec, S3 and Redis; node functions only need what
+nodes.context.NodeContext names, so unit tests use this instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NodeTestContext:
+    node_id = "1"
+    device = "cpu"
+
+    def __init__(self, root: Path | None = None, *, cache_bytes: int = 0) -> None:
+        from gpu_worker.model_cache import ModelCache
+        from nodes.model_store import ModelStore
+
+        self.store = ModelStore(root, ttl_seconds=0) if root is not None else None
+        self.models = ModelCache(budget_bytes=cache_bytes)  # 0: no budget, nothing is evicted
+        self.steps: list[tuple[int, int]] = []
+
+    def model_path(self, folder: str, name: str) -> Path:
+        from nodes.model_store import ModelNotFound
+
+        if self.store is None:
+            raise ModelNotFound(f"Model {name!r}: this test context has no model store.")
+        return self.store.path(folder, name)
+
+    def progress(self, step: int, total: int) -> None:
+        self.steps.append((step, total))
+
+    def check_cancelled(self) -> None:
+        pass
