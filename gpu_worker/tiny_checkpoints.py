@@ -116,16 +116,16 @@ def tiny_clip_vocab() -> tuple[dict[str, int], list[str]]:
     return vocab, merges
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(
         json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
 
 
-def _write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str]) -> None:
+def write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / "vocab.json", vocab)
+    write_json(folder / "vocab.json", vocab)
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
     specials = {
         "bos_token": BOS_TOKEN,
@@ -133,7 +133,7 @@ def _write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str]) -> 
         "pad_token": EOS_TOKEN,
         "unk_token": EOS_TOKEN,
     }
-    _write_json(folder / "special_tokens_map.json", specials)
+    write_json(folder / "special_tokens_map.json", specials)
     config = {
         **specials,
         "tokenizer_class": "CLIPTokenizer",
@@ -142,7 +142,7 @@ def _write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str]) -> 
         "errors": "replace",
         "add_prefix_space": False,
     }
-    _write_json(folder / "tokenizer_config.json", config)
+    write_json(folder / "tokenizer_config.json", config)
 
 
 def text_encoder_config(vocab_size: int) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
         if bars_on:
             hf_logging.enable_progress_bar()
     PNDMScheduler(**SCHEDULER_CONFIG).save_pretrained(path / "scheduler")
-    _write_tokenizer(path / "tokenizer", vocab, merges)
+    write_tokenizer(path / "tokenizer", vocab, merges)
 
     model_index = {
         "_class_name": "StableDiffusionPipeline",
@@ -219,13 +219,13 @@ def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
         "unet": ["diffusers", "UNet2DConditionModel"],
         "vae": ["diffusers", "AutoencoderKL"],
     }
-    _write_json(path / "model_index.json", model_index)
+    write_json(path / "model_index.json", model_index)
     (path / "README.txt").write_text(_README.format(seed=seed), encoding="utf-8")
-    _make_readable(path)
+    make_readable(path)
     return path
 
 
-def _make_readable(path: Path) -> None:
+def make_readable(path: Path) -> None:
     for file in [path, *path.rglob("*")]:
         if file.is_file():
             file.chmod(0o644)  # safetensors writes 0600; keep it readable by others
@@ -264,9 +264,9 @@ def write_tiny_sd15_single_file(path: Path, *, seed: int = 0) -> Path:
     vae.save_config(config_dir / "vae")
     text_encoder.config.save_pretrained(config_dir / "text_encoder")
     PNDMScheduler(**SCHEDULER_CONFIG).save_pretrained(config_dir / "scheduler")
-    _write_tokenizer(config_dir / "tokenizer", *tiny_clip_vocab())
-    _make_readable(path)
-    _make_readable(config_dir)
+    write_tokenizer(config_dir / "tokenizer", *tiny_clip_vocab())
+    make_readable(path)
+    make_readable(config_dir)
     return path
 
 
@@ -286,8 +286,8 @@ def write_tiny_vae(path: Path, *, seed: int = 0, single_file: bool) -> Path:
         state = vae_to_ldm(vae.state_dict(), VAE_CONFIG, prefix="")
         save_file({k: v.contiguous() for k, v in state.items()}, str(path))
         vae.save_config(sidecar_config_dir(path) / "vae")
-        _make_readable(sidecar_config_dir(path))
+        make_readable(sidecar_config_dir(path))
     else:
         vae.save_pretrained(path, safe_serialization=True)
-    _make_readable(path)
+    make_readable(path)
     return path

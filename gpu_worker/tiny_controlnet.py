@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gpu_worker.ldm_layout import UNET_PREFIX, unet_to_ldm
+from gpu_worker.tiny_checkpoints import make_readable
 
 CONTROL_PREFIX = "control_model."
 
@@ -94,14 +95,8 @@ def write_tiny_controlnet(path: Path, *, checkpoint_dir: Path, seed: int, single
         save_file({k: v.contiguous() for k, v in state.items()}, str(path))
         sidecar = path.with_suffix(".config")
         controlnet.save_config(sidecar)
-        _make_readable(sidecar)
+        make_readable(sidecar)
     else:
         controlnet.save_pretrained(path, safe_serialization=True)
-    _make_readable(path)
+    make_readable(path)
     return path
-
-
-def _make_readable(path: Path) -> None:
-    for file in [path, *path.rglob("*")]:
-        if file.is_file():
-            file.chmod(0o644)  # safetensors writes 0600; keep it readable by the worker user

@@ -24,6 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gpu_worker.tiny_checkpoints import make_readable
+
 LAYOUTS = ("kohya_diffusers", "kohya_ldm", "peft")
 _UNET_LAYER = re.compile(
     r"(\.attentions\.\d+\.(proj_in|proj_out|transformer_blocks\..*)|\.resnets\.\d+\.conv[12])$"
@@ -86,7 +88,7 @@ def write_tiny_lora(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
-    path.chmod(0o644)  # safetensors writes 0600; keep it readable by others
+    make_readable(path)
     return path
 
 

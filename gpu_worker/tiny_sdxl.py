@@ -21,12 +21,12 @@ from typing import Any
 
 from gpu_worker.tiny_checkpoints import (
     VAE_CONFIG,
-    _make_readable,
-    _write_json,
-    _write_tokenizer,
+    make_readable,
     sidecar_config_dir,
     text_encoder_config,
     tiny_clip_vocab,
+    write_json,
+    write_tokenizer,
 )
 
 #: SDXL's noise schedule (the base model's scheduler/scheduler_config.json).
@@ -104,12 +104,12 @@ def tiny_sdxl_modules(seed: int) -> dict[str, Any]:
 
 def _write_tokenizers(folder: Path) -> None:
     vocab, merges = tiny_clip_vocab()
-    _write_tokenizer(folder / "tokenizer", vocab, merges)
-    _write_tokenizer(folder / "tokenizer_2", vocab, merges)
+    write_tokenizer(folder / "tokenizer", vocab, merges)
+    write_tokenizer(folder / "tokenizer_2", vocab, merges)
     # SDXL's second tokenizer pads with "!" instead of the end token; keep that difference.
     for name in ("special_tokens_map.json", "tokenizer_config.json"):
         file = folder / "tokenizer_2" / name
-        _write_json(file, {**json.loads(file.read_text(encoding="utf-8")), "pad_token": "!"})
+        write_json(file, {**json.loads(file.read_text(encoding="utf-8")), "pad_token": "!"})
 
 
 def _write_scheduler(folder: Path) -> None:
@@ -136,7 +136,7 @@ def write_tiny_sdxl_diffusers(path: Path, *, seed: int = 0) -> Path:
             hf_logging.enable_progress_bar()
     _write_scheduler(path)
     _write_tokenizers(path)
-    _write_json(
+    write_json(
         path / "model_index.json",
         {
             "_class_name": "StableDiffusionXLPipeline",
@@ -151,7 +151,7 @@ def write_tiny_sdxl_diffusers(path: Path, *, seed: int = 0) -> Path:
             "vae": ["diffusers", "AutoencoderKL"],
         },
     )
-    _make_readable(path)
+    make_readable(path)
     return path
 
 
@@ -186,6 +186,6 @@ def write_tiny_sdxl_single_file(path: Path, *, seed: int = 0) -> Path:
     modules["text_encoder_2"].config.save_pretrained(config_dir / "text_encoder_2")
     _write_scheduler(config_dir)
     _write_tokenizers(config_dir)
-    _make_readable(path)
-    _make_readable(config_dir)
+    make_readable(path)
+    make_readable(config_dir)
     return path

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from gpu_worker.tiny_checkpoints import make_readable
+
 GROWTH = 32  # spandrel's RRDBNet hard-codes gc=32
 FEATURES = 8
 BLOCKS = 1
@@ -50,7 +52,7 @@ def write_tiny_esrgan(
         torch.save({wrap: state} if wrap else state, path)
     else:
         raise ValueError(f"write .safetensors, .pth or .pt, not {path.suffix!r}")
-    path.chmod(0o644)
+    make_readable(path)
     return path
 
 
