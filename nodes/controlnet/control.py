@@ -14,11 +14,13 @@ very same control object (as ControlNetApplyAdvanced makes them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from nodes.diffusion.guidance import percent_to_timestep
 
 # Training timesteps of SD 1.x/2.x/XL noise schedules, which ControlNets share with their base model.
 TRAIN_STEPS = 1000
@@ -45,6 +47,18 @@ class Control:
     end_percent: float = 1.0
     previous: Control | None = None
     name: str = "ControlNet"  # the file it came from, for messages
+    # Fitted hints by input shape; lives as long as the conditioning (one execution: results that
+    # hold a ControlNet are never kept in the node result cache).
+    _fitted: dict[tuple[Any, ...], torch.Tensor] = field(default_factory=dict, repr=False)
+
+    def _fitted_hint(self, x: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tensor:
+        """The hint resized to `x`'s pixels, one row per row of `x`, on its device: built once per shape
+        and reused for every step (the resize runs on the CPU)."""
+        key = (tuple(x.shape), groups, str(x.device), dtype)
+        if key not in self._fitted:
+            hint = fit_hint(self.hint, (x.shape[-2] * PIXELS_PER_CELL, x.shape[-1] * PIXELS_PER_CELL))
+            self._fitted[key] = hint[hint_rows(hint.shape[0], x.shape[0], groups)].to(x.device, dtype)
+        return self._fitted[key]
 
     def active(self, t: torch.Tensor | float) -> bool:
         """Whether timestep `t` lies in this control's part of sampling.
@@ -52,8 +66,8 @@ class Control:
         Fraction p of the way through sampling is training timestep (1 - p) * (TRAIN_STEPS - 1), the
         same mapping guidance.py uses for ConditioningSetTimestepRange.
         """
-        last = TRAIN_STEPS - 1
-        first, final = (1.0 - self.start_percent) * last, (1.0 - self.end_percent) * last
+        first = percent_to_timestep(self.start_percent, TRAIN_STEPS)
+        final = percent_to_timestep(self.end_percent, TRAIN_STEPS)
         return final <= float(t) <= first
 
     def residuals(
@@ -62,7 +76,6 @@ class Control:
         x: torch.Tensor,
         t: torch.Tensor,
         context: torch.Tensor,
-        area: Any = None,
         dtype: torch.dtype,
         unet_kwargs: dict[str, Any] | None = None,
         groups: int = 1,
@@ -71,11 +84,11 @@ class Control:
 
         `x` holds `groups` stacked copies of the latent batch (negative and positive rows when guidance
         batches both sides). The hint is fitted to `x` itself: when the entry has an area, ComfyUI
-        squeezes the whole hint into that area (it does not crop it), and so do we; `area` is unused.
+        squeezes the whole hint into that area (it does not crop it), and so do we.
         """
         earlier = (
             self.previous.residuals(
-                x=x, t=t, context=context, area=area, dtype=dtype, unet_kwargs=unet_kwargs, groups=groups
+                x=x, t=t, context=context, dtype=dtype, unet_kwargs=unet_kwargs, groups=groups
             )
             if self.previous is not None
             else {}
@@ -89,14 +102,13 @@ class Control:
                 f"ControlNet {self.name!r} takes text embeddings of width {width}, but the prompt has "
                 f"{context.shape[-1]}: it was made for another model family than the checkpoint's."
             )
-        hint = fit_hint(self.hint, (x.shape[-2] * PIXELS_PER_CELL, x.shape[-1] * PIXELS_PER_CELL))
-        hint = hint[hint_rows(hint.shape[0], x.shape[0], groups)]
+        hint = self._fitted_hint(x, groups, model.dtype)
         extra = {k: v for k, v in (unet_kwargs or {}).items() if k == "added_cond_kwargs"}  # SDXL's inputs
         down, mid = model(
             x.to(model.dtype),
             t,
             encoder_hidden_states=context.to(x.device, model.dtype),
-            controlnet_cond=hint.to(x.device, model.dtype),
+            controlnet_cond=hint,
             conditioning_scale=float(self.strength),
             return_dict=False,
             **extra,

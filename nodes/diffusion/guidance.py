@@ -14,7 +14,7 @@ weighted per cell, as ComfyUI does:
   ``extras["mask_strength"]``; ``extras["set_area_to_bounds"]`` shrinks the
   region to the mask's bounding box first (ConditioningSetMask);
 - ``extras["control"]`` is an object (ControlNet) whose
-  ``residuals(x=, t=, context=, area=, dtype=, unet_kwargs=, groups=)`` returns extra
+  ``residuals(x=, t=, context=, dtype=, unet_kwargs=, groups=)`` returns extra
   UNet kwargs (``down_block_additional_residuals``,
   ``mid_block_additional_residual``) for the latent crop `x` at timestep `t`,
   or ``{}`` when it is inactive at that step;
@@ -79,13 +79,21 @@ def prepare(
     entries = []
     for embeddings, extras in conditioning:
         region = _region(extras, latent_shape, device)
-        last = train_steps - 1
-        first = (1.0 - float(extras.get("start_percent", 0.0))) * last
-        final = (1.0 - float(extras.get("end_percent", 1.0))) * last
-        if "start_percent" not in extras and "end_percent" not in extras:
-            first, final = math.inf, -math.inf
+        first, final = math.inf, -math.inf
+        if "start_percent" in extras or "end_percent" in extras:
+            first = percent_to_timestep(float(extras.get("start_percent", 0.0)), train_steps)
+            final = percent_to_timestep(float(extras.get("end_percent", 1.0)), train_steps)
         entries.append(Entry(embeddings, extras, region, first, final))
     return entries
+
+
+def percent_to_timestep(percent: float, train_steps: int = 1000) -> float:
+    """The training timestep a fraction of the way through sampling stands for (0: the start, noisiest).
+
+    ComfyUI maps percents onto the model's noise schedule; for the discrete SD schedules that is
+    timestep (1 - p) * (train_steps - 1). Used for timestep ranges and ControlNet windows alike.
+    """
+    return (1.0 - percent) * (train_steps - 1)
 
 
 def with_uncond_controls(positive: Conditioning, negative: Conditioning) -> Conditioning:
@@ -169,10 +177,9 @@ def _call_unet(
     )
     control = entries[0].extras.get("control")
     if control is not None:
-        area = entries[0].region
         # groups: x holds one copy of the latent batch per entry, so each restarts the hint batch.
         residuals = control.residuals(
-            x=x, t=t, context=context, area=area, dtype=unet.dtype, unet_kwargs=kwargs, groups=len(entries)
+            x=x, t=t, context=context, dtype=unet.dtype, unet_kwargs=kwargs, groups=len(entries)
         )
         kwargs.update(residuals)
     return unet(x.to(unet.dtype), t, encoder_hidden_states=context, **kwargs).sample.float()

@@ -46,9 +46,7 @@ def call(
 ) -> dict[str, Any]:
     context = sd[prompt][0][0].expand(x.shape[0], -1, -1)
     with torch.inference_mode():
-        return control.residuals(
-            x=x, t=torch.tensor(t), context=context, area=None, dtype=torch.float32, groups=groups
-        )
+        return control.residuals(x=x, t=torch.tensor(t), context=context, dtype=torch.float32, groups=groups)
 
 
 def latent_x(batch: int = 1, size: int = 8) -> torch.Tensor:
