@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.controlnet.control import ControlNetHandle
+from nodes.diffusion.model_files import read_safetensors, sidecar_or, weights_dtype
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 # SDXL's added text-and-size embedding, in the diffusers layout (the original one is not converted).
@@ -32,17 +33,13 @@ _LAYOUT_KEYS = (
 
 def config_dir_for(path: Path, state: dict[str, Any]) -> Path:
     """The sidecar ``NAME.config/`` of ``NAME.safetensors`` if it has a config.json, else a shipped one."""
-    sidecar = path.with_suffix(".config")
-    if (sidecar / "config.json").is_file():
-        return sidecar
-    return CONFIGS / ("sdxl" if _SDXL_KEY in state else "sd15")
+    return sidecar_or(path, CONFIGS / ("sdxl" if _SDXL_KEY in state else "sd15"), needs="config.json")
 
 
 def load_controlnet(path: Path, device: str) -> ControlNetHandle:
-    import torch
     from diffusers import ControlNetModel
 
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    dtype = weights_dtype(device)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ValueError(
@@ -52,7 +49,7 @@ def load_controlnet(path: Path, device: str) -> ControlNetHandle:
             path, torch_dtype=dtype, local_files_only=True, low_cpu_mem_usage=False
         )
     else:
-        state = _read_state(path)
+        state = read_safetensors(path, "ControlNet")
         _check_layout(path, state)
         config_dir = config_dir_for(path, state)
         try:
@@ -67,17 +64,6 @@ def load_controlnet(path: Path, device: str) -> ControlNetHandle:
             ) from exc
     model.to(device).eval().requires_grad_(False)
     return ControlNetHandle(model=model, name=path.name)
-
-
-def _read_state(path: Path) -> dict[str, Any]:
-    # Only safetensors: a .pth or .ckpt is a pickle, and unpickling a file from the store could run code.
-    if path.suffix != ".safetensors":
-        raise ValueError(
-            f"ControlNet {path.name!r}: only .safetensors single files load (got {path.suffix})."
-        )
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 def _check_layout(path: Path, state: dict[str, Any]) -> None:

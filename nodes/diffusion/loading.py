@@ -7,6 +7,7 @@ from pathlib import Path
 from nodes.diffusion import sdxl_loading
 from nodes.diffusion.assembly import assemble_checkpoint
 from nodes.diffusion.handles import Checkpoint
+from nodes.diffusion.model_files import weights_dtype
 from nodes.diffusion.single_file import load_single_file_checkpoint
 from nodes.model_family import model_family
 
@@ -19,7 +20,7 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
 
     if not (path / "unet").is_dir():
         raise ValueError(f"Checkpoint {path.name!r} is not a Stable Diffusion diffusers folder (no unet/).")
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    dtype = weights_dtype(device)
     common = {"local_files_only": True, "low_cpu_mem_usage": False}
     unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype, **common)
     vae = AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=torch.float32, **common)

@@ -19,8 +19,8 @@ from typing import Any
 
 from nodes.diffusion.assembly import scheduler_config_from, vae_handle
 from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
+from nodes.diffusion.model_files import read_safetensors, sidecar_or, weights_dtype
 from nodes.diffusion.single_file import DEFAULT_CONFIG_DIR as SD15_CONFIG_DIR
-from nodes.diffusion.single_file import config_dir_for
 
 SDXL_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sdxl"
 #: SDXL reads the penultimate layer of both text encoders (ComfyUI and diffusers alike).
@@ -52,7 +52,7 @@ def load_sdxl_diffusers(path: Path, device: str) -> Checkpoint:
     for part in ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"):
         if not (path / part).is_dir():
             raise ValueError(f"SDXL checkpoint {path.name!r} has no {part}/ folder.")
-    dtype = _dtype(device)
+    dtype = weights_dtype(device)
     common: dict[str, Any] = {"local_files_only": True, "low_cpu_mem_usage": False}
     unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype, **common)
     # The VAE stays in float32: SDXL's VAE overflows in float16 (its config says force_upcast).
@@ -71,18 +71,16 @@ def load_sdxl_diffusers(path: Path, device: str) -> Checkpoint:
 
 def sdxl_config_dir(path: Path) -> Path:
     """The sidecar ``NAME.config/`` of ``NAME.safetensors`` if present, else the shipped SDXL configs."""
-    sidecar = config_dir_for(path)
-    return sidecar if sidecar != SD15_CONFIG_DIR else SDXL_CONFIG_DIR
+    return sidecar_or(path, SDXL_CONFIG_DIR)
 
 
 def load_sdxl_single_file(path: Path, device: str) -> Checkpoint:
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
-    from safetensors.torch import load_file
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    state = load_file(str(path))
+    state = read_safetensors(path, "Checkpoint")
     missing = [part for part, prefix in _SGM_PARTS.items() if not any(k.startswith(prefix) for k in state)]
     if missing:
         raise ValueError(
@@ -91,7 +89,7 @@ def load_sdxl_single_file(path: Path, device: str) -> Checkpoint:
         )
     config_dir = sdxl_config_dir(path)
     tokenizers = (_tokenizer(path, config_dir, "tokenizer"), _tokenizer(path, config_dir, "tokenizer_2"))
-    dtype = _dtype(device)
+    dtype = weights_dtype(device)
     common: dict[str, Any] = {"config": str(config_dir), "local_files_only": True}
     try:
         unet = UNet2DConditionModel.from_single_file(state, subfolder="unet", torch_dtype=dtype, **common)
@@ -152,12 +150,6 @@ def _check_complete(path: Path, config_dir: Path, state: dict[str, Any], modules
                 f"SDXL checkpoint {path.name!r}: its {name} weights do not match the configs in "
                 f"{config_dir.name}/ (not the SDXL base architecture?)."
             )
-
-
-def _dtype(device: str) -> Any:
-    import torch
-
-    return torch.float16 if device.startswith("cuda") else torch.float32
 
 
 def _tokenizer(path: Path, config_dir: Path, name: str) -> Any:

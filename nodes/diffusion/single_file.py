@@ -16,6 +16,7 @@ from typing import Any
 
 from nodes.diffusion.assembly import assemble_checkpoint, vae_handle
 from nodes.diffusion.handles import Checkpoint, VaeHandle
+from nodes.diffusion.model_files import read_safetensors, sidecar_or, weights_dtype
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
 _LDM_KEYS = {
@@ -27,8 +28,7 @@ _LDM_KEYS = {
 
 def config_dir_for(path: Path) -> Path:
     """The sidecar ``NAME.config/`` of ``NAME.safetensors`` if present, else the shipped SD1.5 configs."""
-    sidecar = path.with_suffix(".config")
-    return sidecar if sidecar.is_dir() else DEFAULT_CONFIG_DIR
+    return sidecar_or(path, DEFAULT_CONFIG_DIR)
 
 
 def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
@@ -37,7 +37,7 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    state = _read_state(path)
+    state = read_safetensors(path)
     missing = [part for part, prefix in _LDM_KEYS.items() if not any(k.startswith(prefix) for k in state)]
     if missing:
         raise ValueError(
@@ -47,7 +47,7 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
         )
     config_dir = config_dir_for(path)
     tokenizer_dir = _tokenizer_dir(path, config_dir)
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    dtype = weights_dtype(device)
     common: dict[str, Any] = {"config": str(config_dir), "local_files_only": True}
     try:
         unet = UNet2DConditionModel.from_single_file(state, subfolder="unet", torch_dtype=dtype, **common)
@@ -83,7 +83,7 @@ def load_vae(path: Path, device: str) -> VaeHandle:
             path, torch_dtype=torch.float32, local_files_only=True, low_cpu_mem_usage=False
         )
     else:
-        state = _read_state(path)
+        state = read_safetensors(path)
         if not any(k.startswith(("encoder.", "first_stage_model.encoder.")) for k in state):
             raise ValueError(f"VAE {path.name!r} has no encoder.* weights: not a VAE in the original layout.")
         config_dir = config_dir_for(path)
@@ -101,15 +101,6 @@ def load_vae(path: Path, device: str) -> VaeHandle:
             ) from exc
     vae.to(device).eval().requires_grad_(False)
     return vae_handle(vae)
-
-
-def _read_state(path: Path) -> dict[str, Any]:
-    # Only safetensors: a .ckpt is a pickle, and unpickling a file from the store could run code.
-    if path.suffix != ".safetensors":
-        raise ValueError(f"Model {path.name!r}: only .safetensors single files load (got {path.suffix}).")
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 def _tokenizer_dir(path: Path, config_dir: Path) -> Path:
