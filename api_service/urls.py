@@ -9,6 +9,7 @@ from api_service.accounts.views import UsageView
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
 from api_service.files.views import FileUploadView
 from api_service.workflows.views import (
+    ExecutionCancelView,
     ExecutionListView,
     ExecutionPollView,
     WorkflowCollectionView,
@@ -40,6 +41,7 @@ urlpatterns = [
     path("docs", PublicDocsView.as_view(url_name="openapi"), name="docs"),
     path("v1/workflows", WorkflowCollectionView.as_view()),
     path("v1/workflows/executions/<str:execution_id>/poll", ExecutionPollView.as_view()),
+    path("v1/workflows/executions/<str:execution_id>/cancel", ExecutionCancelView.as_view()),
     path("v1/workflows/<str:workflow_id>", WorkflowDetailView.as_view()),
     path("v1/workflows/<str:workflow_id>/execute", WorkflowExecuteView.as_view()),
     path("v1/workflows/<str:workflow_id>/executions", WorkflowExecutionsView.as_view()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,10 @@ from gpu_worker.model_cache import ModelCache
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.protocol import RunSpec
 from gpu_worker.storage import ArtifactStorage
+from nodes.context import ExecutionCancelled
 from nodes.model_store import ModelStore
+
+CANCEL_CHECK_SECONDS = 0.5
 
 
 class UnknownFile(LookupError):
@@ -26,6 +31,7 @@ class WorkerContext:
         store: ModelStore,
         storage: ArtifactStorage,
         reporter: ProgressReporter,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.spec = spec
         self.device = device
@@ -35,6 +41,8 @@ class WorkerContext:
         self._storage = storage
         self._reporter = reporter
         self._saved = 0
+        self._cancelled = cancelled
+        self._next_cancel_check = 0.0
 
     def model_path(self, folder: str, name: str) -> Path:
         return self._store.path(folder, name)
@@ -63,4 +71,10 @@ class WorkerContext:
         self._reporter.step(step, total)
 
     def check_cancelled(self) -> None:
-        """Cancellation arrives with a later issue; running nodes already call this."""
+        """Ask (at most twice a second) whether the execution was cancelled; raise if it was."""
+        now = time.monotonic()
+        if self._cancelled is None or now < self._next_cancel_check:
+            return
+        self._next_cancel_check = now + CANCEL_CHECK_SECONDS
+        if self._cancelled():
+            raise ExecutionCancelled(f"Execution {self.spec.execution_id} was cancelled.")

@@ -10,8 +10,9 @@ from typing import Any
 from gpu_worker.context import WorkerContext
 from gpu_worker.executor import NodeFailure, execution_plan, run_graph
 from gpu_worker.progress import ProgressReporter
-from gpu_worker.protocol import COMPLETED, FAILED, STARTED, RunSpec, make_event
+from gpu_worker.protocol import CANCEL_KEY, CANCELLED, COMPLETED, FAILED, STARTED, RunSpec, make_event
 from gpu_worker.runtime import Runtime
+from nodes.context import ExecutionCancelled
 from nodes.graph import validate_graph
 from nodes.model_store import FOLDERS
 
@@ -19,8 +20,24 @@ log = logging.getLogger(__name__)
 EmitEvent = Callable[[dict[str, Any]], None]
 
 
+def cancel_requested(redis: Any, execution_id: str) -> bool:
+    """Whether the api marked the execution cancelled. Redis down: not cancelled (keep working)."""
+    try:
+        return bool(redis.exists(CANCEL_KEY.format(execution_id=execution_id)))
+    except Exception:
+        log.warning("could not read the cancel flag of %s", execution_id, exc_info=True)
+        return False
+
+
 def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_name: str) -> str:
-    """Runs the spec and emits its events; returns the terminal event type."""
+    """Runs the spec and emits its events; returns the terminal event type (or CANCELLED)."""
+
+    def cancelled() -> bool:
+        return cancel_requested(runtime.redis, spec.execution_id)
+
+    if cancelled():
+        log.info("execution %s was cancelled before it started", spec.execution_id)
+        return CANCELLED
     emit(make_event(STARTED, spec, worker=worker_name))
     started = time.monotonic()
     # The worker checks again: its catalogue and model store are what will really run.
@@ -54,6 +71,7 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         store=runtime.store,
         storage=runtime.storage,
         reporter=reporter,
+        cancelled=cancelled,
     )
     try:
         run = run_graph(
@@ -68,6 +86,12 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
     except NodeFailure as failure:
         emit(make_event(FAILED, spec, error=failure.to_public(), durationMs=_ms_since(started)))
         return FAILED
+    except ExecutionCancelled:
+        # The row is CANCELLED already (the api set it before raising the flag): nothing to report.
+        log.info(
+            "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)
+        )
+        return CANCELLED
     emit(
         make_event(
             COMPLETED,

@@ -9,6 +9,7 @@ from typing import Any
 from gpu_worker.context import WorkerContext
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.result_cache import NodeResultCache, holds_module, node_cache_keys
+from nodes.context import ExecutionCancelled
 from nodes.graph import is_link, needed_nodes, topological_order
 from nodes.registry import Registry
 from nodes.schema import CLIP, MODEL, VAE, NodeResult
@@ -86,6 +87,8 @@ def run_graph(
         try:
             ctx.check_cancelled()
             result = registry.implementation(class_type)(ctx, **kwargs)
+        except ExecutionCancelled:
+            raise
         except Exception as exc:
             log.exception("node %s (%s) failed", node_id, class_type)
             raise NodeFailure(node_id, class_type, error_type_of(exc), public_message(exc)) from exc

@@ -22,6 +22,10 @@ FAILED = "failed"
 EVENT_TYPES = (STARTED, COMPLETED, FAILED)
 
 PROGRESS_KEY = "crucible:progress:{execution_id}"
+# Set by the api when an execution is cancelled; a running worker checks it between steps and nodes.
+CANCEL_KEY = "crucible:cancel:{execution_id}"
+CANCEL_TTL_SECONDS = 24 * 3600
+CANCELLED = "cancelled"  # what the worker's task returns for a run it stopped (no event: the row knows)
 
 
 def gpu_queue(pool: str) -> str:

@@ -14,6 +14,10 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 
 
+class ExecutionCancelled(Exception):
+    """Raised by NodeContext.check_cancelled once the execution was cancelled: stop, keep nothing."""
+
+
 class ModelProvider(Protocol):
     def get(self, key: tuple[Any, ...], loader: Callable[[], T]) -> T:
         """The cached model for `key`, loading it with `loader` on a miss."""
@@ -37,4 +41,4 @@ class NodeContext(Protocol):
         """Report progress inside the current node (sampler steps)."""
 
     def check_cancelled(self) -> None:
-        """Raise if the execution should stop."""
+        """Raise ExecutionCancelled if the execution was cancelled (cheap: call it often)."""

@@ -9,7 +9,14 @@ from typing import Any
 from django.utils import timezone
 
 from api_service.core.redis import redis_client
-from gpu_worker.protocol import EXECUTE_TASK, PROGRESS_KEY, RunSpec, gpu_queue
+from gpu_worker.protocol import (
+    CANCEL_KEY,
+    CANCEL_TTL_SECONDS,
+    EXECUTE_TASK,
+    PROGRESS_KEY,
+    RunSpec,
+    gpu_queue,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +76,15 @@ def progress_clear(*, execution_id: str) -> None:
         redis_client().delete(PROGRESS_KEY.format(execution_id=execution_id))
     except Exception:
         log.warning("could not clear progress of %s", execution_id)
+
+
+def cancel_signal(*, execution_id: str) -> None:
+    """Tell the gpu workers to stop the execution (a flag they read between steps and nodes).
+
+    Best effort: with Redis down the worker finishes the run, and the state machine drops its
+    events because the row is CANCELLED already.
+    """
+    try:
+        redis_client().set(CANCEL_KEY.format(execution_id=execution_id), "1", ex=CANCEL_TTL_SECONDS)
+    except Exception:
+        log.warning("could not signal the cancellation of %s to the workers", execution_id)

@@ -142,16 +142,36 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     return bool(changed)
 
 
-def execution_cancel(*, execution: Execution) -> bool:
-    """Ops action: stop tracking a queued or running execution; the worker's later events are ignored."""
+def execution_cancel(*, execution: Execution, by: str = "an operator") -> bool:
+    """Cancel a queued or running execution: the row turns CANCELLED at once and the worker stops.
+
+    A queued run is skipped when a worker takes it; a running one stops at its next sampler step or
+    node. Events the worker still sends are ignored by the state machine. False if it had ended.
+    """
     changed = Execution.objects.filter(pk=execution.pk, status__in=ACTIVE_STATUSES).update(
         status=ExecutionStatus.CANCELLED,
         completed_at=timezone.now(),
-        error={"type": "cancelled", "message": "Cancelled by an operator."},
+        error={"type": "cancelled", "message": f"Cancelled by {by}."},
     )
     if changed:
-        dispatch.progress_clear(execution_id=execution.pk)
+        execution_id = execution.pk
+        dispatch.progress_clear(execution_id=execution_id)
+        transaction.on_commit(lambda: dispatch.cancel_signal(execution_id=execution_id))
     return bool(changed)
+
+
+def execution_cancel_by_caller(*, execution: Execution) -> Execution:
+    """The API's cancel: idempotent for a cancelled execution, a 409 for one that already ended."""
+    if not execution_cancel(execution=execution, by="the API caller"):
+        execution.refresh_from_db()
+        if execution.status != ExecutionStatus.CANCELLED:
+            raise ApiError(
+                f"Execution {execution.pk} already ended ({execution.status}); there is nothing to cancel.",
+                type="execution_finished",
+                status=409,
+            )
+    execution.refresh_from_db()
+    return execution
 
 
 def execution_rerun(*, execution: Execution) -> Execution:

@@ -126,6 +126,17 @@ class ExecutionPollView(ApiView):
         return Response(ExecutionPollOutput(execution).data)
 
 
+class ExecutionCancelView(ApiView):
+    required_scopes = {"POST": WORKFLOWS_EXECUTE}
+
+    @extend_schema(request=None, responses=ExecutionPollOutput, operation_id="executions_cancel")
+    def post(self, request: Request, execution_id: str) -> Response:
+        execution = selectors.execution_get(
+            tenant=request.user.tenant, execution_id=execution_id, only=request.user.workflow_ids
+        )
+        return Response(ExecutionPollOutput(services.execution_cancel_by_caller(execution=execution)).data)
+
+
 class WorkflowExecutionsView(ApiView):
     required_scopes = {"GET": EXECUTIONS_READ}
 

@@ -26,6 +26,7 @@ ENDPOINTS = [
     ("POST", "/v1/workflows/{wf}/execute", WORKFLOWS_EXECUTE),
     ("GET", "/v1/workflows/{wf}/executions", EXECUTIONS_READ),
     ("GET", "/v1/workflows/executions/{exe}/poll", EXECUTIONS_READ),
+    ("POST", "/v1/workflows/executions/{exe}/cancel", WORKFLOWS_EXECUTE),
     ("GET", "/v1/executions", EXECUTIONS_READ),
     ("POST", "/v1/files", WORKFLOWS_EXECUTE),
     ("GET", "/v1/nodes", WORKFLOWS_READ),

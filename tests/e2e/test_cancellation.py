@@ -1,0 +1,77 @@
+"""Cancelling executions through the API: the row turns CANCELLED at once and the gpu worker stops."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support.graphs import text_to_image
+
+pytestmark = pytest.mark.e2e
+
+# Far longer than any test waits: only a cancellation ends it in time.
+ENDLESS = text_to_image(**{"3": {"steps": 10000}})
+
+
+def gpu_log(stack) -> str:
+    return (stack.log_dir / "gpu.log").read_text()
+
+
+def wait_for(condition, timeout: float = 90.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def poll(api, execution_id: str) -> dict:
+    response = api.get(f"/v1/workflows/executions/{execution_id}/poll")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def cancel(api, execution_id: str):
+    return api.post(f"/v1/workflows/executions/{execution_id}/cancel")
+
+
+def test_cancelling_a_running_execution_stops_its_sampler(api, stack) -> None:
+    running = api.execute(api.create_workflow(ENDLESS)["id"])
+
+    def sampling() -> bool:
+        body = poll(api, running)
+        return body["status"] == "RUNNING" and ((body.get("progress") or {}).get("step") or 0) >= 1
+
+    wait_for(sampling, what="the sampler to step")
+    # Queued behind the running one (one execution per gpu worker): cancelled before it starts.
+    queued = api.execute(api.create_workflow(text_to_image())["id"])
+
+    for execution_id in (queued, running):
+        response = cancel(api, execution_id)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "CANCELLED"
+        assert body["error"]["type"] == "cancelled"
+
+    # The worker stops the sampler mid-run and skips the queued one without running a node.
+    wait_for(lambda: f"[{running}-1] succeeded" in gpu_log(stack), what="the running task to end")
+    wait_for(lambda: f"[{queued}-1] succeeded" in gpu_log(stack), what="the queued task to end")
+    log = gpu_log(stack)
+    assert f"execution {running} cancelled while running" in log
+    assert f"execution {queued} was cancelled before it started" in log
+    assert poll(api, queued)["startedAt"] is None
+    # Late worker events never change a cancelled row; cancelling again is a no-op.
+    assert poll(api, running)["status"] == "CANCELLED"
+    assert cancel(api, running).status_code == 200
+    # The worker is free for the next execution.
+    assert api.wait(api.execute(api.create_workflow(text_to_image())["id"]))["status"] == "COMPLETED"
+
+
+def test_an_execution_that_ended_cannot_be_cancelled(api) -> None:
+    finished = api.wait(api.execute(api.create_workflow(text_to_image())["id"]))
+    assert finished["status"] == "COMPLETED"
+    response = cancel(api, finished["executionId"])
+    assert response.status_code == 409
+    assert response.json()["error"]["type"] == "execution_finished"
+    assert poll(api, finished["executionId"])["status"] == "COMPLETED"
