@@ -188,6 +188,14 @@ def sample(
         return latent.clone()  # no step to run: ComfyUI returns the latent as it came
 
     sched = build_scheduler(model.scheduler_config, sampler_name, scheduler, total, ctx.device)
+    available = len(sched.sigmas) - 1
+    if available < total:
+        # A schedule that drops repeated timesteps (beta, at many steps) is shorter. As in ComfyUI,
+        # denoise < 1 still takes its last steps; start/end_at_step count from its beginning.
+        shift = total - available if denoise < 1 else 0
+        first, last, total = max(0, first - shift), min(last - shift, available), available
+        if first >= last:
+            return latent.clone()
     start = first * sched.order
     timesteps = sched.timesteps[start : last * sched.order]
     if hasattr(sched, "set_begin_index"):

@@ -67,7 +67,12 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     "karras": {"use_karras_sigmas": True},
     "exponential": {"use_exponential_sigmas": True},
     "ddim_uniform": {"timestep_spacing": "leading", "steps_offset": 1},
+    # No diffusers spacing builds these: nodes/diffusion/custom_schedules.py lists their sigmas.
+    "beta": {"custom_sigmas": "beta"},
+    "linear_quadratic": {"custom_sigmas": "linear_quadratic"},
+    "kl_optimal": {"custom_sigmas": "kl_optimal"},
 }
+CUSTOM_SIGMA_SCHEDULERS = tuple(name for name, config in SCHEDULERS.items() if "custom_sigmas" in config)
 
 _CFG_PP = "CFG++ re-noises with the unconditional prediction, which no diffusers scheduler does"
 _NO_CLASS = "no diffusers scheduler implements this solver"
@@ -113,17 +118,18 @@ UNSUPPORTED_SAMPLERS: dict[str, str] = {
     "UniPCMultistepScheduler can stop only at 0 or the model's smallest sigma",
 }
 
-UNSUPPORTED_SCHEDULERS: dict[str, str] = {
-    "beta": "diffusers' use_beta_sigmas spaces sigmas, not timesteps, by the beta quantiles "
-    "(up to 358% off ComfyUI's beta sigmas at 20 steps)",
-    "linear_quadratic": "no diffusers option builds it (the nearest is 94% off at 20 steps)",
-    "kl_optimal": "no diffusers option builds it (the nearest is 73% off at 20 steps)",
-}
+# Every ComfyUI scheduler is honoured today (why one is not would go here, shown in the error).
+UNSUPPORTED_SCHEDULERS: dict[str, str] = {}
 
-# Pairs the diffusers class cannot build, with the reason. None today: euler_ancestral follows
-# Euler's karras/exponential sigmas (scheduling.py), and diffusers 0.42 gave KDPM2Ancestral
-# use_exponential_sigmas.
-UNSUPPORTED_PAIRS: dict[tuple[str, str], str] = {}
+# Pairs the diffusers class cannot build, with the reason. euler_ancestral and the DPM-Solver++
+# samplers follow Euler's sigmas (scheduling.py), so only the classes that space their own
+# (second-order or interpolating) sigma grids cannot take an explicit list.
+UNSUPPORTED_PAIRS: dict[tuple[str, str], str] = {
+    (sampler, scheduler): f"{SAMPLERS[sampler][0]} builds its own sigma grid and takes no explicit "
+    f"sigma list, which {scheduler} needs"
+    for sampler in ("heun", "dpm_2", "dpm_2_ancestral", "lms")
+    for scheduler in CUSTOM_SIGMA_SCHEDULERS
+}
 
 
 def sampler_problem(sampler_name: str, scheduler: str) -> str | None:
@@ -158,4 +164,5 @@ def check_sampler_inputs(inputs: Mapping[str, Any]) -> Iterator[tuple[str, str, 
 
 def scheduler_config(sampler_name: str, scheduler: str) -> tuple[str, dict[str, Any]]:
     class_name, extra = SAMPLERS[sampler_name]
-    return class_name, {**extra, **SCHEDULERS[scheduler]}
+    spacing = {k: v for k, v in SCHEDULERS[scheduler].items() if k != "custom_sigmas"}
+    return class_name, {**extra, **spacing}

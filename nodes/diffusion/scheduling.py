@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from nodes.diffusion.custom_schedules import CUSTOM_SCHEDULES
 from nodes.diffusion.samplers import SAMPLERS, SCHEDULERS
 
 # Classes given Euler's schedule, and those of them that work on x / sqrt(1 + sigma^2).
@@ -34,17 +35,34 @@ def build_scheduler(
     import diffusers
 
     class_name, extra = SAMPLERS[sampler_name]
-    schedule = SCHEDULERS[scheduler]
+    schedule = dict(SCHEDULERS[scheduler])
+    custom = schedule.pop("custom_sigmas", None)
     config = {**noise_schedule, **extra}
+    if custom is not None and class_name == "EulerDiscreteScheduler":
+        return _euler_with_custom_sigmas(config, custom, steps, device)
     if class_name not in FOLLOW_EULER_SIGMAS:
         config.update(schedule)  # the others get Euler's schedule below
     sched = getattr(diffusers, class_name).from_config(config)
     sched.set_timesteps(steps, device=device)
     if class_name in FOLLOW_EULER_SIGMAS:
-        reference = diffusers.EulerDiscreteScheduler.from_config({**noise_schedule, **schedule})
-        reference.set_timesteps(steps, device=device)
+        if custom is not None:
+            reference = _euler_with_custom_sigmas(noise_schedule, custom, steps, device)
+        else:
+            reference = diffusers.EulerDiscreteScheduler.from_config({**noise_schedule, **schedule})
+            reference.set_timesteps(steps, device=device)
         sched.sigmas = reference.sigmas.to("cpu", torch.float32)
         sched.timesteps = reference.timesteps
+    return sched
+
+
+def _euler_with_custom_sigmas(config: dict[str, Any], name: str, steps: int, device: str) -> Any:
+    """EulerDiscreteScheduler stepping along one of custom_schedules' explicit sigma lists."""
+    import diffusers
+
+    sched = diffusers.EulerDiscreteScheduler.from_config(config)
+    table = ((1.0 - sched.alphas_cumprod) / sched.alphas_cumprod).sqrt().double().numpy()
+    sigmas = CUSTOM_SCHEDULES[name](table, steps)
+    sched.set_timesteps(sigmas=sigmas.tolist(), device=device)
     return sched
 
 

@@ -62,6 +62,11 @@ def comfy_sigmas(scheduler: str, steps: int) -> np.ndarray:
         sigmas = np.exp(np.linspace(math.log(sigma_max), math.log(sigma_min), steps))
     elif scheduler == "ddim_uniform":  # training timesteps 1, 1 + 1000 // steps, ... from the top
         sigmas = table[list(range(1, len(table), max(len(table) // steps, 1)))][::-1]
+    elif scheduler in ("beta", "linear_quadratic", "kl_optimal"):
+        # Explicit lists in the product; test_sampler_schedules checks them against the recording.
+        from nodes.diffusion.custom_schedules import CUSTOM_SCHEDULES
+
+        return CUSTOM_SCHEDULES[scheduler](table, steps)
     else:
         raise ValueError(f"no reference schedule for {scheduler!r}")
     return np.concatenate([sigmas, [0.0]])

@@ -222,3 +222,23 @@ def test_a_noise_mask_limits_the_change(checkpoint, prompts, sampler_name) -> No
         assert torch.allclose(result, kept["samples"], atol=1e-5)
     stopped = advanced(checkpoint, prompts, kept, sampler_name=sampler_name, end_at_step=2)
     assert torch.allclose(stopped, kept["samples"], atol=1e-5)
+
+
+@pytest.mark.parametrize("scheduler", ["beta", "linear_quadratic", "kl_optimal"])
+@pytest.mark.parametrize("sampler_name", ["euler", "euler_ancestral", "dpmpp_2m"])
+def test_explicit_schedules_sample(checkpoint, prompts, sampler_name, scheduler) -> None:
+    run = ksampler(checkpoint, prompts, empty(), sampler_name=sampler_name, scheduler=scheduler, steps=4)
+    assert torch.isfinite(run).all()
+    assert torch.equal(
+        run, ksampler(checkpoint, prompts, empty(), sampler_name=sampler_name, scheduler=scheduler, steps=4)
+    )
+    assert not torch.equal(run, ksampler(checkpoint, prompts, empty(), sampler_name=sampler_name, steps=4))
+
+
+def test_a_beta_schedule_shorter_than_its_steps_still_runs_every_mode(checkpoint, prompts) -> None:
+    # At many steps the beta quantiles repeat training timesteps; like ComfyUI the list drops them.
+    small = {"samples": torch.zeros(1, 4, 2, 2)}
+    common = {"sampler_name": "euler", "scheduler": "beta", "steps": 300}
+    assert torch.isfinite(ksampler(checkpoint, prompts, small, denoise=0.5, **common)).all()
+    tail = advanced(checkpoint, prompts, small, start_at_step=290, **common)
+    assert torch.isfinite(tail).all()

@@ -10,9 +10,11 @@ import pytest
 import torch
 
 from nodes.catalog import default_registry
+from nodes.diffusion.custom_schedules import CUSTOM_SCHEDULES
 from nodes.diffusion.samplers import (
     COMFY_SAMPLERS,
     COMFY_SCHEDULERS,
+    CUSTOM_SIGMA_SCHEDULERS,
     SAMPLERS,
     SCHEDULERS,
     UNSUPPORTED_PAIRS,
@@ -25,6 +27,7 @@ from nodes.graph import validate_graph
 from tests.support.comfy_sigmas import (
     SD15_NOISE_SCHEDULE,
     comfy_sigmas,
+    model_sigmas,
     recording,
     relative_difference,
 )
@@ -96,11 +99,24 @@ def test_every_comfyui_name_is_supported_or_has_a_reason() -> None:
     assert not set(SCHEDULERS) & set(UNSUPPORTED_SCHEDULERS)
 
 
-def test_no_pair_is_left_out() -> None:
+@pytest.mark.parametrize("scheduler", CUSTOM_SIGMA_SCHEDULERS)
+def test_the_explicit_schedules_reproduce_comfyuis_recording(scheduler) -> None:
+    recorded = recording("comparison_sd15_20steps")[scheduler]
+    sigmas = CUSTOM_SCHEDULES[scheduler](model_sigmas(), 20)
+    assert len(sigmas) == recorded["comfy_len"] and sigmas[-1] == 0.0
+    assert sigmas[0] == pytest.approx(recorded["comfy_first"], abs=1e-4)
+    assert sigmas[-2] == pytest.approx(recorded["comfy_last_nonzero"], abs=1e-4)
+    for column, config in {**RECORDED_SPACINGS, "beta": {"use_beta_sigmas": True}}.items():
+        measured = relative_difference(_euler_sigmas(config, 20), sigmas)
+        assert measured == pytest.approx(recorded[column], abs=1e-4), column
+
+
+def test_only_classes_with_their_own_sigma_grid_refuse_the_explicit_schedules() -> None:
     # euler_ancestral takes karras/exponential through Euler's sigmas; dpm_2_ancestral has exponential.
-    assert UNSUPPORTED_PAIRS == {}
     for sampler, scheduler in (("euler_ancestral", "karras"), ("dpm_2_ancestral", "exponential")):
         assert sampler_problem(sampler, scheduler) is None
+    refused = {(s, c) for s in ("heun", "dpm_2", "dpm_2_ancestral", "lms") for c in CUSTOM_SIGMA_SCHEDULERS}
+    assert set(UNSUPPORTED_PAIRS) == refused
 
 
 def _issues(sampler: str, scheduler: str) -> list:
@@ -124,7 +140,8 @@ def test_graph_validation_rejects_an_unsupported_sampler_with_the_list(sampler) 
     assert "supported samplers: euler," in issue.message and "dpmpp_2m" in issue.message
 
 
-def test_graph_validation_rejects_an_unsupported_scheduler_with_the_list() -> None:
-    (issue,) = _issues("dpmpp_2m", "beta")
+def test_graph_validation_refuses_a_pair_the_class_cannot_build_and_says_why() -> None:
+    assert _issues("dpmpp_2m", "beta") == []
+    (issue,) = _issues("heun", "beta")
     assert (issue.type, issue.input) == ("unsupported_sampler", "scheduler")
-    assert "use_beta_sigmas" in issue.message and "supported schedulers: normal" in issue.message
+    assert "HeunDiscreteScheduler" in issue.message and "explicit sigma list" in issue.message
