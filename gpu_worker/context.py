@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from nodes.context import ExecutionCancelled
 from nodes.model_store import ModelStore
 
 CANCEL_CHECK_SECONDS = 0.5
+log = logging.getLogger(__name__)
 
 
 class UnknownFile(LookupError):
@@ -66,6 +68,26 @@ class WorkerContext:
             "width": width,
             "height": height,
         }
+
+    def reuse_artifacts(self, ui: dict[str, Any]) -> dict[str, Any] | None:
+        """An earlier identical output's poll data with its artifacts copied under this execution's
+        prefix (the same bytes, nothing re-encoded); None if one of them is gone (then the node runs)."""
+        reused: dict[str, Any] = {}
+        try:
+            for name, items in ui.items():
+                if isinstance(items, list) and all(isinstance(i, dict) and "key" in i for i in items):
+                    copies = []
+                    for item in items:
+                        key = f"{self.spec.storage_prefix}{item['filename']}"
+                        self._storage.copy(item["key"], key)
+                        copies.append({**item, "key": key})
+                    reused[name] = copies
+                else:
+                    reused[name] = items
+        except Exception:
+            log.warning("could not reuse earlier artifacts; the output node runs again", exc_info=True)
+            return None
+        return reused
 
     def progress(self, step: int, total: int) -> None:
         self._reporter.step(step, total)

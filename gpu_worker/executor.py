@@ -8,7 +8,7 @@ from typing import Any
 
 from gpu_worker.context import WorkerContext
 from gpu_worker.progress import ProgressReporter
-from gpu_worker.result_cache import NodeResultCache, holds_module, node_cache_keys
+from gpu_worker.result_cache import NodeResultCache, SavedArtifacts, holds_module, node_cache_keys
 from nodes.context import ExecutionCancelled
 from nodes.graph import is_link, needed_nodes, topological_order
 from nodes.registry import Registry
@@ -61,14 +61,19 @@ def run_graph(
         class_type = node["class_type"]
         spec = registry.get(class_type)
         assert spec is not None, "graphs are validated before they run"
-        # Output nodes always run (each execution gets its own artifacts); models are the model
-        # cache's to keep, so results that reach one (loaders' handles, a CONDITIONING carrying a
-        # ControlNet) are never held here: that would pin models the model cache evicted.
+        # Models are the model cache's to keep, so results that reach one (loaders' handles, a
+        # CONDITIONING carrying a ControlNet) are never held here: that would pin models the model
+        # cache evicted. An output node is held as its artifacts, copied for an identical rerun.
         cacheable = (
             cache is not None
             and not spec.output_node
             and not any(o.type in MODEL_TYPES for o in spec.outputs)
         )
+        saves_artifacts = cache is not None and spec.output_node and not spec.outputs
+        if saves_artifacts and _reuse_output(cache, keys[node_id], ctx, run, node_id):
+            results[node_id] = ()
+            reporter.node_finished()
+            continue
         cached = cache.get(keys[node_id]) if cacheable else None
         if cached is not None:
             results[node_id] = cached
@@ -100,8 +105,23 @@ def run_graph(
             results[node_id] = tuple(result)
         if cacheable and not holds_module(results[node_id]):
             cache.put(keys[node_id], results[node_id])
+        if saves_artifacts and node_id in run.outputs:
+            cache.put(keys[node_id], (SavedArtifacts(run.outputs[node_id]),))
         reporter.node_finished()
     return run
+
+
+def _reuse_output(cache: NodeResultCache, key: str, ctx: WorkerContext, run: GraphRun, node_id: str) -> bool:
+    """An identical output node's artifacts, copied for this execution; False to run the node."""
+    saved = cache.get(key)
+    if saved is None:
+        return False
+    ui = ctx.reuse_artifacts(saved[0].ui)
+    if ui is None:
+        return False
+    run.outputs[node_id] = ui
+    run.cached_nodes.append(node_id)
+    return True
 
 
 @dataclass

@@ -13,9 +13,12 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from nodes.graph import is_link
+
+ENTRY_OVERHEAD_BYTES = 1024
 
 
 def node_cache_keys(
@@ -41,6 +44,14 @@ def node_cache_keys(
         payload = json.dumps([scope, node["class_type"], parts], sort_keys=True, default=str)
         keys[node_id] = hashlib.sha256(payload.encode()).hexdigest()
     return keys
+
+
+@dataclass(frozen=True)
+class SavedArtifacts:
+    """What an output node (SaveImage) leaves in the cache: its poll data, whose artifacts an identical
+    rerun copies instead of encoding and uploading them again."""
+
+    ui: dict[str, Any]
 
 
 def holds_module(value: Any) -> bool:
@@ -91,7 +102,8 @@ class NodeResultCache:
             return entry[0]
 
     def put(self, key: str, outputs: tuple[Any, ...]) -> None:
-        size = tensor_bytes(outputs)
+        # Every entry costs at least a little, so entries without tensors cannot grow without bound.
+        size = max(tensor_bytes(outputs), ENTRY_OVERHEAD_BYTES)
         if self.budget_bytes <= 0 or size > self.budget_bytes:
             return
         with self._lock:

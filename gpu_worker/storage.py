@@ -31,6 +31,11 @@ class ArtifactStorage:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._client.put_object(Bucket=self._config.s3_bucket, Key=key, Body=data, ContentType=content_type)
 
+    def copy(self, source_key: str, key: str) -> None:
+        """A server-side copy within the bucket (no bytes pass through the worker)."""
+        bucket = self._config.s3_bucket
+        self._client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
+
     def get(self, key: str) -> bytes:
         response = self._client.get_object(Bucket=self._config.s3_bucket, Key=key)
         return response["Body"].read()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from tests.support.graphs import TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS
 
@@ -20,11 +21,16 @@ def test_a_new_seed_recomputes_only_the_sampler_and_what_follows(api) -> None:
     assert sorted(reseeded["cachedNodes"]) == ["5", "6", "7"]  # the loader hits the model cache instead
 
     identical = api.wait(api.execute(workflow["id"], {"seed": 2, "prompt": "a cache test"}))
-    assert sorted(identical["cachedNodes"]) == ["3", "5", "6", "7", "8"]
-    # The output node runs every time, so each execution has its own artifact, with the same pixels.
-    assert identical["outputs"]["9"]["images"][0]["url"] != reseeded["outputs"]["9"]["images"][0]["url"]
+    # Nothing is recomputed: even SaveImage's PNG is copied from the earlier run, not encoded again.
+    assert sorted(identical["cachedNodes"]) == ["3", "5", "6", "7", "8", "9"]
+    # Each execution still owns its artifact (its own object), with the very same bytes.
+    mine, earlier = identical["outputs"]["9"]["images"][0], reseeded["outputs"]["9"]["images"][0]
+    assert mine["url"] != earlier["url"] and identical["executionId"] in mine["url"]
+    assert requests.get(mine["url"], timeout=30).content == requests.get(earlier["url"], timeout=30).content
+    assert (mine["width"], mine["height"]) == (earlier["width"], earlier["height"])
 
     new_prompt = api.wait(api.execute(workflow["id"], {"seed": 2, "prompt": "another prompt"}))
+    assert "9" not in new_prompt["cachedNodes"]
     assert sorted(new_prompt["cachedNodes"]) == ["5", "7"]
 
 
@@ -37,3 +43,21 @@ def test_results_are_not_shared_between_tenants(api, stack) -> None:
         workflow = client.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
         result = client.wait(client.execute(workflow["id"], {"seed": 77, "prompt": "shared?"}))
         assert result["cachedNodes"] == []
+
+
+def test_an_identical_rerun_whose_earlier_artifact_is_gone_saves_again(api, db) -> None:
+    from django.conf import settings
+
+    from api_service.core import storage
+    from api_service.workflows.models import Execution
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    inputs = {"seed": 5, "prompt": "gone artifacts"}
+    first = api.wait(api.execute(workflow["id"], inputs))
+    key = Execution.objects.get(pk=first["executionId"]).outputs["9"]["images"][0]["key"]
+    storage.internal_client().delete_object(Bucket=settings.S3_BUCKET, Key=key)  # retention removed it
+
+    again = api.wait(api.execute(workflow["id"], inputs))
+    assert again["status"] == "COMPLETED", again
+    assert "9" not in again["cachedNodes"] and "3" in again["cachedNodes"]
+    assert requests.get(again["outputs"]["9"]["images"][0]["url"], timeout=30).status_code == 200
