@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nodes.diffusion.clip_vocab import bytes_to_unicode
+
 #: SD1.5's own noise schedule (``scheduler/scheduler_config.json``).
 SCHEDULER_CONFIG: dict[str, Any] = {
     "num_train_timesteps": 1000,
@@ -87,26 +89,9 @@ tokenizer, scheduler subfolders). Do not use it for anything else.
 """
 
 
-def _bytes_to_unicode() -> list[str]:
-    """The GPT-2/CLIP byte -> printable unicode table, in CLIP's byte order."""
-    bs = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    cs = list(bs)
-    extra = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + extra)
-            extra += 1
-    return [chr(c) for c in cs]
-
-
 def tiny_clip_vocab() -> tuple[dict[str, int], list[str]]:
     """Vocab and merges laid out like CLIP's: bytes, bytes + ``</w>``, merges, specials."""
-    alphabet = _bytes_to_unicode()
+    alphabet = bytes_to_unicode()
     tokens = [*alphabet, *(ch + "</w>" for ch in alphabet)]
     tokens += ["".join(pair) for pair in _MERGES]
     tokens += [BOS_TOKEN, EOS_TOKEN]

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.assembly import scheduler_config_from, vae_handle
+from nodes.diffusion.clip_vocab import bundled_tokenizer_dir
 from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
-from nodes.diffusion.model_files import read_safetensors, sidecar_or, weights_dtype
+from nodes.diffusion.model_files import check_unet_width, read_safetensors, sidecar_or, weights_dtype
 from nodes.diffusion.single_file import DEFAULT_CONFIG_DIR as SD15_CONFIG_DIR
 
 SDXL_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sdxl"
@@ -88,6 +89,7 @@ def load_sdxl_single_file(path: Path, device: str) -> Checkpoint:
             f"{', '.join(_SGM_PARTS[m] + '*' for m in missing)} weights."
         )
     config_dir = sdxl_config_dir(path)
+    check_unet_width(path, state, config_dir)
     tokenizers = (_tokenizer(path, config_dir, "tokenizer"), _tokenizer(path, config_dir, "tokenizer_2"))
     dtype = weights_dtype(device)
     common: dict[str, Any] = {"config": str(config_dir), "local_files_only": True}
@@ -168,9 +170,14 @@ def _tokenizer(path: Path, config_dir: Path, name: str) -> Any:
         if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
             extra = {} if folder.name == name else _tokenizer_overrides(config_dir, name)
             return CLIPTokenizer.from_pretrained(folder, local_files_only=True, **extra)
+    bundled = bundled_tokenizer_dir(SDXL_CONFIG_DIR / "tokenizer")
+    if bundled is not None:
+        return CLIPTokenizer.from_pretrained(
+            bundled, local_files_only=True, **_tokenizer_overrides(config_dir, name)
+        )
     raise ValueError(
-        f"SDXL checkpoint {path.name!r} needs CLIP's tokenizer files (vocab.json, merges.txt from any SD1.x "
-        f"or SDXL diffusers folder's tokenizer/), which are not shipped: put them in "
+        f"SDXL checkpoint {path.name!r} needs CLIP's tokenizer files: install open_clip_torch (make does) or "
+        f"put vocab.json and merges.txt from any SD1.x or SDXL diffusers folder's tokenizer/ in "
         f"{path.with_suffix('.config').name}/tokenizer/ next to it or in {SDXL_CONFIG_DIR / 'tokenizer'}."
     )
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.assembly import assemble_checkpoint, vae_handle
+from nodes.diffusion.clip_vocab import bundled_tokenizer_dir
 from nodes.diffusion.handles import Checkpoint, VaeHandle
-from nodes.diffusion.model_files import read_safetensors, sidecar_or, weights_dtype
+from nodes.diffusion.model_files import check_unet_width, read_safetensors, sidecar_or, weights_dtype
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
 _LDM_KEYS = {
@@ -46,6 +47,7 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
             " (SD 1.x and SDXL checkpoints load; other families are not supported yet)."
         )
     config_dir = config_dir_for(path)
+    check_unet_width(path, state, config_dir)
     tokenizer_dir = _tokenizer_dir(path, config_dir)
     dtype = weights_dtype(device)
     common: dict[str, Any] = {"config": str(config_dir), "local_files_only": True}
@@ -107,8 +109,11 @@ def _tokenizer_dir(path: Path, config_dir: Path) -> Path:
     for folder in (config_dir / "tokenizer", DEFAULT_CONFIG_DIR / "tokenizer"):
         if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
             return folder
+    bundled = bundled_tokenizer_dir(DEFAULT_CONFIG_DIR / "tokenizer")  # CLIP's, from open_clip_torch
+    if bundled is not None:
+        return bundled
     raise ValueError(
-        f"Checkpoint {path.name!r} needs CLIP's tokenizer files (vocab.json, merges.txt from any SD1.x "
-        f"diffusers folder's tokenizer/), which are not shipped: put them in "
+        f"Checkpoint {path.name!r} needs CLIP's tokenizer files: install open_clip_torch (make does) or put "
+        f"vocab.json and merges.txt from any SD1.x diffusers folder's tokenizer/ in "
         f"{path.with_suffix('.config').name}/tokenizer/ next to it or in {DEFAULT_CONFIG_DIR / 'tokenizer'}."
     )
