@@ -55,11 +55,15 @@ class WorkerContext:
             raise UnknownFile(f"File {file_id!r} is not part of this execution.")
         return self._storage.get(key)
 
-    def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
+    def _artifact_name(self, prefix: str) -> tuple[str, str]:
+        """A new artifact's file name and object key: prefix, node id and a counter unique in the run."""
         self._saved += 1
         safe_prefix = "".join(c if c.isalnum() or c in "-_" else "_" for c in prefix)[:64] or "image"
         filename = f"{safe_prefix}_{self.node_id}_{self._saved:05d}.png"
-        key = f"{self.spec.storage_prefix}{filename}"
+        return filename, f"{self.spec.storage_prefix}{filename}"
+
+    def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
+        filename, key = self._artifact_name(prefix)
         self._storage.put(key, png, "image/png")
         return {
             "key": key,
@@ -78,9 +82,10 @@ class WorkerContext:
                 if isinstance(items, list) and all(isinstance(i, dict) and "key" in i for i in items):
                     copies = []
                     for item in items:
-                        key = f"{self.spec.storage_prefix}{item['filename']}"
+                        # Named as this node saves (its id, this run's counter): never another's file.
+                        filename, key = self._artifact_name(item["filename"].rsplit("_", 2)[0])
                         self._storage.copy(item["key"], key)
-                        copies.append({**item, "key": key})
+                        copies.append({**item, "key": key, "filename": filename})
                     reused[name] = copies
                 else:
                     reused[name] = items

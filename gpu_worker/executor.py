@@ -70,6 +70,7 @@ def run_graph(
             and not any(o.type in MODEL_TYPES for o in spec.outputs)
         )
         saves_artifacts = cache is not None and spec.output_node and not spec.outputs
+        ctx.node_id = node_id
         if saves_artifacts and _reuse_output(cache, keys[node_id], ctx, run, node_id):
             results[node_id] = ()
             reporter.node_finished()

@@ -61,3 +61,26 @@ def test_an_identical_rerun_whose_earlier_artifact_is_gone_saves_again(api, db) 
     assert again["status"] == "COMPLETED", again
     assert "9" not in again["cachedNodes"] and "3" in again["cachedNodes"]
     assert requests.get(again["outputs"]["9"]["images"][0]["url"], timeout=30).status_code == 200
+
+
+def test_reused_outputs_never_take_another_outputs_file(api) -> None:
+    import copy
+    import io
+
+    from PIL import Image
+
+    def pixels(image: dict) -> bytes:
+        return Image.open(io.BytesIO(requests.get(image["url"], timeout=30).content)).tobytes()
+
+    first = api.wait(api.execute(api.create_workflow(TEXT_TO_IMAGE)["id"]))
+    # The same SaveImage (same inputs) under another id, beside a new "9" that saves other pixels.
+    graph = copy.deepcopy(TEXT_TO_IMAGE)
+    graph["12"] = copy.deepcopy(graph["9"])
+    graph["13"] = {"class_type": "ImageInvert", "inputs": {"image": ["8", 0]}}
+    graph["9"]["inputs"]["images"] = ["13", 0]
+    second = api.wait(api.execute(api.create_workflow(graph)["id"]))
+    assert "12" in second["cachedNodes"] and "9" not in second["cachedNodes"]
+    reused, inverted = second["outputs"]["12"]["images"][0], second["outputs"]["9"]["images"][0]
+    assert reused["url"].split("?")[0] != inverted["url"].split("?")[0]
+    assert pixels(reused) == pixels(first["outputs"]["9"]["images"][0])
+    assert pixels(inverted) != pixels(reused)
