@@ -75,9 +75,13 @@ _ANNOTATION = re.compile(r" \[(input|output|temp)\]$")
 
 
 def _safe_name(name: str) -> str:
+    return _cleaned_name(name) or "upload"
+
+
+def _cleaned_name(name: str) -> str:
+    """The base name with only letters, digits, "-", "_" and "." (others as "_"), trimmed, cut to 120."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in base).strip("._")
-    return cleaned[:120] or "upload"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in base).strip("._")[:120]
 
 
 def file_keys_for(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, str]:
@@ -90,8 +94,9 @@ def file_keys_for(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, str
     refs = list(file_ids)
     names: dict[str, list[str]] = {}
     for ref in refs:
-        if ref.strip():
-            names.setdefault(stored_name(ref), []).append(ref)
+        name = stored_name(ref)
+        if name:  # a reference with nothing left of a name ("/", "???") names no upload
+            names.setdefault(name, []).append(ref)
     rows = (
         File.objects.filter(tenant=tenant)
         .filter(Q(id__in=refs) | Q(filename__in=list(names)))
@@ -114,4 +119,4 @@ def stored_name(reference: str) -> str:
     ComfyUI may annotate the folder ("x.png [input]") or give a subfolder ("clipspace/x.png"); uploads
     keep only the base name, with characters other than letters, digits, "-", "_" and "." as "_".
     """
-    return _safe_name(_ANNOTATION.sub("", reference))
+    return _cleaned_name(_ANNOTATION.sub("", reference))

@@ -79,9 +79,11 @@ def test_comfyui_style_names_find_their_upload(api) -> None:
         graph["1"]["inputs"]["image"] = reference
         response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
         assert response.status_code == 201, (reference, response.text)
-    graph["1"]["inputs"]["image"] = ""
-    response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
-    assert response.status_code == 400
+    upload(api, png_bytes((16, 16), (9, 9, 9)), name="...")  # no usable name: stored as "upload"
+    for nameless in ("", "???", "/", " [input]"):
+        graph["1"]["inputs"]["image"] = nameless
+        response = api.post("/v1/workflows", json={"name": "x", "graph": graph})
+        assert response.status_code == 400, (nameless, response.text)
 
 
 def test_uploads_are_checked_by_content(api) -> None:

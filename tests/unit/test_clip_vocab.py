@@ -37,3 +37,21 @@ def test_a_sidecar_tokenizer_wins_over_the_bundled_one(tmp_path: Path) -> None:
     bare = tmp_path / "bare.safetensors"
     bare.write_bytes(path.read_bytes())
     assert _tokenizer_dir(bare, DEFAULT_CONFIG_DIR) == bundled_tokenizer_dir(DEFAULT_CONFIG_DIR / "tokenizer")
+
+
+def test_a_folder_a_cleaner_emptied_in_part_is_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    from nodes.diffusion import clip_vocab
+
+    clip_vocab._cache_root.cache_clear()
+    try:
+        folder = bundled_tokenizer_dir(DEFAULT_CONFIG_DIR / "tokenizer")
+        assert folder is not None and folder.is_relative_to(tmp_path)
+        (folder / "merges.txt").unlink()
+        again = bundled_tokenizer_dir(DEFAULT_CONFIG_DIR / "tokenizer")
+        assert again is not None and (again / "merges.txt").is_file()
+        assert CLIPTokenizer.from_pretrained(again, local_files_only=True)("a cat")["input_ids"] == [
+            49406, 320, 2368, 49407,
+        ]  # fmt: skip
+    finally:
+        clip_vocab._cache_root.cache_clear()

@@ -216,3 +216,15 @@ def test_a_malformed_header_is_unknown_whatever_it_breaks(tmp_path: Path) -> Non
     header = ("[" * 100_000 + "]" * 100_000).encode()  # nesting past the JSON parser's recursion limit
     deep.write_bytes(len(header).to_bytes(8, "little") + header)
     assert model_family(deep) == "unknown"
+
+
+def test_sd2_and_refiner_files_are_refused_before_anything_loads(tmp_path: Path) -> None:
+    from nodes.diffusion.loading import load_checkpoint
+
+    for name, key, what in (
+        ("sd2.safetensors", "cond_stage_model.model.token_embedding.weight", "SD 2.x"),
+        ("refiner.safetensors", "conditioner.embedders.0.model.text_projection", "SDXL refiner"),
+    ):
+        write_fake_safetensors(tmp_path / name, {key: [4, 4]})
+        with pytest.raises(ValueError, match=f"is an {what} checkpoint, which does not load yet"):
+            load_checkpoint(tmp_path / name, "cpu")
