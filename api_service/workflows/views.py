@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -129,7 +129,14 @@ class ExecutionPollView(ApiView):
 class ExecutionCancelView(ApiView):
     required_scopes = {"POST": WORKFLOWS_EXECUTE}
 
-    @extend_schema(request=None, responses=ExecutionPollOutput, operation_id="executions_cancel")
+    @extend_schema(
+        request=None,
+        responses={
+            200: ExecutionPollOutput,
+            409: OpenApiResponse(description="`execution_finished`: it already COMPLETED or FAILED."),
+        },
+        operation_id="executions_cancel",
+    )
     def post(self, request: Request, execution_id: str) -> Response:
         execution = selectors.execution_get(
             tenant=request.user.tenant, execution_id=execution_id, only=request.user.workflow_ids

@@ -36,8 +36,10 @@ def cancel(api, execution_id: str):
     return api.post(f"/v1/workflows/executions/{execution_id}/cancel")
 
 
-def test_cancelling_a_running_execution_stops_its_sampler(api, stack) -> None:
+def test_cancelling_a_running_execution_stops_its_sampler(api, stack, request) -> None:
     running = api.execute(api.create_workflow(ENDLESS)["id"])
+    # Whatever happens here, never leave the (only) gpu worker busy for the tests that follow.
+    request.addfinalizer(lambda: cancel(api, running))
 
     def sampling() -> bool:
         body = poll(api, running)

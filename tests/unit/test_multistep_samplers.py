@@ -237,8 +237,27 @@ def test_explicit_schedules_sample(checkpoint, prompts, sampler_name, scheduler)
 
 def test_a_beta_schedule_shorter_than_its_steps_still_runs_every_mode(checkpoint, prompts) -> None:
     # At many steps the beta quantiles repeat training timesteps; like ComfyUI the list drops them.
+    from nodes.diffusion.custom_schedules import beta_sigmas
+    from tests.support.comfy_sigmas import model_sigmas
+
+    available = len(beta_sigmas(model_sigmas(), 300)) - 1
+    assert available < 300
     small = {"samples": torch.zeros(1, 4, 2, 2)}
     common = {"sampler_name": "euler", "scheduler": "beta", "steps": 300}
-    assert torch.isfinite(ksampler(checkpoint, prompts, small, denoise=0.5, **common)).all()
-    tail = advanced(checkpoint, prompts, small, start_at_step=290, **common)
-    assert torch.isfinite(tail).all()
+
+    def steps_run(run) -> int:
+        before = len(CTX.steps)
+        assert torch.isfinite(run()).all()
+        return len(CTX.steps) - before
+
+    # denoise 0.5: the last 300 steps of the (shortened) 600-step schedule.
+    assert steps_run(lambda: ksampler(checkpoint, prompts, small, denoise=0.5, **common)) == 300
+    # start_at_step counts from the start of the shortened schedule: 290 .. its end.
+    assert (
+        steps_run(lambda: advanced(checkpoint, prompts, small, start_at_step=290, **common))
+        == available - 290
+    )
+    # Starting past its end runs nothing and returns the latent as it came.
+    assert torch.equal(
+        advanced(checkpoint, prompts, small, start_at_step=available, **common), small["samples"]
+    )
