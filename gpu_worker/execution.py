@@ -87,7 +87,9 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         emit(make_event(FAILED, spec, error=failure.to_public(), durationMs=_ms_since(started)))
         return FAILED
     except ExecutionCancelled:
-        # The row is CANCELLED already (the api set it before raising the flag): nothing to report.
+        # The row is CANCELLED already (the api set it before raising the flag): nothing to report,
+        # and no progress left behind for it (images saved before the stop stay in storage).
+        reporter.clear()
         log.info(
             "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)
         )

@@ -27,6 +27,12 @@ class ProgressReporter:
         self._node = (node_id, class_type)
         self._write(None, None, force=True)
 
+    def clear(self) -> None:
+        try:
+            self._redis.delete(self._key)
+        except Exception:
+            log.warning("could not clear progress in Redis", exc_info=True)
+
     def node_finished(self) -> None:
         self._nodes_done += 1
 

@@ -15,7 +15,7 @@ T = TypeVar("T")
 
 
 class ExecutionCancelled(Exception):
-    """Raised by NodeContext.check_cancelled once the execution was cancelled: stop, keep nothing."""
+    """Raised by NodeContext.check_cancelled once the execution was cancelled: stop at once."""
 
 
 class ModelProvider(Protocol):
