@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_sd15(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The tiny SD1.5 (seed 0) as CheckpointLoaderSimple returns it: MODEL, CLIP and VAE handles."""
     from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
     from nodes.diffusion.loading import load_diffusers_checkpoint
 
@@ -18,11 +20,22 @@ def tiny_sd15(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
-def tiny_prompts(tiny_sd15: Any) -> tuple[Any, Any]:
+def prompts(checkpoint: Any) -> tuple[Any, Any]:
     """(positive, negative) CONDITIONING from the tiny model's CLIP."""
     from nodes.diffusion import ops as diffusion
     from tests.unit.test_latent_ops import CTX
 
-    (positive,) = diffusion.clip_text_encode(CTX, "a photo of a cat", tiny_sd15.clip)
-    (negative,) = diffusion.clip_text_encode(CTX, "text, watermark", tiny_sd15.clip)
+    (positive,) = diffusion.clip_text_encode(CTX, "a photo of a cat", checkpoint.clip)
+    (negative,) = diffusion.clip_text_encode(CTX, "text, watermark", checkpoint.clip)
     return positive, negative
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny latents gain nothing from threads; on a busy 2-core machine they cost 10x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

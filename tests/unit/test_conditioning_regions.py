@@ -47,46 +47,48 @@ def test_percentage_area_resolves_against_the_latent() -> None:
     assert (entry.region.top, entry.region.left, entry.region.height, entry.region.width) == (8, 8, 4, 8)
 
 
-def test_full_area_is_the_plain_prediction(tiny_sd15, tiny_prompts) -> None:
-    pos, neg = tiny_prompts
+def test_full_area_is_the_plain_prediction(checkpoint, prompts) -> None:
+    pos, neg = prompts
     (full,) = regions.conditioning_set_area(CTX, pos, width=128, height=128, x=0, y=0, strength=3.0)
-    assert torch.equal(predict(tiny_sd15.model, full, neg), predict(tiny_sd15.model, pos, neg))
+    assert torch.equal(predict(checkpoint.model, full, neg), predict(checkpoint.model, pos, neg))
 
 
-def test_combined_with_itself_is_the_same_prediction(tiny_sd15, tiny_prompts) -> None:
-    pos, neg = tiny_prompts
+def test_combined_with_itself_is_the_same_prediction(checkpoint, prompts) -> None:
+    pos, neg = prompts
     (twice,) = conditioning_ops.conditioning_combine(CTX, pos, pos)
     assert len(twice) == 2
-    assert torch.allclose(predict(tiny_sd15.model, twice, neg), predict(tiny_sd15.model, pos, neg), atol=1e-5)
+    assert torch.allclose(
+        predict(checkpoint.model, twice, neg), predict(checkpoint.model, pos, neg), atol=1e-5
+    )
 
 
-def test_cells_outside_an_area_follow_the_other_entry(tiny_sd15, tiny_prompts) -> None:
-    pos, neg = tiny_prompts
-    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+def test_cells_outside_an_area_follow_the_other_entry(checkpoint, prompts) -> None:
+    pos, neg = prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", checkpoint.clip)
     (left,) = regions.conditioning_set_area(CTX, other, width=64, height=128, x=0, y=0, strength=1.0)
     (combined,) = conditioning_ops.conditioning_combine(CTX, pos, left)
-    mixed = predict(tiny_sd15.model, combined, neg)
-    plain = predict(tiny_sd15.model, pos, neg)
+    mixed = predict(checkpoint.model, combined, neg)
+    plain = predict(checkpoint.model, pos, neg)
     assert torch.allclose(mixed[..., 8:], plain[..., 8:], atol=1e-5)
     assert not torch.allclose(mixed[..., :8], plain[..., :8], atol=1e-3)
 
 
-def test_uncovered_cells_predict_zero_noise(tiny_sd15, tiny_prompts) -> None:
-    pos, _ = tiny_prompts
+def test_uncovered_cells_predict_zero_noise(checkpoint, prompts) -> None:
+    pos, _ = prompts
     (top,) = regions.conditioning_set_area(CTX, pos, width=128, height=64, x=0, y=0, strength=1.0)
-    pred = predict(tiny_sd15.model, top, pos, cfg=1.0)
+    pred = predict(checkpoint.model, top, pos, cfg=1.0)
     assert torch.count_nonzero(pred[:, :, 8:]) == 0
     assert torch.count_nonzero(pred[:, :, :8]) > 0
 
 
-def test_mask_weights_an_entry_and_mask_bounds_crop_to_it(tiny_sd15, tiny_prompts) -> None:
-    pos, neg = tiny_prompts
-    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+def test_mask_weights_an_entry_and_mask_bounds_crop_to_it(checkpoint, prompts) -> None:
+    pos, neg = prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", checkpoint.clip)
     empty = torch.zeros(128, 128)
     (masked_out,) = regions.conditioning_set_mask(CTX, other, empty, strength=1.0, set_cond_area="default")
     (combined,) = conditioning_ops.conditioning_combine(CTX, pos, masked_out)
     assert torch.allclose(
-        predict(tiny_sd15.model, combined, neg), predict(tiny_sd15.model, pos, neg), atol=1e-5
+        predict(checkpoint.model, combined, neg), predict(checkpoint.model, pos, neg), atol=1e-5
     )
 
     corner = torch.zeros(128, 128)
@@ -97,28 +99,28 @@ def test_mask_weights_an_entry_and_mask_bounds_crop_to_it(tiny_sd15, tiny_prompt
     assert float(entry.region.weight.max()) == pytest.approx(0.5)
 
 
-def test_timestep_range_switches_an_entry_on_late(tiny_sd15, tiny_prompts) -> None:
-    pos, neg = tiny_prompts
-    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+def test_timestep_range_switches_an_entry_on_late(checkpoint, prompts) -> None:
+    pos, neg = prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", checkpoint.clip)
     (late,) = regions.conditioning_set_timestep_range(CTX, other, start=0.5, end=1.0)
     (combined,) = conditioning_ops.conditioning_combine(CTX, pos, late)
     # Early in sampling (high timestep) only `pos` is active; late, both are.
     assert torch.allclose(
-        predict(tiny_sd15.model, combined, neg, t=900.0),
-        predict(tiny_sd15.model, pos, neg, t=900.0),
+        predict(checkpoint.model, combined, neg, t=900.0),
+        predict(checkpoint.model, pos, neg, t=900.0),
         atol=1e-5,
     )
     assert not torch.allclose(
-        predict(tiny_sd15.model, combined, neg, t=100.0),
-        predict(tiny_sd15.model, pos, neg, t=100.0),
+        predict(checkpoint.model, combined, neg, t=100.0),
+        predict(checkpoint.model, pos, neg, t=100.0),
         atol=1e-3,
     )
     with pytest.raises(ValueError, match="start"):
         regions.conditioning_set_timestep_range(CTX, other, start=0.8, end=0.2)
 
 
-def test_concat_appends_tokens_and_inputs_stay_unchanged(tiny_prompts) -> None:
-    pos, neg = tiny_prompts
+def test_concat_appends_tokens_and_inputs_stay_unchanged(prompts) -> None:
+    pos, neg = prompts
     before = dict(pos[0][1])
     (joined,) = conditioning_ops.conditioning_concat(CTX, pos, neg)
     assert joined[0][0].shape[1] == pos[0][0].shape[1] + neg[0][0].shape[1]
@@ -126,15 +128,15 @@ def test_concat_appends_tokens_and_inputs_stay_unchanged(tiny_prompts) -> None:
     assert pos[0][1] == before and "area" in regions_out[0][1]
 
 
-def test_ksampler_with_areas_is_deterministic_per_seed(tiny_sd15, tiny_prompts) -> None:
-    pos, neg = tiny_prompts
-    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", tiny_sd15.clip)
+def test_ksampler_with_areas_is_deterministic_per_seed(checkpoint, prompts) -> None:
+    pos, neg = prompts
+    (other,) = diffusion.clip_text_encode(CTX, "a red sports car", checkpoint.clip)
     (left,) = regions.conditioning_set_area(CTX, other, width=64, height=64, x=0, y=0, strength=1.5)
     (combined,) = conditioning_ops.conditioning_combine(CTX, pos, left)
     empty = {"samples": torch.zeros(2, 4, 8, 16)}
-    first = ksampler(tiny_sd15, (combined, neg), empty, steps=3)
-    again = ksampler(tiny_sd15, (combined, neg), empty, steps=3)
-    plain = ksampler(tiny_sd15, (pos, neg), empty, steps=3)
+    first = ksampler(checkpoint, (combined, neg), empty, steps=3)
+    again = ksampler(checkpoint, (combined, neg), empty, steps=3)
+    plain = ksampler(checkpoint, (pos, neg), empty, steps=3)
     assert first.shape == (2, 4, 8, 16)
     assert torch.equal(first, again)
     assert not torch.equal(first, plain)

@@ -24,6 +24,8 @@ from nodes.diffusion.loading import load_diffusers_checkpoint
 from tests.support.comfy_sigmas import comfy_sigmas, model_sigmas
 from tests.unit.test_latent_ops import CTX
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SEED = 2024
 CFG = 6.0
 SHAPE = (2, 4, 6, 8)
@@ -41,15 +43,6 @@ def prompts(checkpoint: Checkpoint) -> tuple[Any, Any]:
     (positive,) = diffusion.clip_text_encode(CTX, "a lighthouse at dusk", checkpoint.clip)
     (negative,) = diffusion.clip_text_encode(CTX, "blurry", checkpoint.clip)
     return positive, negative
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    # A 6x8 latent gains nothing from threads; on a busy 2-core machine they cost 10x.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _denoiser(checkpoint: Checkpoint, prompts: tuple[Any, Any]):

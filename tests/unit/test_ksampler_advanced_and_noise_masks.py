@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
 from nodes.diffusion import ops as diffusion
-from nodes.diffusion.handles import Checkpoint
-from nodes.diffusion.loading import load_diffusers_checkpoint
 from nodes.latent import ops as latent_ops
 from nodes.latent import ops_transform
 from tests.unit.test_latent_ops import CTX
 
 SEED = 156680208700286
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
-    path: Path = tmp_path_factory.mktemp("models") / "tiny-sd15"
-    write_tiny_sd15_diffusers(path, seed=0)
-    return CTX.models.get(("checkpoint", str(path)), lambda: load_diffusers_checkpoint(path, "cpu"))
-
-
-@pytest.fixture(scope="module")
-def prompts(checkpoint: Checkpoint) -> tuple[Any, Any]:
-    (positive,) = diffusion.clip_text_encode(CTX, "a photo of a cat", checkpoint.clip)
-    (negative,) = diffusion.clip_text_encode(CTX, "text, watermark", checkpoint.clip)
-    return positive, negative
 
 
 def input_latent(batch: int = 1, **extra: Any) -> dict[str, Any]:

@@ -5,18 +5,16 @@ Sampling runs through the real KSampler / KSamplerAdvanced code path (nodes/diff
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
 from nodes.diffusion import ops as diffusion
-from nodes.diffusion.handles import Checkpoint
-from nodes.diffusion.loading import load_diffusers_checkpoint
 from nodes.diffusion.samplers import SCHEDULERS
 from tests.unit.test_latent_ops import CTX
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SEED = 156680208700286
 DPMPP = ("dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu")
@@ -31,29 +29,6 @@ NEW_PAIRS = [(sampler, scheduler) for sampler in ("ddim", *DPMPP) for scheduler 
 def close(a: torch.Tensor, b: torch.Tensor) -> bool:
     # Different float paths to the same step (VP vs VE scaling) agree to ~1e-6 relative.
     return torch.allclose(a, b, rtol=1e-5, atol=2e-4)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
-    path: Path = tmp_path_factory.mktemp("models") / "tiny-sd15"
-    write_tiny_sd15_diffusers(path, seed=0)
-    return load_diffusers_checkpoint(path, "cpu")
-
-
-@pytest.fixture(scope="module")
-def prompts(checkpoint: Checkpoint) -> tuple[Any, Any]:
-    (positive,) = diffusion.clip_text_encode(CTX, "a photo of a cat", checkpoint.clip)
-    (negative,) = diffusion.clip_text_encode(CTX, "text, watermark", checkpoint.clip)
-    return positive, negative
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    # A 6x8 latent gains nothing from threads; on a busy 2-core machine they cost 10x.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def empty(batch: int = 1) -> dict[str, Any]:
