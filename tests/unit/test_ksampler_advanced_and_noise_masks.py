@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 import torch
 
-from nodes.diffusion import ops as diffusion
 from nodes.latent import ops as latent_ops
 from nodes.latent import ops_transform
+from tests.support import sampling
 from tests.unit.test_latent_ops import CTX
 
 SEED = 156680208700286
@@ -20,32 +21,8 @@ def input_latent(batch: int = 1, **extra: Any) -> dict[str, Any]:
     return {"samples": torch.randn(batch, 4, 6, 8, generator=generator), **extra}
 
 
-def ksampler(checkpoint, prompts, latent, **overrides) -> torch.Tensor:
-    inputs = {"seed": SEED, "steps": 4, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal"}
-    inputs.update(overrides)
-    (out,) = diffusion.ksampler(
-        CTX, checkpoint.model, positive=prompts[0], negative=prompts[1], latent_image=latent, **inputs
-    )
-    return out["samples"]
-
-
-def advanced(checkpoint, prompts, latent, **overrides) -> torch.Tensor:
-    inputs = {
-        "add_noise": "enable",
-        "noise_seed": SEED,
-        "steps": 4,
-        "cfg": 7.5,
-        "sampler_name": "euler",
-        "scheduler": "normal",
-        "start_at_step": 0,
-        "end_at_step": 10000,
-        "return_with_leftover_noise": "disable",
-    }
-    inputs.update(overrides)
-    (out,) = diffusion.ksampler_advanced(
-        CTX, checkpoint.model, positive=prompts[0], negative=prompts[1], latent_image=latent, **inputs
-    )
-    return out["samples"]
+ksampler = partial(sampling.ksampler, seed=SEED, steps=4, cfg=7.5, sampler_name="euler", scheduler="normal")
+advanced = partial(sampling.advanced, noise_seed=SEED, steps=4, sampler_name="euler", scheduler="normal")
 
 
 # --- KSamplerAdvanced ----------------------------------------------------------------------------

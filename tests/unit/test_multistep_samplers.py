@@ -5,13 +5,14 @@ Sampling runs through the real KSampler / KSamplerAdvanced code path (nodes/diff
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 import torch
 
-from nodes.diffusion import ops as diffusion
 from nodes.diffusion.samplers import SCHEDULERS
+from tests.support import sampling
 from tests.unit.test_latent_ops import CTX
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -39,32 +40,10 @@ def image_latent(**extra: Any) -> dict[str, Any]:
     return {"samples": torch.randn(1, 4, 6, 8, generator=torch.Generator().manual_seed(3)), **extra}
 
 
-def ksampler(checkpoint, prompts, latent, **overrides) -> torch.Tensor:
-    inputs = {"seed": SEED, "steps": 3, "cfg": 7.5, "sampler_name": "dpmpp_2m", "scheduler": "karras"}
-    inputs.update(overrides)
-    (out,) = diffusion.ksampler(
-        CTX, checkpoint.model, positive=prompts[0], negative=prompts[1], latent_image=latent, **inputs
-    )
-    return out["samples"]
-
-
-def advanced(checkpoint, prompts, latent, **overrides) -> torch.Tensor:
-    inputs = {
-        "add_noise": "enable",
-        "noise_seed": SEED,
-        "steps": 4,
-        "cfg": 7.5,
-        "sampler_name": "dpmpp_2m",
-        "scheduler": "karras",
-        "start_at_step": 0,
-        "end_at_step": 10000,
-        "return_with_leftover_noise": "disable",
-    }
-    inputs.update(overrides)
-    (out,) = diffusion.ksampler_advanced(
-        CTX, checkpoint.model, positive=prompts[0], negative=prompts[1], latent_image=latent, **inputs
-    )
-    return out["samples"]
+ksampler = partial(
+    sampling.ksampler, seed=SEED, steps=3, cfg=7.5, sampler_name="dpmpp_2m", scheduler="karras"
+)
+advanced = partial(sampling.advanced, noise_seed=SEED, steps=4, sampler_name="dpmpp_2m", scheduler="karras")
 
 
 @pytest.mark.parametrize(("sampler_name", "scheduler"), NEW_PAIRS)

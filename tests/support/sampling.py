@@ -1,0 +1,49 @@
+"""KSampler and KSamplerAdvanced called as nodes on the unit tests' tiny checkpoint and prompts.
+
+Each test module binds its own seed, steps and sampler with functools.partial; a call's keywords
+override those.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# KSamplerAdvanced's inputs that tests rarely change (ComfyUI's defaults but for cfg).
+ADVANCED_DEFAULTS: dict[str, Any] = {
+    "add_noise": "enable",
+    "cfg": 7.5,
+    "start_at_step": 0,
+    "end_at_step": 10000,
+    "return_with_leftover_noise": "disable",
+}
+
+
+def ksampler(
+    checkpoint: Any, prompts: tuple[Any, Any], latent: dict[str, Any], **inputs: Any
+) -> torch.Tensor:
+    from nodes.diffusion import ops as diffusion
+    from tests.unit.test_latent_ops import CTX
+
+    (out,) = diffusion.ksampler(
+        CTX, checkpoint.model, positive=prompts[0], negative=prompts[1], latent_image=latent, **inputs
+    )
+    return out["samples"]
+
+
+def advanced(
+    checkpoint: Any, prompts: tuple[Any, Any], latent: dict[str, Any], **inputs: Any
+) -> torch.Tensor:
+    from nodes.diffusion import ops as diffusion
+    from tests.unit.test_latent_ops import CTX
+
+    (out,) = diffusion.ksampler_advanced(
+        CTX,
+        checkpoint.model,
+        positive=prompts[0],
+        negative=prompts[1],
+        latent_image=latent,
+        **{**ADVANCED_DEFAULTS, **inputs},
+    )
+    return out["samples"]
