@@ -73,12 +73,17 @@ IMAGE_TO_IMAGE = {
 }
 
 
-def text_to_image(**node_inputs: dict) -> dict:
-    """A copy of TEXT_TO_IMAGE with some node inputs replaced: text_to_image(**{"3": {"steps": 2}})."""
-    graph = copy.deepcopy(TEXT_TO_IMAGE)
+def with_inputs(graph: dict, **node_inputs: dict) -> dict:
+    """A deep copy of `graph` with some node inputs replaced: with_inputs(g, **{"3": {"steps": 2}})."""
+    graph = copy.deepcopy(graph)
     for node_id, changes in node_inputs.items():
         graph[node_id]["inputs"].update(changes)
     return graph
+
+
+def text_to_image(**node_inputs: dict) -> dict:
+    """A copy of TEXT_TO_IMAGE with some node inputs replaced: text_to_image(**{"3": {"steps": 2}})."""
+    return with_inputs(TEXT_TO_IMAGE, **node_inputs)
 
 
 def single_file_with_clip_skip_and_vae() -> dict:
