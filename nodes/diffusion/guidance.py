@@ -30,7 +30,7 @@ entry per side, runs positive and negative as one batch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -65,9 +65,20 @@ class Entry:
     # Active while last_timestep <= t <= first_timestep.
     first_timestep: float = math.inf
     last_timestep: float = -math.inf
+    # The entry's extra UNet inputs on the device, built on the first step and reused by the others.
+    _unet_inputs: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def active(self, t: torch.Tensor) -> bool:
         return self.last_timestep <= float(t) <= self.first_timestep
+
+    def unet_inputs(
+        self, model: Any, *, rows: int, latent_hw: tuple[int, ...], device: torch.device
+    ) -> dict[str, Any]:
+        key = (rows, tuple(latent_hw), str(device))
+        if key not in self._unet_inputs:
+            built = unet_kwargs(model, self.extras, batch=rows, latent_hw=latent_hw)
+            self._unet_inputs[key] = _to_device(built, device)
+        return self._unet_inputs[key]
 
 
 def prepare(
@@ -173,7 +184,7 @@ def _call_unet(
     context = torch.cat([c.expand(rows, -1, -1) if c.shape[0] == 1 else c for c in contexts])
     context = context.to(x.device, unet.dtype)
     kwargs = _cat_kwargs(
-        [unet_kwargs(model, entry.extras, batch=rows, latent_hw=latent_hw) for entry in entries], x.device
+        [entry.unet_inputs(model, rows=rows, latent_hw=latent_hw, device=x.device) for entry in entries]
     )
     control = entries[0].extras.get("control")
     if control is not None:
@@ -266,15 +277,20 @@ def _match_lengths(contexts: list[torch.Tensor]) -> list[torch.Tensor]:
     return [c.repeat(1, target // c.shape[1], 1) for c in contexts]
 
 
-def _cat_kwargs(parts: list[dict[str, Any]], device: torch.device) -> dict[str, Any]:
-    """Stack per-entry UNet kwargs row-wise (nested dicts of tensors, as diffusers takes them)."""
-    if not parts[0]:
-        return {}
+def _cat_kwargs(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack per-entry UNet kwargs row-wise (nested dicts of tensors, as diffusers takes them); a new
+    top-level dict, so the caller may add to it."""
+    if len(parts) == 1 or not parts[0]:
+        return dict(parts[0])
     out: dict[str, Any] = {}
     for key, value in parts[0].items():
         values = [part[key] for part in parts]
-        if isinstance(value, dict):
-            out[key] = _cat_kwargs(values, device)
-        else:
-            out[key] = torch.cat(values).to(device)
+        out[key] = _cat_kwargs(values) if isinstance(value, dict) else torch.cat(values)
     return out
+
+
+def _to_device(kwargs: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {
+        key: _to_device(value, device) if isinstance(value, dict) else value.to(device)
+        for key, value in kwargs.items()
+    }
