@@ -88,7 +88,6 @@ def run_graph(
                 kwargs[inp.name] = results[value[0]][value[1]] if is_link(value) else value
             elif inp.default is not None:
                 kwargs[inp.name] = inp.default
-        ctx.node_id = node_id
         reporter.node_started(node_id, class_type)
         try:
             ctx.check_cancelled()
