@@ -11,11 +11,13 @@ $(PY):
 
 # Reinstall only when a requirements file changed. torch is pinned first so no
 # other requirement can pull a CUDA build (see requirements/worker.txt).
-$(STAMP): $(PY) requirements/api.txt requirements/worker.txt requirements/worker-nodeps.txt requirements/dev.txt
+REQUIREMENTS := $(wildcard requirements/*.txt)
+
+$(STAMP): $(PY) $(REQUIREMENTS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -r requirements/dev.txt
-	$(PY) -m pip install --quiet --no-deps -r requirements/worker-nodeps.txt
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -c requirements/constraints.txt -r requirements/worker-nodeps.txt
 	touch $(STAMP)
 
 deps: $(STAMP)

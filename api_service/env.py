@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -46,17 +45,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def database_from_url(url: str) -> dict[str, object]:
-    """postgres://user:password@host:port/name -> Django DATABASES entry."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("postgres", "postgresql"):
-        raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL, got scheme {parsed.scheme!r}.")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parsed.path.lstrip("/")) or "crucible",
-        "USER": unquote(parsed.username or ""),
-        "PASSWORD": unquote(parsed.password or ""),
-        "HOST": parsed.hostname or "",
-        "PORT": str(parsed.port or ""),
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
-    }
+    """postgres://user:password@host:port/name?sslmode=require -> a Django DATABASES entry.
+
+    dj-database-url does the parsing, so the query string (sslmode, options, ...) is kept as OPTIONS.
+    """
+    import dj_database_url
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL, got scheme {scheme!r}.")
+    config = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    config["NAME"] = config.get("NAME") or "crucible"
+    return config

@@ -16,7 +16,20 @@ import pytest
 from tests.support.api import ApiClient
 from tests.support.graphs import BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT, TINY_VAE
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+_HOME_FREE_DIR: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Caches (the CLIP tokenizer folder, Hugging Face's) go to a folder of this session, never ~/."""
+    global _HOME_FREE_DIR
+    _HOME_FREE_DIR = Path(tempfile.mkdtemp(prefix="crucible-test-cache-"))
+    os.environ["XDG_CACHE_HOME"] = str(_HOME_FREE_DIR / "xdg")
+    os.environ["HF_HOME"] = str(_HOME_FREE_DIR / "hf")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _HOME_FREE_DIR is not None:
+        shutil.rmtree(_HOME_FREE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

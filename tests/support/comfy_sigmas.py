@@ -1,6 +1,6 @@
 """ComfyUI's sigma schedules for SD1.5, rebuilt from their published definitions (no ComfyUI code).
 
-The recordings in ../shared/comfyui/sigma_schedule_*.json hold, per ComfyUI scheduler, the length,
+The recordings in tests/data/comfyui/sigma_schedule_*.json hold, per ComfyUI scheduler, the length,
 first and last non-zero sigma and the largest relative difference from each diffusers spacing at 20
 steps; tests/unit/test_sampler_schedules.py checks that these schedules reproduce every number there
 before using them as the reference.
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "comfyui"
+from tests.support.comfy_contract import CONTRACT_DIR
+
+RECORDINGS = CONTRACT_DIR
 SD15_NOISE_SCHEDULE = {
     "num_train_timesteps": 1000,
     "beta_start": 0.00085,

@@ -49,8 +49,10 @@ class ServiceEnv:
     embedded: EmbeddedServices | None
     admin_database_url: str
     database_name: str
+    redis_db: int
 
     def stop(self) -> None:
+        release_redis_db(self.env["REDIS_URL"], self.redis_db)
         if self.embedded is not None:
             self.embedded.stop()
 
@@ -79,12 +81,19 @@ def start_services(tmp: Path) -> ServiceEnv:
     admin_url = env["DATABASE_URL"]
     database_name = f"crucible_test_{secrets.token_hex(4)}"
     env["DATABASE_URL"] = _with_path(admin_url, database_name)
-    # A Redis database of the tests' own, so queues never mix with a running stack.
-    env["REDIS_URL"] = _with_path(env["REDIS_URL"], os.environ.get("TEST_REDIS_DB", "13"))
+    # A Redis database of the session's own, claimed so two suites on one server never flush each other.
+    redis_db = claim_redis_db(env["REDIS_URL"])
+    env["REDIS_URL"] = _with_path(env["REDIS_URL"], str(redis_db))
     env["S3_BUCKET"] = f"crucible-test-{secrets.token_hex(4)}"
     _create_database(admin_url, database_name)
     _flush_redis(env["REDIS_URL"])
-    return ServiceEnv(env=env, embedded=embedded, admin_database_url=admin_url, database_name=database_name)
+    return ServiceEnv(
+        env=env,
+        embedded=embedded,
+        admin_database_url=admin_url,
+        database_name=database_name,
+        redis_db=redis_db,
+    )
 
 
 def drop_database(service_env: ServiceEnv) -> None:
@@ -107,6 +116,36 @@ def _create_database(admin_url: str, name: str) -> None:
 
     with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+# Databases 1-15 of the server (0 is what `make run` and most deployments use). A claim is a key in
+# database 0 that expires, so a suite killed without cleaning up frees its database after a while.
+TEST_REDIS_DBS = range(1, 16)
+CLAIM_KEY = "crucible:test-suite:redis-db:{db}"
+CLAIM_SECONDS = 3 * 3600
+
+
+def claim_redis_db(url: str) -> int:
+    """A Redis database no other running test suite on this server uses (TEST_REDIS_DB forces one)."""
+    import redis
+
+    if os.environ.get("TEST_REDIS_DB"):
+        return int(os.environ["TEST_REDIS_DB"])
+    client = redis.Redis.from_url(_with_path(url, "0"))
+    token = f"{socket.gethostname()}:{os.getpid()}"
+    for db in random.sample(list(TEST_REDIS_DBS), len(TEST_REDIS_DBS)):
+        if client.set(CLAIM_KEY.format(db=db), token, nx=True, ex=CLAIM_SECONDS):
+            return db
+    raise RuntimeError("every Redis test database (1-15) is claimed by another running test suite")
+
+
+def release_redis_db(url: str, db: int) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(_with_path(url, "0")).delete(CLAIM_KEY.format(db=db))
+    except redis.RedisError:
+        pass  # the claim expires by itself
 
 
 def _flush_redis(url: str) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from nodes.catalog import default_registry
+from tests.support.comfy_contract import CONTRACT_DIR
 
-OBJECT_INFO = Path(__file__).resolve().parents[3] / "shared" / "comfyui" / "object_info.json"
+OBJECT_INFO = CONTRACT_DIR / "object_info.json"
 
 
 @pytest.fixture(scope="module")
