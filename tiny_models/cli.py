@@ -99,11 +99,31 @@ def _check_arguments(
         parser.error(f"{name} is built from nothing: --base is only for LoRAs and ControlNets")
     if not base.exists():
         parser.error(f"--base {base}: no such file or folder")
+    if not _is_checkpoint(base):
+        parser.error(
+            f"--base {base} is not a checkpoint: give a diffusers folder (with model_index.json) or a "
+            "single .safetensors checkpoint (model.diffusion_model.* weights)"
+        )
     from nodes.model_family import model_family
 
     found = model_family(base)
     if found != entry.base:
         parser.error(f"--base {base} is of family {found!r}; {name} is built for an {entry.base} checkpoint")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """A whole checkpoint, not a LoRA or ControlNet of the same family (which model_family also names)."""
+    from nodes.model_family import read_safetensors_header
+
+    if path.is_dir():
+        return (path / "model_index.json").is_file()
+    if path.suffix != ".safetensors":
+        return False
+    try:
+        header = read_safetensors_header(path)
+    except (OSError, ValueError):
+        return False
+    return any(key.startswith("model.diffusion_model.") for key in header)
 
 
 def _report(entry: TinyModel, path: Path) -> str:

@@ -20,8 +20,6 @@ from tiny_models.common import make_readable, save_safetensors, sidecar_config_d
 from tiny_models.ldm_layout import UNET_PREFIX, unet_to_ldm
 
 CONTROL_PREFIX = "control_model."
-
-
 LAYOUTS = ("original", "diffusers")
 
 

@@ -4,8 +4,9 @@
 stabilityai/stable-diffusion-xl-base-1.0 (``unet/``, ``vae/``, ``text_encoder/``
 CLIPTextModel, ``text_encoder_2/`` CLIPTextModelWithProjection, ``tokenizer/``,
 ``tokenizer_2/``, ``scheduler/``); ``write_tiny_sdxl_single_file`` writes the
-same weights as ONE ``.safetensors`` in the original SGM key layout, with its
-tiny architecture in a sidecar ``NAME.config/``. Both load through the real
+same weights as ONE ``.safetensors`` in the original SGM key layout (with the
+non-weight keys the released files carry), its tiny architecture in a sidecar
+``NAME.config/``. Both load through the real
 loaders. The shapes follow SDXL's rules at a tiny size: the UNet's
 cross-attention width is CLIP-L's plus bigG's hidden size, and its
 ``projection_class_embeddings_input_dim`` is bigG's projection plus six size

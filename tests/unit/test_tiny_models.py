@@ -164,7 +164,9 @@ def test_bad_arguments_are_clear_errors(
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def test_an_existing_path_or_a_base_of_another_family_is_refused(tmp_path: Path, capsys: Any) -> None:
+def test_an_existing_path_and_a_base_that_is_no_checkpoint_of_the_family_are_refused(
+    tmp_path: Path, capsys: Any
+) -> None:
     sdxl = tmp_path / "sdxl.safetensors"
     assert main(["sdxl", "single-file", str(sdxl)]) == 0
     before = sdxl.read_bytes()
@@ -177,6 +179,11 @@ def test_an_existing_path_or_a_base_of_another_family_is_refused(tmp_path: Path,
     assert "is of family 'sdxl'; sd15-lora kohya-diffusers is built for an sd15 checkpoint" in (
         capsys.readouterr().err
     )
+    lora = tmp_path / "l.safetensors"
+    assert main(["sdxl-lora", "peft", str(lora)]) == 0
+    with pytest.raises(SystemExit):
+        main(["sdxl-controlnet", "diffusers", str(tmp_path / "cn"), "--base", str(lora)])
+    assert "is not a checkpoint: give a diffusers folder" in capsys.readouterr().err
     assert main(["sdxl", "single-file", str(sdxl), "--seed", "1", "--force"]) == 0
     assert sdxl.read_bytes() != before
 
