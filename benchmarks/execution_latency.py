@@ -26,10 +26,10 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256)
     args = parser.parse_args()
 
-    from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
-    from gpu_worker.tiny_lora import write_tiny_lora
     from tests.support.graphs import TINY_CHECKPOINT, text_to_image
     from tests.support.services import drop_database, start_services
+    from tiny_models.lora import write_tiny_lora
+    from tiny_models.sd15 import write_tiny_sd15_diffusers
 
     tmp = Path(tempfile.mkdtemp(prefix="crucible-bench-"))
     checkpoint = write_tiny_sd15_diffusers(tmp / "models" / "checkpoints" / TINY_CHECKPOINT)

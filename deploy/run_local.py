@@ -57,7 +57,7 @@ def main() -> int:
     try:
         _run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "1"], env)
         _run([sys.executable, "manage.py", "bootstrap_local"], env)
-        _run([sys.executable, "-m", "gpu_worker.demo_checkpoint", env["MODELS_DIR"]], env)
+        _run([sys.executable, "-m", "tiny_models.demo", env["MODELS_DIR"]], env)
         logs = data_dir / "logs"
         group.start("api", api_command(port=args.port), log_dir=logs, env=env)
         group.start("control", control_worker_command(), log_dir=logs, env=env)

@@ -34,16 +34,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gpu_worker.tiny_checkpoints import (
-        write_tiny_sd15_diffusers,
-        write_tiny_sd15_single_file,
-        write_tiny_vae,
-    )
     from tests.support.controlnet_models import write_controlnet_models
     from tests.support.default_models import write_default_models
     from tests.support.lora_models import write_lora_models
     from tests.support.sdxl_models import write_sdxl_models
     from tests.support.upscale_models import write_upscale_models
+    from tiny_models.sd15 import (
+        write_tiny_sd15_diffusers,
+        write_tiny_sd15_single_file,
+        write_tiny_vae,
+    )
 
     root = tmp_path_factory.mktemp("models")
     write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)

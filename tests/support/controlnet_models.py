@@ -17,7 +17,7 @@ OTHER_CONTROLNET = "control_v11f1p_sd15_depth_fp16.safetensors"
 
 def write_controlnet_models(root: Path) -> None:
     """Write the tiny ControlNets under root/controlnet/ (needs the tiny SD1.5 folder checkpoint first)."""
-    from gpu_worker.tiny_controlnet import write_tiny_controlnet
+    from tiny_models.controlnet import write_tiny_controlnet
 
     checkpoint = root / "checkpoints" / TINY_CHECKPOINT
     folder = root / "controlnet"
@@ -32,7 +32,7 @@ class StoreContext(NodeTestContext):
     """A node context over a real model store holding the tiny checkpoint and ControlNets."""
 
     def __init__(self, root: Path) -> None:
-        from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
+        from tiny_models.sd15 import write_tiny_sd15_diffusers
 
         write_tiny_sd15_diffusers(root / "checkpoints" / TINY_CHECKPOINT, seed=0)
         write_controlnet_models(root)

@@ -11,6 +11,6 @@ DEFAULT_CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
 
 
 def write_default_models(root: Path) -> None:
-    from gpu_worker.tiny_checkpoints import write_tiny_sd15_single_file
+    from tiny_models.sd15 import write_tiny_sd15_single_file
 
     write_tiny_sd15_single_file(root / "checkpoints" / DEFAULT_CHECKPOINT, seed=0)

@@ -16,8 +16,8 @@ LORA_NAMES = (EXAMPLE_LORA, STYLE_LORA)
 
 def write_lora_models(root: Path) -> None:
     """Write the tiny LoRAs under root/loras/ and the example's checkpoint (needs the tiny SD1.5 folder)."""
-    from gpu_worker.tiny_checkpoints import write_tiny_sd15_single_file
-    from gpu_worker.tiny_lora import write_tiny_lora
+    from tiny_models.lora import write_tiny_lora
+    from tiny_models.sd15 import write_tiny_sd15_single_file
 
     checkpoint = root / "checkpoints" / TINY_CHECKPOINT
     write_tiny_sd15_single_file(root / "checkpoints" / EXAMPLE_CHECKPOINT, seed=0)

@@ -13,7 +13,7 @@ SDXL_SINGLE_FILE = "tiny-sdxl-single.safetensors"
 
 def write_sdxl_models(root: Path) -> None:
     """Write the tiny SDXL checkpoints into the model store at `root` (conftest's models_dir)."""
-    from gpu_worker.tiny_sdxl import write_tiny_sdxl_diffusers, write_tiny_sdxl_single_file
+    from tiny_models.sdxl import write_tiny_sdxl_diffusers, write_tiny_sdxl_single_file
 
     write_tiny_sdxl_diffusers(root / "checkpoints" / SDXL_CHECKPOINT, seed=0)
     write_tiny_sdxl_single_file(root / "checkpoints" / SDXL_SINGLE_FILE, seed=0)

@@ -29,7 +29,7 @@ def write_upscale_models(root: Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    from gpu_worker.tiny_upscaler import write_tiny_esrgan
+    from tiny_models.upscaler import write_tiny_esrgan
 
     folder = root / "upscale_models"
     write_tiny_esrgan(folder / REALESRGAN_X4, seed=0, scale=4, layout="new")

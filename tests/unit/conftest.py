@@ -11,8 +11,8 @@ import pytest
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The tiny SD1.5 (seed 0) as CheckpointLoaderSimple returns it: MODEL, CLIP and VAE handles."""
-    from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
     from nodes.diffusion.loading import load_diffusers_checkpoint
+    from tiny_models.sd15 import write_tiny_sd15_diffusers
 
     path = tmp_path_factory.mktemp("unit-models") / "tiny-sd15"
     write_tiny_sd15_diffusers(path, seed=0)

@@ -30,7 +30,7 @@ def test_the_bpe_list_is_found_without_importing_open_clip() -> None:
 
 
 def test_a_sidecar_tokenizer_wins_over_the_bundled_one(tmp_path: Path) -> None:
-    from gpu_worker.tiny_checkpoints import write_tiny_sd15_single_file
+    from tiny_models.sd15 import write_tiny_sd15_single_file
 
     path = write_tiny_sd15_single_file(tmp_path / "model.safetensors")
     assert _tokenizer_dir(path, path.with_suffix(".config")) == path.with_suffix(".config") / "tokenizer"

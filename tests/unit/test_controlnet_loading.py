@@ -1,7 +1,7 @@
 """Loading ControlNets from the model store: both formats, the same weights, SDXL, files that do not load.
 
 The tiny ControlNets are written from the tiny SD1.5 UNet as a diffusers folder and as one file in
-lllyasviel's original layout (gpu_worker/tiny_controlnet.py), then loaded through the real loader.
+lllyasviel's original layout (tiny_models/controlnet.py), then loaded through the real loader.
 """
 
 from __future__ import annotations
@@ -109,11 +109,11 @@ def test_an_sdxl_controlnet_samples_with_the_sdxl_checkpoint(ctx: StoreContext, 
     (how most SDXL ControlNets ship), through KSampler with SDXL's pooled text and size inputs."""
     from safetensors.torch import save_file
 
-    from gpu_worker.tiny_controlnet import write_tiny_controlnet
-    from gpu_worker.tiny_sdxl import write_tiny_sdxl_diffusers
     from nodes.controlnet.loading import CONFIGS, config_dir_for
     from nodes.diffusion import ops as diffusion
     from nodes.diffusion.loading import load_checkpoint
+    from tiny_models.controlnet import write_tiny_controlnet
+    from tiny_models.sdxl import write_tiny_sdxl_diffusers
 
     checkpoint_dir = write_tiny_sdxl_diffusers(tmp_path / "tiny-sdxl", seed=0)
     folder = write_tiny_controlnet(

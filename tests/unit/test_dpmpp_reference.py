@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
 from nodes.diffusion import guidance
 from nodes.diffusion import ops as diffusion
 from nodes.diffusion.handles import Checkpoint
 from nodes.diffusion.loading import load_diffusers_checkpoint
 from tests.support.comfy_sigmas import comfy_sigmas, model_sigmas
 from tests.unit.test_latent_ops import CTX
+from tiny_models.sd15 import write_tiny_sd15_diffusers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,16 +10,16 @@ import torch
 from diffusers import UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from gpu_worker.ldm_layout import UNET_PREFIX, unet_to_ldm
-from gpu_worker.tiny_checkpoints import UNET_CONFIG, _tiny_modules
 from nodes.lora.keys import UnsupportedLoraKey, layer_aliases, parse_key
+from tiny_models.ldm_layout import UNET_PREFIX, unet_to_ldm
+from tiny_models.sd15 import UNET_CONFIG, tiny_sd15_modules
 
 SD15_CONFIGS = Path(__file__).resolve().parents[2] / "nodes" / "diffusion" / "configs" / "sd15"
 
 
 @pytest.fixture(scope="module")
 def tiny() -> tuple[torch.nn.Module, torch.nn.Module]:
-    unet, _, text_encoder = _tiny_modules(0)
+    unet, _, text_encoder = tiny_sd15_modules(0)
     return unet, text_encoder
 
 
@@ -70,7 +70,7 @@ def test_kohya_unet_names_in_diffusers_and_ldm_form_name_the_same_layer(sd15_une
 
 
 def test_ldm_names_agree_with_the_single_file_writer_for_every_layer(tiny) -> None:
-    """Our ldm names (reader) and gpu_worker.ldm_layout (which writes single-file checkpoints that
+    """Our ldm names (reader) and tiny_models.ldm_layout (which writes single-file checkpoints that
     diffusers' own converter loads back) are separate code: they must name every layer alike."""
     unet, _ = tiny
     aliases = layer_aliases(unet, "unet")

@@ -9,12 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
-from gpu_worker.tiny_lora import lora_layers, write_tiny_lora
 from nodes.diffusion import ops as diffusion
 from nodes.diffusion.patching import patched
 from nodes.lora import ops as lora_ops
 from tests.support.node_context import NodeTestContext
+from tiny_models.lora import lora_layers, write_tiny_lora
+from tiny_models.sd15 import write_tiny_sd15_diffusers
 
 TO_Q = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"
 CONV = "up_blocks.1.resnets.0.conv1"  # 3x3: a conv LoRA with a 4-D lora_down

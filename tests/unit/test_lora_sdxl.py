@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gpu_worker.tiny_lora import write_tiny_lora
-from gpu_worker.tiny_sdxl import write_tiny_sdxl_diffusers
 from nodes.diffusion import ops as diffusion
 from nodes.lora import ops as lora_ops
 from tests.unit.test_lora_patching import Context, snapshot
+from tiny_models.lora import write_tiny_lora
+from tiny_models.sdxl import write_tiny_sdxl_diffusers
 
 
 @pytest.fixture(scope="module")

@@ -90,12 +90,12 @@ def _config_folder(path: Path, config: dict, weights: str = "diffusion_pytorch_m
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A model store with one of everything, and the family each entry should report."""
-    from gpu_worker.tiny_checkpoints import (
+    from tiny_models.sd15 import (
         write_tiny_sd15_diffusers,
         write_tiny_sd15_single_file,
         write_tiny_vae,
     )
-    from gpu_worker.tiny_sdxl import write_tiny_sdxl_diffusers, write_tiny_sdxl_single_file
+    from tiny_models.sdxl import write_tiny_sdxl_diffusers, write_tiny_sdxl_single_file
 
     root = tmp_path_factory.mktemp("family-store")
     ckpts, other = root / "checkpoints", root / "loras"

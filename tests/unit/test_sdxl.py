@@ -18,8 +18,8 @@ PROMPT = "a photo of the cat and the photo"
 
 @pytest.fixture(scope="module")
 def sdxl(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from gpu_worker.tiny_sdxl import write_tiny_sdxl_diffusers, write_tiny_sdxl_single_file
     from nodes.diffusion.loading import load_checkpoint
+    from tiny_models.sdxl import write_tiny_sdxl_diffusers, write_tiny_sdxl_single_file
 
     root = tmp_path_factory.mktemp("sdxl")
     folder = write_tiny_sdxl_diffusers(root / "tiny-sdxl", seed=0)
@@ -122,8 +122,8 @@ def test_clip_set_last_layer_applies_to_both_encoders(sdxl: dict[str, Any]) -> N
 
 
 def test_clip_text_encode_sdxl_needs_an_sdxl_clip(tmp_path: Path) -> None:
-    from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
     from nodes.diffusion.loading import load_checkpoint
+    from tiny_models.sd15 import write_tiny_sd15_diffusers
 
     sd15 = load_checkpoint(write_tiny_sd15_diffusers(tmp_path / "sd15", seed=0), "cpu")
     with pytest.raises(ValueError, match="needs an SDXL CLIP"):

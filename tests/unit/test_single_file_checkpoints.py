@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from gpu_worker.model_cache import ModelCache
-from gpu_worker.tiny_checkpoints import (
+from nodes.diffusion import ops as diffusion
+from nodes.latent import ops as latent_ops
+from nodes.model_store import ModelStore
+from tiny_models.sd15 import (
     write_tiny_sd15_diffusers,
     write_tiny_sd15_single_file,
     write_tiny_vae,
 )
-from nodes.diffusion import ops as diffusion
-from nodes.latent import ops as latent_ops
-from nodes.model_store import ModelStore
 
 
 class Context:

@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpu_worker.tiny_upscaler import write_tiny_esrgan
 from nodes.upscale import ops
 from nodes.upscale.loading import UpscaleModel, load_upscale_model
 from tests.support.node_context import NodeTestContext
+from tiny_models.upscaler import write_tiny_esrgan
 
 
 class Context(NodeTestContext):

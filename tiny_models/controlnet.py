@@ -1,9 +1,10 @@
-"""Tiny random-weight ControlNets for the tiny SD1.5 test checkpoint, in the real on-disk formats.
+"""Tiny random-weight ControlNets for the tiny SD1.5 and SDXL checkpoints, in the real on-disk formats.
 
-``write_tiny_controlnet`` builds a diffusers ``ControlNetModel`` from the tiny
+``write_tiny_controlnet`` builds a diffusers ``ControlNetModel`` from a
 checkpoint's UNet (as ControlNet training starts) and writes it either as a
-diffusers folder or as one ``.safetensors`` in the original ControlNet layout
-(``control_model.*`` keys, as lllyasviel's files) with a sidecar ``NAME.config/``.
+diffusers folder or as one ``.safetensors`` with a sidecar ``NAME.config/``: in
+the original ControlNet layout (``control_model.*`` keys, as lllyasviel's SD1.5
+files) or in the diffusers layout (as most SDXL ControlNets ship).
 A trained ControlNet's zero convolutions have moved away from zero; here they
 get random weights so that a control visibly changes the UNet's output.
 
@@ -15,20 +16,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gpu_worker.ldm_layout import UNET_PREFIX, unet_to_ldm
-from gpu_worker.tiny_checkpoints import make_readable
+from tiny_models.common import make_readable, save_safetensors, sidecar_config_dir
+from tiny_models.ldm_layout import UNET_PREFIX, unet_to_ldm
 
 CONTROL_PREFIX = "control_model."
+LAYOUTS = ("original", "diffusers")
+
+
+def base_unet(checkpoint: Path) -> Any:
+    """The UNet of `checkpoint`: a diffusers folder's ``unet/``, or a single file through the real loader."""
+    from diffusers import UNet2DConditionModel
+
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        return UNet2DConditionModel.from_pretrained(
+            checkpoint, subfolder="unet", local_files_only=True, low_cpu_mem_usage=False
+        )
+    from nodes.diffusion.loading import load_checkpoint
+
+    return load_checkpoint(checkpoint, "cpu").model.unet
 
 
 def tiny_controlnet(checkpoint_dir: Path, seed: int) -> Any:
-    """The random tiny ControlNet for the tiny SD1.5 diffusers folder `checkpoint_dir` (seeded)."""
+    """The random ControlNet (seeded) for the checkpoint `checkpoint_dir` (a folder or a single file)."""
     import torch
-    from diffusers import ControlNetModel, UNet2DConditionModel
+    from diffusers import ControlNetModel
 
-    unet = UNet2DConditionModel.from_pretrained(
-        Path(checkpoint_dir), subfolder="unet", local_files_only=True, low_cpu_mem_usage=False
-    )
+    unet = base_unet(checkpoint_dir)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         controlnet = ControlNetModel.from_unet(unet)
@@ -78,22 +92,27 @@ def controlnet_to_ldm(state: dict[str, Any], config: dict[str, Any]) -> dict[str
     return out
 
 
-def write_tiny_controlnet(path: Path, *, checkpoint_dir: Path, seed: int, single_file: bool) -> Path:
-    """Write the tiny ControlNet of `seed` for `checkpoint_dir` (a tiny SD1.5 diffusers folder) to `path`.
+def write_tiny_controlnet(
+    path: Path, *, checkpoint_dir: Path, seed: int, single_file: bool, layout: str = "original"
+) -> Path:
+    """Write the ControlNet of `seed` for the checkpoint `checkpoint_dir` (folder or single file) to `path`.
 
     A diffusers folder (``config.json`` + ``diffusion_pytorch_model.safetensors``), or with `single_file`
-    one ``.safetensors`` in the original ``control_model.*`` layout with its config in ``NAME.config/``.
-    Same arguments give the same weights in both formats. Returns `path`.
+    one ``.safetensors`` in `layout` ("original": ``control_model.*``; "diffusers": the folder's own key
+    names) with its config in ``NAME.config/``. Same arguments give the same weights in every format.
+    The loader refuses SDXL ControlNets in the original layout, as diffusers' converter cannot read them.
+    Returns `path`.
     """
-    from safetensors.torch import save_file
-
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}.")
     path = Path(path)
     controlnet = tiny_controlnet(checkpoint_dir, seed)
     if single_file:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = controlnet_to_ldm(controlnet.state_dict(), dict(controlnet.config))
-        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-        sidecar = path.with_suffix(".config")
+        state = controlnet.state_dict()
+        if layout == "original":
+            state = controlnet_to_ldm(state, dict(controlnet.config))
+        save_safetensors(state, path)
+        sidecar = sidecar_config_dir(path)
         controlnet.save_config(sidecar)
         make_readable(sidecar)
     else:

@@ -1,4 +1,4 @@
-"""Makes sure the demo checkpoint exists: `python -m gpu_worker.demo_checkpoint MODELS_DIR`.
+"""Makes sure the demo checkpoint exists: ``python -m tiny_models.demo MODELS_DIR`` (``make run`` calls it).
 
 It is a tiny random-weight SD 1.5 model in the real diffusers layout, so a
 fresh install can run a workflow end to end without downloading anything.
@@ -16,7 +16,7 @@ DEMO_NAME = "crucible-demo-tiny-random-sd15"
 def ensure_demo_checkpoint(models_dir: Path) -> Path:
     target = models_dir / "checkpoints" / DEMO_NAME
     if not (target / "model_index.json").is_file():
-        from gpu_worker.tiny_checkpoints import write_tiny_sd15_diffusers
+        from tiny_models.sd15 import write_tiny_sd15_diffusers
 
         write_tiny_sd15_diffusers(target, seed=0)
     return target

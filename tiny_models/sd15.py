@@ -4,18 +4,29 @@
 (``model_index.json`` plus ``unet/``, ``vae/``, ``text_encoder/``,
 ``tokenizer/`` and ``scheduler/``, weights as ``.safetensors``) so code under
 test goes through the genuine ``from_pretrained`` loading path with
-``local_files_only=True``. The weights are random: images come out as noise.
+``local_files_only=True``. ``write_tiny_sd15_single_file`` writes the same
+weights as ONE ``.safetensors`` in the original (CompVis/ldm) layout, with the
+non-weight keys real files carry, and ``write_tiny_vae`` the VAE on its own.
+The weights are random: images come out as noise.
 
 Everything is generated locally; nothing is downloaded. Django-free.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from nodes.diffusion.clip_vocab import bytes_to_unicode
+from tiny_models.common import (
+    make_readable,
+    quiet_transformers,
+    save_safetensors,
+    sidecar_config_dir,
+    text_encoder_config,
+    tiny_clip_vocab,
+    write_json,
+    write_tokenizer,
+)
 
 #: SD1.5's own noise schedule (``scheduler/scheduler_config.json``).
 SCHEDULER_CONFIG: dict[str, Any] = {
@@ -57,97 +68,19 @@ VAE_CONFIG: dict[str, Any] = {
     "scaling_factor": 0.18215,
 }
 
-BOS_TOKEN = "<|startoftext|>"
-EOS_TOKEN = "<|endoftext|>"
-MAX_LENGTH = 77
-
-#: A handful of merges on top of the byte-level alphabet (enough to exercise BPE).
-_MERGES: tuple[tuple[str, str], ...] = (
-    ("t", "h"),
-    ("th", "e</w>"),
-    ("a", "n"),
-    ("an", "d</w>"),
-    ("i", "n"),
-    ("in", "g</w>"),
-    ("o", "f</w>"),
-    ("c", "a"),
-    ("ca", "t</w>"),
-    ("p", "h"),
-    ("ph", "o"),
-    ("pho", "t"),
-    ("phot", "o</w>"),
-)
-
 _README = """\
 Tiny random-weight Stable Diffusion 1.x checkpoint (diffusers folder format).
 
-Written by gpu_worker.tiny_checkpoints.write_tiny_sd15_diffusers(seed={seed})
-for tests and demos. The weights are RANDOM: every prompt produces a noise
-image. It loads with StableDiffusionPipeline.from_pretrained(path,
-local_files_only=True) or component by component (unet, vae, text_encoder,
-tokenizer, scheduler subfolders). Do not use it for anything else.
+Written by tiny_models.sd15.write_tiny_sd15_diffusers(seed={seed}) (or
+`python -m tiny_models sd15 diffusers PATH`) for tests and demos. The weights
+are RANDOM: every prompt produces a noise image. It loads with
+StableDiffusionPipeline.from_pretrained(path, local_files_only=True) or
+component by component (unet, vae, text_encoder, tokenizer, scheduler
+subfolders). Do not use it for anything else.
 """
 
 
-def tiny_clip_vocab() -> tuple[dict[str, int], list[str]]:
-    """Vocab and merges laid out like CLIP's: bytes, bytes + ``</w>``, merges, specials."""
-    alphabet = bytes_to_unicode()
-    tokens = [*alphabet, *(ch + "</w>" for ch in alphabet)]
-    tokens += ["".join(pair) for pair in _MERGES]
-    tokens += [BOS_TOKEN, EOS_TOKEN]
-    vocab = {tok: i for i, tok in enumerate(tokens)}
-    assert len(vocab) == len(tokens), "duplicate token in tiny vocab"
-    merges = [f"{a} {b}" for a, b in _MERGES]
-    return vocab, merges
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(
-        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
-
-
-def write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "vocab.json", vocab)
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    specials = {
-        "bos_token": BOS_TOKEN,
-        "eos_token": EOS_TOKEN,
-        "pad_token": EOS_TOKEN,
-        "unk_token": EOS_TOKEN,
-    }
-    write_json(folder / "special_tokens_map.json", specials)
-    config = {
-        **specials,
-        "tokenizer_class": "CLIPTokenizer",
-        "model_max_length": MAX_LENGTH,
-        "do_lower_case": True,
-        "errors": "replace",
-        "add_prefix_space": False,
-    }
-    write_json(folder / "tokenizer_config.json", config)
-
-
-def text_encoder_config(vocab_size: int) -> dict[str, Any]:
-    """Keyword arguments for the tiny ``CLIPTextConfig``."""
-    return {
-        "vocab_size": vocab_size,
-        "hidden_size": 32,
-        "intermediate_size": 37,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "max_position_embeddings": MAX_LENGTH,
-        "projection_dim": 32,
-        "hidden_act": "quick_gelu",
-        "bos_token_id": vocab_size - 2,
-        "eos_token_id": vocab_size - 1,
-        "pad_token_id": vocab_size - 1,
-    }
-
-
-def _tiny_modules(seed: int) -> tuple[Any, Any, Any]:
+def tiny_sd15_modules(seed: int) -> tuple[Any, Any, Any]:
     """The tiny random UNet, VAE and CLIP text encoder for ``seed`` (same seed, same weights)."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -172,22 +105,16 @@ def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
     """
     import diffusers
     from diffusers import PNDMScheduler
-    from transformers.utils import logging as hf_logging
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     vocab, merges = tiny_clip_vocab()
-    unet, vae, text_encoder = _tiny_modules(seed)
+    unet, vae, text_encoder = tiny_sd15_modules(seed)
 
     unet.save_pretrained(path / "unet", safe_serialization=True)
     vae.save_pretrained(path / "vae", safe_serialization=True)
-    bars_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # transformers shows a "Writing model shards" bar
-    try:
+    with quiet_transformers():
         text_encoder.save_pretrained(path / "text_encoder", safe_serialization=True)
-    finally:
-        if bars_on:
-            hf_logging.enable_progress_bar()
     PNDMScheduler(**SCHEDULER_CONFIG).save_pretrained(path / "scheduler")
     write_tokenizer(path / "tokenizer", vocab, merges)
 
@@ -210,40 +137,31 @@ def write_tiny_sd15_diffusers(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-def make_readable(path: Path) -> None:
-    for file in [path, *path.rglob("*")]:
-        if file.is_file():
-            file.chmod(0o644)  # safetensors writes 0600; keep it readable by others
-
-
-def sidecar_config_dir(path: Path) -> Path:
-    """Where a single file's own configs live: ``name.safetensors`` -> ``name.config/``."""
-    return path.with_suffix(".config")
-
-
 def write_tiny_sd15_single_file(path: Path, *, seed: int = 0) -> Path:
     """Write the same weights as ``write_tiny_sd15_diffusers(seed=seed)`` as ONE ``.safetensors``
     in the original Stable Diffusion key layout (``model.diffusion_model.*``, ``first_stage_model.*``,
     ``cond_stage_model.transformer.*``), the format of ComfyUI's ``models/checkpoints/``.
 
-    The file holds weights only, so its tiny architecture goes in a sidecar ``name.config/`` folder
-    (component ``config.json`` files, scheduler and tokenizer), the same layout as the SD1.5 configs
-    that ship with the loader (``nodes/diffusion/configs/sd15``) for full-size files. Returns ``path``.
+    Like a real file it also holds the training leftovers that are not weights: the noise schedule
+    buffers, ``model_ema.decay``/``num_updates`` and CLIP's int64 ``position_ids``
+    (``ldm_layout.sd1_non_weight_keys``). Its tiny architecture goes in a sidecar ``name.config/``
+    folder (component ``config.json`` files, scheduler and tokenizer), the same layout as the SD1.5
+    configs that ship with the loader (``nodes/diffusion/configs/sd15``) for full-size files.
+    Returns ``path``.
     """
     from diffusers import PNDMScheduler
-    from safetensors.torch import save_file
 
-    from gpu_worker.ldm_layout import clip_to_ldm, unet_to_ldm, vae_to_ldm
+    from tiny_models.ldm_layout import clip_to_ldm, sd1_non_weight_keys, unet_to_ldm, vae_to_ldm
 
     path = Path(path)
-    unet, vae, text_encoder = _tiny_modules(seed)
+    unet, vae, text_encoder = tiny_sd15_modules(seed)
     state = {
         **unet_to_ldm(unet.state_dict(), UNET_CONFIG),
         **vae_to_ldm(vae.state_dict(), VAE_CONFIG),
         **clip_to_ldm(text_encoder.state_dict()),
+        **sd1_non_weight_keys(SCHEDULER_CONFIG, text_encoder.config.max_position_embeddings),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    save_safetensors(state, path)
     config_dir = sidecar_config_dir(path)
     unet.save_config(config_dir / "unet")
     vae.save_config(config_dir / "vae")
@@ -260,16 +178,12 @@ def write_tiny_vae(path: Path, *, seed: int = 0, single_file: bool) -> Path:
     or, with ``single_file``, one ``.safetensors`` in the original VAE layout (``encoder.*``,
     ``decoder.*``, no ``first_stage_model.`` prefix) with its config in ``name.config/vae/``.
     """
-    from safetensors.torch import save_file
-
-    from gpu_worker.ldm_layout import vae_to_ldm
+    from tiny_models.ldm_layout import vae_to_ldm
 
     path = Path(path)
-    _, vae, _ = _tiny_modules(seed)
+    _, vae, _ = tiny_sd15_modules(seed)
     if single_file:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = vae_to_ldm(vae.state_dict(), VAE_CONFIG, prefix="")
-        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+        save_safetensors(vae_to_ldm(vae.state_dict(), VAE_CONFIG, prefix=""), path)
         vae.save_config(sidecar_config_dir(path) / "vae")
         make_readable(sidecar_config_dir(path))
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpu_worker.ldm_layout import UNET_PREFIX, unet_to_ldm, vae_to_ldm
+from tiny_models.ldm_layout import UNET_PREFIX, unet_to_ldm, vae_to_ldm
 
 CLIP_L_PREFIX = "conditioner.embedders.0.transformer.text_model."
 OPEN_CLIP_PREFIX = "conditioner.embedders.1.model."
@@ -68,7 +68,6 @@ def open_clip_to_sgm(state: dict[str, Any]) -> dict[str, Any]:
         "ln_final.bias": state.pop("final_layer_norm.bias"),
         # OpenCLIP computes pooled @ text_projection; a Linear stores the transpose.
         "text_projection": state.pop("text_projection.weight").T.contiguous(),
-        "logit_scale": torch.tensor(4.6052),  # in real files; unused for text encoding
     }
     state.pop("embeddings.position_ids", None)
     layers = sorted({int(key.split(".")[2]) for key in state if key.startswith("encoder.layers.")})
@@ -87,3 +86,15 @@ def open_clip_to_sgm(state: dict[str, Any]) -> dict[str, Any]:
     if state:
         raise ValueError(f"Unmapped text encoder weights: {sorted(state)[:5]}")
     return {OPEN_CLIP_PREFIX + key: value for key, value in out.items()}
+
+
+def sdxl_non_weight_keys(max_positions: int) -> dict[str, Any]:
+    """What the released SDXL files hold besides weights: CLIP-L's int64 ``position_ids`` [1, 77] and
+    bigG's CLIP ``logit_scale`` (a trained scalar, but unused for text encoding). No schedule buffers:
+    SGM computes its noise schedule instead of storing it."""
+    import torch
+
+    return {
+        f"{CLIP_L_PREFIX}embeddings.position_ids": torch.arange(max_positions, dtype=torch.int64)[None],
+        f"{OPEN_CLIP_PREFIX}logit_scale": torch.tensor(4.6052),  # ln(100), CLIP's trained value
+    }

@@ -1,4 +1,4 @@
-"""Tiny random LoRA files for the tiny SD 1.5 checkpoints (gpu_worker.tiny_checkpoints), for tests and demos.
+"""Tiny random LoRA files for the tiny SD 1.5 and SDXL checkpoints, for tests and demos.
 
 The layers and shapes come from the checkpoint folder's own configs (``unet/config.json``,
 ``text_encoder/config.json``), so a LoRA fits whatever tiny model was written. It targets what kohya's
@@ -9,7 +9,7 @@ Same seed, same numbers in every layout; only the key names differ:
 
 - ``kohya_diffusers``: ``lora_unet_down_blocks_0_attentions_0_..._to_q.lora_down.weight``, ``.alpha``
 - ``kohya_ldm``: ``lora_unet_input_blocks_1_1_..._to_q.lora_down.weight`` (the original SD module names,
-  renamed with gpu_worker.ldm_layout, the mapping the single-file checkpoints are written with)
+  renamed with tiny_models.ldm_layout, the mapping the single-file checkpoints are written with)
 - ``peft``: ``unet.down_blocks.0...to_q.lora_A.weight`` / ``lora_B``, no alpha (``alpha / rank`` is folded
   into ``lora_B``, so every layout makes the same change)
 
@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gpu_worker.tiny_checkpoints import make_readable
+from tiny_models.common import make_readable, save_safetensors
 
 LAYOUTS = ("kohya_diffusers", "kohya_ldm", "peft")
 _UNET_LAYER = re.compile(
@@ -33,13 +33,28 @@ _UNET_LAYER = re.compile(
 _CLIP_LAYER = re.compile(r"\.(self_attn\.(q|k|v|out)_proj|mlp\.fc[12])$")
 
 
+def config_root(checkpoint: Path) -> Path:
+    """Where the component configs (``unet/``, ``text_encoder/``...) of `checkpoint` are: a diffusers
+    folder itself, or a single file's sidecar ``NAME.config/`` (else the loader's shipped configs)."""
+    from nodes.diffusion.sdxl_loading import sdxl_config_dir
+    from nodes.diffusion.single_file import config_dir_for
+    from nodes.model_family import model_family
+
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        return checkpoint
+    return sdxl_config_dir(checkpoint) if model_family(checkpoint) == "sdxl" else config_dir_for(checkpoint)
+
+
 def lora_layers(checkpoint_dir: Path, *, text_encoder: bool = True) -> list[tuple[str, str, tuple[int, ...]]]:
-    """``(role, module path, weight shape)`` of every layer a tiny LoRA patches, in a fixed order."""
+    """``(role, module path, weight shape)`` of every layer a tiny LoRA patches, in a fixed order.
+
+    `checkpoint_dir` is a checkpoint (diffusers folder or single file); only its configs are read."""
     import torch
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir = config_root(checkpoint_dir)
     with torch.device("meta"):  # names and shapes only: no memory, no random init
         unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(checkpoint_dir / "unet"))
         modules: list[tuple[str, Any]] = [("unet", unet)]
@@ -69,16 +84,15 @@ def write_tiny_lora(
     layout: str = "kohya_diffusers",
     text_encoder: bool = True,
 ) -> Path:
-    """Write a random LoRA for the tiny checkpoint in `checkpoint_dir` to `path` (``.safetensors``)."""
+    """Write a random LoRA for the checkpoint `checkpoint_dir` (folder or single file) to `path`."""
     import torch
     from diffusers import UNet2DConditionModel
-    from safetensors.torch import save_file
 
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}.")
     generator = torch.Generator().manual_seed(seed)
     alpha = rank / 2  # not the rank, so the alpha / rank scale is exercised
-    unet_config = UNet2DConditionModel.load_config(Path(checkpoint_dir) / "unet")
+    unet_config = UNet2DConditionModel.load_config(config_root(checkpoint_dir) / "unet")
     tensors: dict[str, torch.Tensor] = {}
     for role, module_path, shape in lora_layers(checkpoint_dir, text_encoder=text_encoder):
         out_features, fan_in = shape[0], shape[1:]
@@ -86,8 +100,7 @@ def write_tiny_lora(
         up = torch.randn((out_features, rank, *(1,) * (len(shape) - 2)), generator=generator) / rank**0.5
         tensors.update(_named(role, module_path, down, up, alpha, layout, unet_config))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
+    save_safetensors(tensors, path)
     make_readable(path)
     return path
 
@@ -101,7 +114,7 @@ def _named(
         # kohya and PEFT both name CLIP layers with transformers' "text_model." level.
         module_path = "text_model." + module_path.removeprefix("text_model.")
     elif layout == "kohya_ldm":
-        from gpu_worker.ldm_layout import UNET_PREFIX, unet_to_ldm
+        from tiny_models.ldm_layout import UNET_PREFIX, unet_to_ldm
 
         renamed = next(iter(unet_to_ldm({f"{module_path}.weight": None}, unet_config)))
         module_path = renamed.removeprefix(UNET_PREFIX).removesuffix(".weight")

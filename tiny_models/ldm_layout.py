@@ -5,6 +5,7 @@ diffusers modules, then loaded back through diffusers' own ldm -> diffusers
 converter (``from_single_file``), exactly as a real single-file checkpoint is.
 If these names were wrong, loading would fail or give different images, which
 the tests check against the same weights saved as a diffusers folder.
+``sd1_non_weight_keys`` adds what a real SD1.x file holds besides weights.
 
 Our own mapping, written from the ldm module structure; Django-free.
 """
@@ -17,6 +18,21 @@ from typing import Any
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 CLIP_PREFIX = "cond_stage_model.transformer.text_model."
+#: The noise schedule that ldm's LatentDiffusion registers as buffers, saved at the top level of a file.
+SCHEDULE_KEYS = (
+    "betas",
+    "alphas_cumprod",
+    "alphas_cumprod_prev",
+    "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod",
+    "log_one_minus_alphas_cumprod",
+    "sqrt_recip_alphas_cumprod",
+    "sqrt_recipm1_alphas_cumprod",
+    "posterior_variance",
+    "posterior_log_variance_clipped",
+    "posterior_mean_coef1",
+    "posterior_mean_coef2",
+)
 
 # Inside a ResBlock the ldm layers are Sequentials: in_layers = (norm, act, conv), etc.
 _UNET_RESNET_PARTS = (
@@ -124,3 +140,55 @@ def _replace_prefix(key: str, prefixes: tuple[tuple[str, str], ...] | list[tuple
         if key.startswith(old):
             return new + key[len(old) :]
     return key
+
+
+def ldm_schedule_buffers(scheduler_config: dict[str, Any]) -> dict[str, Any]:
+    """The 12 DDPM schedule tensors of an ldm checkpoint (``SCHEDULE_KEYS``), float32, one value per
+    training timestep, from a diffusers ``scaled_linear`` scheduler config. Computed in float64 as the
+    original code does, from the textbook DDPM posterior (no learned variance)."""
+    import torch
+
+    schedule = scheduler_config.get("beta_schedule")
+    if schedule != "scaled_linear":
+        raise ValueError(f"only scaled_linear schedules are written, not {schedule!r}")
+    steps = scheduler_config["num_train_timesteps"]
+    start, end = scheduler_config["beta_start"], scheduler_config["beta_end"]
+    betas = torch.linspace(start**0.5, end**0.5, steps, dtype=torch.float64) ** 2
+    alphas = 1.0 - betas
+    cumprod = torch.cumprod(alphas, dim=0)
+    cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), cumprod[:-1]])
+    posterior_variance = betas * (1.0 - cumprod_prev) / (1.0 - cumprod)
+    values = {
+        "betas": betas,
+        "alphas_cumprod": cumprod,
+        "alphas_cumprod_prev": cumprod_prev,
+        "sqrt_alphas_cumprod": cumprod.sqrt(),
+        "sqrt_one_minus_alphas_cumprod": (1.0 - cumprod).sqrt(),
+        "log_one_minus_alphas_cumprod": (1.0 - cumprod).log(),
+        "sqrt_recip_alphas_cumprod": (1.0 / cumprod).sqrt(),
+        "sqrt_recipm1_alphas_cumprod": (1.0 / cumprod - 1.0).sqrt(),
+        "posterior_variance": posterior_variance,
+        # The first posterior variance is 0: clipped before the log, as the original does.
+        "posterior_log_variance_clipped": posterior_variance.clamp(min=1e-20).log(),
+        "posterior_mean_coef1": betas * cumprod_prev.sqrt() / (1.0 - cumprod),
+        "posterior_mean_coef2": (1.0 - cumprod_prev) * alphas.sqrt() / (1.0 - cumprod),
+    }
+    assert tuple(values) == SCHEDULE_KEYS
+    return {key: value.to(torch.float32) for key, value in values.items()}
+
+
+def ema_and_position_keys(clip_prefix: str, max_positions: int) -> dict[str, Any]:
+    """The EMA bookkeeping scalars (``model_ema.decay`` float32, ``model_ema.num_updates`` int32) and
+    CLIP's int64 ``embeddings.position_ids`` [1, max_positions] under `clip_prefix`."""
+    import torch
+
+    return {
+        "model_ema.decay": torch.tensor(0.9999, dtype=torch.float32),
+        "model_ema.num_updates": torch.tensor(0, dtype=torch.int32),
+        f"{clip_prefix}embeddings.position_ids": torch.arange(max_positions, dtype=torch.int64)[None],
+    }
+
+
+def sd1_non_weight_keys(scheduler_config: dict[str, Any], max_positions: int) -> dict[str, Any]:
+    """Everything but weights that a real SD1.x single file carries (v1-5-pruned-emaonly has these)."""
+    return {**ldm_schedule_buffers(scheduler_config), **ema_and_position_keys(CLIP_PREFIX, max_positions)}

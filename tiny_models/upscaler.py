@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from gpu_worker.tiny_checkpoints import make_readable
+from tiny_models.common import make_readable
 
 GROWTH = 32  # spandrel's RRDBNet hard-codes gc=32
 FEATURES = 8

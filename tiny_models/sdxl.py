@@ -4,8 +4,9 @@
 stabilityai/stable-diffusion-xl-base-1.0 (``unet/``, ``vae/``, ``text_encoder/``
 CLIPTextModel, ``text_encoder_2/`` CLIPTextModelWithProjection, ``tokenizer/``,
 ``tokenizer_2/``, ``scheduler/``); ``write_tiny_sdxl_single_file`` writes the
-same weights as ONE ``.safetensors`` in the original SGM key layout, with its
-tiny architecture in a sidecar ``NAME.config/``. Both load through the real
+same weights as ONE ``.safetensors`` in the original SGM key layout (with the
+non-weight keys the released files carry), its tiny architecture in a sidecar
+``NAME.config/``. Both load through the real
 loaders. The shapes follow SDXL's rules at a tiny size: the UNet's
 cross-attention width is CLIP-L's plus bigG's hidden size, and its
 ``projection_class_embeddings_input_dim`` is bigG's projection plus six size
@@ -19,15 +20,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gpu_worker.tiny_checkpoints import (
-    VAE_CONFIG,
+from tiny_models.common import (
     make_readable,
+    quiet_transformers,
+    save_safetensors,
     sidecar_config_dir,
     text_encoder_config,
     tiny_clip_vocab,
     write_json,
     write_tokenizer,
 )
+from tiny_models.sd15 import VAE_CONFIG
 
 #: SDXL's noise schedule (the base model's scheduler/scheduler_config.json).
 SDXL_SCHEDULER_CONFIG: dict[str, Any] = {
@@ -121,19 +124,13 @@ def _write_scheduler(folder: Path) -> None:
 def write_tiny_sdxl_diffusers(path: Path, *, seed: int = 0) -> Path:
     """A tiny random SDXL in the diffusers folder layout at `path`; returns `path`."""
     import diffusers
-    from transformers.utils import logging as hf_logging
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     modules = tiny_sdxl_modules(seed)
-    bars_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
+    with quiet_transformers():
         for name, module in modules.items():
             module.save_pretrained(path / name, safe_serialization=True)
-    finally:
-        if bars_on:
-            hf_logging.enable_progress_bar()
     _write_scheduler(path)
     _write_tokenizers(path)
     write_json(
@@ -156,15 +153,23 @@ def write_tiny_sdxl_diffusers(path: Path, *, seed: int = 0) -> Path:
 
 
 def sdxl_sgm_state(modules: dict[str, Any]) -> dict[str, Any]:
-    """The modules' weights under the original SDXL single-file key names."""
-    from gpu_worker.sgm_layout import clip_l_to_sgm, open_clip_to_sgm, sdxl_unet_to_sgm, sdxl_vae_to_sgm
+    """The modules' weights under the original SDXL single-file key names, with the non-weight keys
+    (CLIP-L's int64 ``position_ids``, bigG's ``logit_scale``) that the released SDXL files carry."""
+    from tiny_models.sgm_layout import (
+        clip_l_to_sgm,
+        open_clip_to_sgm,
+        sdxl_non_weight_keys,
+        sdxl_unet_to_sgm,
+        sdxl_vae_to_sgm,
+    )
 
-    unet, vae = modules["unet"], modules["vae"]
+    unet, vae, te1 = modules["unet"], modules["vae"], modules["text_encoder"]
     return {
         **sdxl_unet_to_sgm(unet.state_dict(), dict(unet.config)),
         **sdxl_vae_to_sgm(vae.state_dict(), dict(vae.config)),
-        **clip_l_to_sgm(modules["text_encoder"].state_dict()),
+        **clip_l_to_sgm(te1.state_dict()),
         **open_clip_to_sgm(modules["text_encoder_2"].state_dict()),
+        **sdxl_non_weight_keys(te1.config.max_position_embeddings),
     }
 
 
@@ -173,12 +178,9 @@ def write_tiny_sdxl_single_file(path: Path, *, seed: int = 0) -> Path:
     (``model.diffusion_model.*``, ``first_stage_model.*``, ``conditioner.embedders.0.transformer.*``,
     ``conditioner.embedders.1.model.*``), plus the sidecar ``NAME.config/`` (tiny configs, tokenizers).
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     modules = tiny_sdxl_modules(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in sdxl_sgm_state(modules).items()}, str(path))
+    save_safetensors(sdxl_sgm_state(modules), path)
     config_dir = sidecar_config_dir(path)
     modules["unet"].save_config(config_dir / "unet")
     modules["vae"].save_config(config_dir / "vae")

@@ -1,0 +1,246 @@
+"""Every tiny model the package writes, one entry per (family, format): the table the command reads.
+
+A new family (FLUX, SD3, a video model, an ONNX background remover, an LLM) is one more entry here
+and its writer module next to the others. Writers are imported when an entry is written, so listing
+the table needs no torch.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+#: (path, seed, base checkpoint or None) -> the path written.
+Writer = Callable[[Path, int, "Path | None"], Path]
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    family: str  # the command's FAMILY: "sd15", "sdxl-lora" ...
+    format: str  # the command's FORMAT: "diffusers", "single-file", "kohya-ldm" ...
+    folder: str  # the model store folder it belongs in (nodes.model_store.FOLDERS)
+    store_family: str  # what nodes.model_family reports for it, and GET /v1/models lists
+    description: str
+    write: Writer
+    base: str | None = None  # the checkpoint family it is built for; None: it needs no base
+    suffixes: tuple[str, ...] = ()  # a single file's allowed suffixes; () for a folder
+
+    @property
+    def single_file(self) -> bool:
+        return bool(self.suffixes)
+
+
+def _sd15_diffusers(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.sd15 import write_tiny_sd15_diffusers
+
+    return write_tiny_sd15_diffusers(path, seed=seed)
+
+
+def _sd15_single(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.sd15 import write_tiny_sd15_single_file
+
+    return write_tiny_sd15_single_file(path, seed=seed)
+
+
+def _sdxl_diffusers(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.sdxl import write_tiny_sdxl_diffusers
+
+    return write_tiny_sdxl_diffusers(path, seed=seed)
+
+
+def _sdxl_single(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.sdxl import write_tiny_sdxl_single_file
+
+    return write_tiny_sdxl_single_file(path, seed=seed)
+
+
+def _vae(single_file: bool) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.sd15 import write_tiny_vae
+
+        return write_tiny_vae(path, seed=seed, single_file=single_file)
+
+    return write
+
+
+def _lora(base_family: str, layout: str) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.lora import write_tiny_lora
+
+        with _base_checkpoint(base_family, base, seed) as checkpoint:
+            return write_tiny_lora(path, checkpoint_dir=checkpoint, seed=seed, layout=layout)
+
+    return write
+
+
+def _controlnet(base_family: str, single_file: bool, layout: str = "original") -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.controlnet import write_tiny_controlnet
+
+        with _base_checkpoint(base_family, base, seed) as checkpoint:
+            return write_tiny_controlnet(
+                path, checkpoint_dir=checkpoint, seed=seed, single_file=single_file, layout=layout
+            )
+
+    return write
+
+
+def _esrgan(layout: str) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.upscaler import write_tiny_esrgan
+
+        return write_tiny_esrgan(path, seed=seed, scale=4, layout=layout)
+
+    return write
+
+
+@contextmanager
+def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Path]:
+    """The given base checkpoint, or a tiny one of `family` written for the occasion and removed after."""
+    if given is not None:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="tiny-base-") as folder:
+        yield WRITERS[(family, "diffusers")].write(Path(folder) / "base", seed, None)
+
+
+_SAFETENSORS = (".safetensors",)
+_LABELS = {"sd15": "SD 1.5", "sdxl": "SDXL"}
+_CKPT = "checkpoints"
+
+ENTRIES: tuple[TinyModel, ...] = (
+    TinyModel(
+        "sd15",
+        "diffusers",
+        _CKPT,
+        "sd15",
+        "SD 1.5 diffusers folder (model_index.json, unet/ ...)",
+        _sd15_diffusers,
+    ),
+    TinyModel(
+        "sd15",
+        "single-file",
+        _CKPT,
+        "sd15",
+        "SD 1.5 single file, original ldm keys + NAME.config/ sidecar",
+        _sd15_single,
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sdxl", "diffusers", _CKPT, "sdxl", "SDXL diffusers folder (two text encoders)", _sdxl_diffusers
+    ),
+    TinyModel(
+        "sdxl",
+        "single-file",
+        _CKPT,
+        "sdxl",
+        "SDXL single file, original SGM keys + NAME.config/ sidecar",
+        _sdxl_single,
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "vae",
+        "diffusers",
+        "vae",
+        "sd_vae",
+        "SD VAE diffusers folder (config.json + weights)",
+        _vae(single_file=False),
+    ),
+    TinyModel(
+        "vae",
+        "single-file",
+        "vae",
+        "sd_vae",
+        "SD VAE single file, original encoder.*/decoder.* keys + NAME.config/",
+        _vae(single_file=True),
+        suffixes=_SAFETENSORS,
+    ),
+    *(
+        TinyModel(
+            f"{family}-lora",
+            layout.replace("_", "-"),
+            "loras",
+            family,
+            f"{_LABELS[family]} LoRA, {label}",
+            _lora(family, layout),
+            base=family,
+            suffixes=_SAFETENSORS,
+        )
+        for family in ("sd15", "sdxl")
+        for layout, label in (
+            ("kohya_diffusers", "kohya keys in diffusers names (lora_unet_down_blocks_...)"),
+            ("kohya_ldm", "kohya keys in original names (lora_unet_input_blocks_...)"),
+            ("peft", "PEFT/diffusers keys (unet.*.lora_A.weight)"),
+        )
+    ),
+    TinyModel(
+        "sd15-controlnet",
+        "diffusers",
+        "controlnet",
+        "sd15",
+        "SD 1.5 ControlNet diffusers folder",
+        _controlnet("sd15", single_file=False),
+        base="sd15",
+    ),
+    TinyModel(
+        "sd15-controlnet",
+        "single-file",
+        "controlnet",
+        "sd15",
+        "SD 1.5 ControlNet single file, original control_model.* keys + NAME.config/",
+        _controlnet("sd15", single_file=True),
+        base="sd15",
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sdxl-controlnet",
+        "diffusers",
+        "controlnet",
+        "sdxl",
+        "SDXL ControlNet diffusers folder",
+        _controlnet("sdxl", single_file=False),
+        base="sdxl",
+    ),
+    TinyModel(
+        "sdxl-controlnet",
+        "single-file",
+        "controlnet",
+        "sdxl",
+        "SDXL ControlNet single file, diffusers keys (as SDXL ControlNets ship) + NAME.config/",
+        _controlnet("sdxl", single_file=True, layout="diffusers"),
+        base="sdxl",
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "esrgan",
+        "original",
+        "upscale_models",
+        "esrgan",
+        "4x ESRGAN upscaler, original layout (model.0, model.1.sub.N.RDB1 ...)",
+        _esrgan("old"),
+        suffixes=(".safetensors", ".pth", ".pt"),
+    ),
+    TinyModel(
+        "esrgan",
+        "basicsr",
+        "upscale_models",
+        "esrgan",
+        "4x Real-ESRGAN upscaler, BasicSR layout (conv_first, body.N.rdb1 ...)",
+        _esrgan("new"),
+        suffixes=(".safetensors", ".pth", ".pt"),
+    ),
+)
+
+WRITERS: dict[tuple[str, str], TinyModel] = {(entry.family, entry.format): entry for entry in ENTRIES}
+assert len(WRITERS) == len(ENTRIES), "two tiny models with one (family, format)"
+
+
+def families() -> list[str]:
+    return list(dict.fromkeys(entry.family for entry in ENTRIES))
+
+
+def formats(family: str) -> list[str]:
+    return [entry.format for entry in ENTRIES if entry.family == family]
