@@ -63,6 +63,7 @@ class Conditioning:
     entries: int
     tokens: int  # all entries together
     longest: int  # the longest entry
+    prompts: int = 1  # how many encoded prompts went into it (combined, concatenated)
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ class Measure:
     class_type: str | None
     input: str | None
     what: str  # "the latent would be 16384x16384 = 268.4 MP per image"
-    # A size carried over from another kind (a VAE decode of a latent): named only if nothing
-    # upstream of it was already over a limit at this size.
-    derived: bool = False
+    # (limit, value) of what arrived at the node: a node fed something already over its limit is
+    # not named again (the node upstream is).
+    arriving: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -87,6 +88,8 @@ class GraphCost:
     sampling_work: float = 0.0  # megapixel-steps: sum of steps x batch x megapixels x passes
     nodes: int = 0
     graph_bytes: int = 0
+    # What each node outputs, as the rules see it (Pixels, Conditioning, None ...), by node id.
+    outputs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,11 @@ class NodeCost:
         w, h = self.unknown_image
         return Pixels(IMAGE_KIND, w, h, 1, name, name)
 
+    def largest(self, link_type: str) -> Pixels | None:
+        """The largest image of a kind (for a shape not known here); None for other link types."""
+        kind = {"IMAGE": IMAGE_KIND, "MASK": MASK_KIND, "LATENT": LATENT_KIND}.get(link_type)
+        return Pixels(kind, *self.unknown_image, 1) if kind else None
+
     def image_size(self, reference: Any) -> tuple[int, int]:
         return (
             self._image_sizes.get(reference, self.unknown_image)
@@ -169,10 +177,16 @@ class NodeCost:
         )
 
     def measure(
-        self, measure: str, value: int, input_name: str | None, what: str, *, derived: bool = False
+        self,
+        measure: str,
+        value: int,
+        input_name: str | None,
+        what: str,
+        *,
+        arriving: tuple[tuple[str, int], ...] = (),
     ) -> None:
         self._cost.measures.append(
-            Measure(measure, value, self.node_id, self.spec.class_type, input_name, what, derived)
+            Measure(measure, value, self.node_id, self.spec.class_type, input_name, what, arriving)
         )
 
     def add_output_images(self, count: int, input_name: str) -> None:
@@ -219,7 +233,7 @@ def estimate_cost(
     cost = GraphCost(nodes=len(graph), graph_bytes=graph_bytes(graph))
     targets = output_node_ids(graph, registry)
     order = topological_order(graph, needed_nodes(graph, targets))
-    produced: dict[str, tuple[Any, ...]] = {}
+    produced = cost.outputs
     for node_id in order:
         node = graph[node_id]
         spec = registry.get(node["class_type"])
@@ -232,11 +246,9 @@ def estimate_cost(
                 values[name] = outs[raw[1]] if raw[1] < len(outs) else None
         ctx = NodeCost(node_id, spec, inputs, values, cost, image_sizes or {}, unknown_image)
         if rule is None:
-            # A node without a rule (a test of the catalogue keeps this from shipping): its outputs
-            # are taken as large as anything may be, never as free.
-            outs = tuple(
-                ctx.pixels("") if o.type in ("IMAGE", "MASK", "LATENT") else None for o in spec.outputs
-            )
+            # A node without a rule (a test of the catalogue keeps this from shipping): its images
+            # are taken as large as any may be, never as free.
+            outs = tuple(ctx.largest(o.type) for o in spec.outputs)
         else:
             outs = rule(ctx)
         produced[node_id] = outs
@@ -247,28 +259,27 @@ def estimate_cost(
 def _measure_shapes(ctx: NodeCost, values: Mapping[str, Any], outs: tuple[Any, ...]) -> None:
     """Record each shape this node makes larger than what came in: that is where a limit is crossed."""
     arriving = [v for v in values.values() if isinstance(v, Pixels)]
-    largest_in = max((v.area for v in arriving), default=0)
+    sizes_in = tuple((_size_limit(v), v.area) for v in arriving)
+    batches_in = tuple(("batch_size", v.batch) for v in arriving)
     measured: set[str] = set()
     for out in outs:
         if not isinstance(out, Pixels):
             continue
-        measure = "latent_pixels" if out.kind == LATENT_KIND else "image_pixels"
-        same = [v.area for v in arriving if (v.kind == LATENT_KIND) == (out.kind == LATENT_KIND)]
+        measure = _size_limit(out)
+        same = [area for limit, area in sizes_in if limit == measure]
         if measure not in measured and out.area > max(same, default=0):
             measured.add(measure)
             noun = "latent" if out.kind == LATENT_KIND else out.kind
-            ctx.measure(
-                measure,
-                out.area,
-                out.size_input,
-                f"the {noun} would be {out.width}x{out.height} = {_mp(out.area)} per image",
-                derived=out.area <= largest_in,
-            )
-        if "batch_size" not in measured and out.batch > max((v.batch for v in arriving), default=1):
+            what = f"the {noun} would be {out.width}x{out.height} = {_mp(out.area)} per image"
+            ctx.measure(measure, out.area, out.size_input, what, arriving=sizes_in)
+        if "batch_size" not in measured and out.batch > max((b for _, b in batches_in), default=1):
             measured.add("batch_size")
-            ctx.measure(
-                "batch_size", out.batch, out.batch_input, f"the batch would hold {out.batch:,} images"
-            )
+            what = f"the batch would hold {out.batch:,} images"
+            ctx.measure("batch_size", out.batch, out.batch_input, what, arriving=batches_in)
+
+
+def _size_limit(value: Pixels) -> str:
+    return "latent_pixels" if value.kind == LATENT_KIND else "image_pixels"
 
 
 def size_issues(graph: Any, limits: CostLimits) -> list[LimitIssue]:
@@ -297,8 +308,8 @@ def cost_issues(cost: GraphCost, limits: CostLimits) -> list[LimitIssue]:
         allowed = getattr(limits, m.measure)
         if allowed is None or m.value <= allowed or (m.node_id, m.measure) in reported:
             continue
-        if m.derived and any(i.value >= m.value for i in issues if i.limit.endswith("_pixels")):
-            continue
+        if any(_over(limits, name, value) for name, value in m.arriving):
+            continue  # it came in over a limit: the node upstream is the one named
         if m.measure in ("output_images", "sampling_work"):
             if m.measure in totals_reported:
                 continue  # a running total: named once, at the node where it crosses the limit
@@ -325,6 +336,11 @@ def cost_issues(cost: GraphCost, limits: CostLimits) -> list[LimitIssue]:
     return issues
 
 
+def _over(limits: CostLimits, name: str, value: int) -> bool:
+    allowed = getattr(limits, name)
+    return allowed is not None and value > allowed
+
+
 @dataclass(frozen=True)
 class LimitIssue(GraphIssue):
     limit: str = ""
@@ -341,12 +357,13 @@ def graph_bytes(graph: Any) -> int:
 
 
 def estimate_tokens(text: str) -> int:
-    """An upper-bound estimate of CLIP's token count, without its BPE (not loadable in the api).
+    """An estimate of CLIP's token count that errs high, without its BPE (not loadable in the api).
 
     CLIP splits text into runs of letters, single digits and runs of other symbols, then BPE-merges
-    each piece; a common English word is one token. Counted here: a letter run as one token per 6
-    letters (rounded up), each digit as one, each symbol as one, each other non-space character
-    (CJK, emoji) as one. Ordinary prompts come out a little above CLIP's own count.
+    each piece; a common English word is one token, and a character is at most one token per UTF-8
+    byte. Counted here: a run of ASCII letters as one token per 4 letters (rounded up), each digit
+    and ASCII symbol as one, any other character (accents, CJK, emoji) as its UTF-8 bytes. Ordinary
+    prompts come out above CLIP's count; only runs of random letters can come out below it.
     """
     tokens = 0
     run = 0
@@ -355,12 +372,12 @@ def estimate_tokens(text: str) -> int:
             run += 1
             continue
         if run:
-            tokens += -(-run // 6)
+            tokens += -(-run // 4)
             run = 0
         if not char.isspace():
-            tokens += 1
+            tokens += 1 if char.isascii() else len(char.encode())
     if run:
-        tokens += -(-run // 6)
+        tokens += -(-run // 4)
     return tokens
 
 

@@ -7,6 +7,8 @@ would still be costed, as the largest image, never as free).
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from nodes.cost import (
@@ -22,6 +24,9 @@ from nodes.cost import (
 
 # The largest factor an upscale model may have: the api cannot read it without loading the model.
 UPSCALE_MODEL_MAX_SCALE = 8
+# Upscale models are named for their factor ("4x-UltraSharp", "RealESRGAN_x2plus"). The files are
+# the operator's (MODELS_DIR), not a tenant's, so a factor in the name is taken at its word.
+_SCALE_IN_NAME = re.compile(r"(?:^|[^a-z0-9])(?:(1[0-6]|[1-9])x|x(1[0-6]|[1-9])(?![0-9]))", re.IGNORECASE)
 # A prompt is encoded in windows of 75 tokens; even an empty one costs a window.
 CLIP_WINDOW = 75
 
@@ -101,9 +106,24 @@ def scale_to_total(n: NodeCost) -> tuple[Any, ...]:
     return (src.resized(src.width * factor, src.height * factor, "megapixels"),)
 
 
+@dataclass(frozen=True)
+class UpscaleModel:
+    scale: int
+
+
+def upscale_model_loader(n: NodeCost) -> tuple[Any, ...]:
+    return (UpscaleModel(upscale_factor(n.value("model_name"))),)
+
+
+def upscale_factor(model_name: Any) -> int:
+    """The factor a model's name states, else the largest an upscale model may have."""
+    found = _SCALE_IN_NAME.search(model_name) if isinstance(model_name, str) else None
+    return int(found.group(1) or found.group(2)) if found else UPSCALE_MODEL_MAX_SCALE
+
+
 def upscale_with_model(n: NodeCost) -> tuple[Any, ...]:
-    src = n.pixels("image")
-    factor = UPSCALE_MODEL_MAX_SCALE
+    src, model = n.pixels("image"), n.linked("upscale_model")
+    factor = model.scale if isinstance(model, UpscaleModel) else UPSCALE_MODEL_MAX_SCALE
     return (src.resized(src.width * factor, src.height * factor, "upscale_model"),)
 
 
@@ -173,13 +193,18 @@ def _cond(n: NodeCost, name: str) -> Conditioning:
 
 def combine(n: NodeCost) -> tuple[Any, ...]:
     a, b = _cond(n, "conditioning_1"), _cond(n, "conditioning_2")
-    return (Conditioning(a.entries + b.entries, a.tokens + b.tokens, max(a.longest, b.longest)),)
+    return (
+        Conditioning(
+            a.entries + b.entries, a.tokens + b.tokens, max(a.longest, b.longest), a.prompts + b.prompts
+        ),
+    )
 
 
 def concat(n: NodeCost) -> tuple[Any, ...]:
     to, src = _cond(n, "conditioning_to"), _cond(n, "conditioning_from")
     # Every entry of `to` gets the first entry of `from` (at most its longest) appended.
-    return (Conditioning(to.entries, to.tokens + to.entries * src.longest, to.longest + src.longest),)
+    tokens = to.tokens + to.entries * src.longest
+    return (Conditioning(to.entries, tokens, to.longest + src.longest, to.prompts + src.prompts),)
 
 
 def sampler(n: NodeCost) -> tuple[Any, ...]:
@@ -188,7 +213,7 @@ def sampler(n: NodeCost) -> tuple[Any, ...]:
     n.measure("steps", steps, "steps", f"{steps:,} steps")
     positive, negative = _cond(n, "positive"), _cond(n, "negative")
     for name, cond in (("positive", positive), ("negative", negative)):
-        if cond.entries > 1 or cond.tokens > cond.longest:
+        if cond.prompts > 1:  # a single prompt was measured at its text input
             n.measure(
                 "prompt_tokens",
                 cond.tokens,
@@ -218,7 +243,7 @@ RULES: dict[str, Rule] = {
     "LoraLoader": none,
     "LoraLoaderModelOnly": none,
     "ControlNetLoader": none,
-    "UpscaleModelLoader": none,
+    "UpscaleModelLoader": upscale_model_loader,
     # prompts and conditioning
     "CLIPTextEncode": text_encode("text"),
     "CLIPTextEncodeSDXL": text_encode("text_g", "text_l"),
