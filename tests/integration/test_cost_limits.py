@@ -297,3 +297,30 @@ def test_the_size_of_an_uploaded_image_flows_into_the_graphs_cost(free) -> None:
     }
     graph["10"]["inputs"]["pixels"] = ["2", 0]
     assert free.post("/v1/workflows", json={"name": "enc", "graph": graph}).status_code == 201
+
+
+def test_a_full_list_page_stays_bounded_on_the_largest_plan(db, capsys) -> None:
+    """100 workflows at every stored-size cap of the Enterprise plan: the page's size is bounded."""
+    from django.conf import settings
+    from django.test import Client
+
+    from api_service.accounts.limits import tenant_cost_limits
+    from api_service.workflows.services import workflow_create
+    from nodes.cost import graph_bytes
+    from tests.support.factories import make_key, make_tenant
+
+    tenant = make_tenant(plan="enterprise")
+    limits = tenant_cost_limits(tenant)
+    graph = text_to_image()
+    graph["9"]["_meta"] = {"title": ""}
+    graph["9"]["_meta"]["title"] = "é" * ((limits.graph_bytes - graph_bytes(graph)) // 2)  # kept, not run
+    assert limits.graph_bytes - 2 <= graph_bytes(graph) <= limits.graph_bytes
+    description = "🌅" * settings.WORKFLOW_DESCRIPTION_MAX_CHARS  # 4 bytes each in UTF-8
+    for _ in range(100):
+        workflow_create(tenant=tenant, name="n" * 200, description=description, graph=graph, inputs={})
+    response = Client().get("/v1/workflows?limit=100", HTTP_AUTHORIZATION=f"Bearer {make_key(tenant)}")
+    assert response.status_code == 200 and len(response.json()["items"]) == 100
+    per_item = limits.graph_bytes + 4 * settings.WORKFLOW_DESCRIPTION_MAX_CHARS + 2 * 200 + 1024
+    assert len(response.content) <= 100 * per_item
+    with capsys.disabled():
+        print(f"\nlist page of 100 workflows at the Enterprise caps: {len(response.content):,} bytes")
