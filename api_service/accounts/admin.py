@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 from django import forms
@@ -58,7 +59,7 @@ class PlanAdmin(admin.ModelAdmin):
     def effective_cost_limits(self, plan: Plan) -> str:
         if plan.pk is None:
             return "-"
-        return ", ".join(f"{name}={value:,}" for name, value in vars(plan_cost_limits(plan)).items())
+        return ", ".join(f"{name}={value:,}" for name, value in asdict(plan_cost_limits(plan)).items())
 
 
 @admin.register(Tenant)

@@ -324,3 +324,46 @@ def test_a_full_list_page_stays_bounded_on_the_largest_plan(db, capsys) -> None:
     assert len(response.content) <= 100 * per_item
     with capsys.disabled():
         print(f"\nlist page of 100 workflows at the Enterprise caps: {len(response.content):,} bytes")
+
+
+def test_ops_edit_a_plans_cost_limits_in_admin(db) -> None:
+    import secrets
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from api_service.accounts.models import Plan
+    from tests.support.factories import make_tenant
+    from tests.support.graphs import TEXT_TO_IMAGE
+
+    client = Client()
+    client.force_login(
+        get_user_model().objects.create_superuser(username=f"ops-{secrets.token_hex(4)}", password="pw-ops-1")
+    )
+    Plan.objects.create(slug="tiny-steps", name="Tiny steps", requests_per_minute=100, max_steps=3)
+    page = client.get("/admin/accounts/plan/tiny-steps/change/")
+    assert page.status_code == 200
+    assert b"max_sampling_work" in page.content and b"steps=3" in page.content  # the effective figures
+    form = {
+        "slug": "tiny-steps",
+        "name": "Tiny steps",
+        "requests_per_minute": "100",
+        "max_steps": "10",
+        "max_batch_size": "2",
+    }
+    response = client.post("/admin/accounts/plan/tiny-steps/change/", form)
+    assert response.status_code == 302, response.content[:2000]
+    assert (
+        Plan.objects.get(slug="tiny-steps").max_steps,
+        Plan.objects.get(slug="tiny-steps").max_batch_size,
+    ) == (10, 2)
+
+    from api_service.core.errors import GraphInvalid
+    from api_service.workflows.services import workflow_create
+
+    tenant = make_tenant(plan="tiny-steps")
+    workflow_create(tenant=tenant, name="ok", graph=TEXT_TO_IMAGE)  # 4 steps
+    with pytest.raises(GraphInvalid) as refused_graph:
+        workflow_create(tenant=tenant, name="no", graph=text_to_image(**{"3": {"steps": 11}}))
+    assert refused_graph.value.type == "limit_exceeded"
+    assert "this plan allows 10 steps per sampler" in refused_graph.value.message
