@@ -229,7 +229,9 @@ def estimate_cost(
     not in it, like any shape not known here, counts as `unknown_image`.
     """
     if rules is None:
-        from nodes.cost_rules import RULES as rules  # the rules import this module's types
+        from nodes.cost_rules import RULES  # the rules import this module's types
+
+        rules = RULES
     cost = GraphCost(nodes=len(graph), graph_bytes=graph_bytes(graph))
     targets = output_node_ids(graph, registry)
     order = topological_order(graph, needed_nodes(graph, targets))
@@ -237,7 +239,9 @@ def estimate_cost(
     for node_id in order:
         node = graph[node_id]
         spec = registry.get(node["class_type"])
-        rule = rules.get(spec.class_type) if spec else None
+        if spec is None:
+            raise ValueError(f"node {node_id!r}: unknown class_type; validate the graph first")
+        rule = rules.get(spec.class_type)
         inputs = node.get("inputs") or {}
         values: dict[str, Any] = {}
         for name, raw in inputs.items():
