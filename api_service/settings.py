@@ -105,6 +105,22 @@ FILE_UPLOAD_MAX_PIXELS = env_int("FILE_UPLOAD_MAX_PIXELS", 64 * 2**20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FILE_UPLOAD_MAX_BYTES + 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = FILE_UPLOAD_MAX_BYTES + 2**20
 
+# Absolute ceilings on what one execution may cost, whatever a plan says (docs/limits.md).
+LIMIT_CEILINGS = {
+    "latent_pixels": env_int("LIMIT_MAX_LATENT_PIXELS", 4096 * 4096),
+    "image_pixels": env_int("LIMIT_MAX_IMAGE_PIXELS", FILE_UPLOAD_MAX_PIXELS),
+    "batch_size": env_int("LIMIT_MAX_BATCH_SIZE", 64),
+    "steps": env_int("LIMIT_MAX_STEPS", 1000),
+    "sampling_work": env_int("LIMIT_MAX_SAMPLING_WORK", 20000),
+    "prompt_tokens": env_int("LIMIT_MAX_PROMPT_TOKENS", 4096),
+    "output_images": env_int("LIMIT_MAX_OUTPUT_IMAGES", 512),
+    "nodes": env_int("LIMIT_MAX_NODES", 2000),
+    "graph_bytes": env_int("LIMIT_MAX_GRAPH_BYTES", 2**20),
+}
+# Stored text of a workflow: the same for every plan (they bound what a list page carries).
+WORKFLOW_DESCRIPTION_MAX_CHARS = env_int("WORKFLOW_DESCRIPTION_MAX_CHARS", 8000)
+WORKFLOW_INPUTS_MAX_BYTES = env_int("WORKFLOW_INPUTS_MAX_BYTES", 16 * 2**10)
+
 # API keys are stored as HMAC-SHA256 under this secret; rotating it invalidates every key.
 API_KEY_HASH_SECRET = env_str("API_KEY_HASH_SECRET", SECRET_KEY)
 

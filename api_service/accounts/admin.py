@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 from django import forms
@@ -10,14 +11,55 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from api_service.accounts import services
-from api_service.accounts.limits import tenant_limits
+from api_service.accounts.limits import plan_cost_limits, tenant_limits
 from api_service.accounts.models import ApiKey, DailyUsage, Plan, Tenant
 from api_service.accounts.scopes import SCOPE_CHOICES
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "requests_per_minute", "executions_per_day", "max_concurrent_executions")
+    list_display = (
+        "name",
+        "slug",
+        "requests_per_minute",
+        "executions_per_day",
+        "max_concurrent_executions",
+        "max_latent_pixels",
+        "max_steps",
+        "max_batch_size",
+        "max_output_images",
+    )
+    readonly_fields = ("effective_cost_limits",)
+    fieldsets = (
+        (None, {"fields": ("slug", "name")}),
+        (
+            "Requests and executions",
+            {"fields": ("requests_per_minute", "executions_per_day", "max_concurrent_executions")},
+        ),
+        (
+            "What one execution may cost (empty: the ceiling in settings)",
+            {
+                "fields": (
+                    "max_latent_pixels",
+                    "max_image_pixels",
+                    "max_batch_size",
+                    "max_steps",
+                    "max_sampling_work",
+                    "max_prompt_tokens",
+                    "max_output_images",
+                    "max_nodes",
+                    "max_graph_bytes",
+                    "effective_cost_limits",
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="effective, under the settings' ceilings")
+    def effective_cost_limits(self, plan: Plan) -> str:
+        if plan.pk is None:
+            return "-"
+        return ", ".join(f"{name}={value:,}" for name, value in asdict(plan_cost_limits(plan)).items())
 
 
 @admin.register(Tenant)

@@ -1,10 +1,13 @@
-"""A tenant's effective limits: its plan, with the tenant's own overrides on top."""
+"""A tenant's effective limits: its plan, with the tenant's own overrides on top, under the ceilings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api_service.accounts.models import Tenant
+from django.conf import settings
+
+from api_service.accounts.models import Plan, Tenant
+from nodes.cost import CostLimits
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,21 @@ def tenant_limits(tenant: Tenant) -> Limits:
             else plan.max_concurrent_executions
         ),
     )
+
+
+def plan_cost_limits(plan: Plan) -> CostLimits:
+    """What one execution may cost on this plan: the plan's figure, never above the settings' ceiling.
+
+    A figure the plan leaves empty is the ceiling's. Tenants have no overrides of these: a tenant that
+    needs more is put on another plan (a custom one, if need be), so every figure stays visible in one row.
+    """
+    ceilings: dict[str, int] = settings.LIMIT_CEILINGS
+    values = {}
+    for name, ceiling in ceilings.items():
+        planned = getattr(plan, f"max_{name}")
+        values[name] = ceiling if planned is None else min(planned, ceiling)
+    return CostLimits(**values)
+
+
+def tenant_cost_limits(tenant: Tenant) -> CostLimits:
+    return plan_cost_limits(tenant.plan)

@@ -22,6 +22,31 @@ class Plan(models.Model):
     requests_per_minute = models.PositiveIntegerField()
     executions_per_day = models.PositiveIntegerField(null=True, blank=True)
     max_concurrent_executions = models.PositiveIntegerField(null=True, blank=True)
+    # What one execution may cost, checked before it is queued (docs/limits.md). Empty: only the
+    # ceiling in settings (LIMIT_MAX_*) applies; the effective limit is the lower of the two.
+    max_latent_pixels = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Width x height of a latent (the image it decodes to), in pixels."
+    )
+    max_image_pixels = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Width x height of any image or mask in the graph, in pixels."
+    )
+    max_batch_size = models.PositiveIntegerField(null=True, blank=True, help_text="Images in one batch.")
+    max_steps = models.PositiveIntegerField(null=True, blank=True, help_text="Steps of one sampler.")
+    max_sampling_work = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Sum over samplers of steps x batch x megapixels (x conditioning passes), per execution.",
+    )
+    max_prompt_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Estimated tokens of one prompt, and of the conditioning a sampler gets.",
+    )
+    max_output_images = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Images the output nodes store, per execution."
+    )
+    max_nodes = models.PositiveIntegerField(null=True, blank=True, help_text="Nodes in a graph.")
+    max_graph_bytes = models.PositiveIntegerField(null=True, blank=True, help_text="A graph's size as JSON.")
 
     class Meta:
         ordering = ("requests_per_minute",)

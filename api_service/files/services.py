@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -49,26 +50,46 @@ def file_upload(*, tenant: Tenant, upload: UploadedFile) -> File:
 
 
 def _inspect_image(data: bytes) -> tuple[str, int, int]:
+    """Format and size of an image that decodes whole; the header alone proves nothing.
+
+    A PNG of 74 bytes may claim 8192x8192: it is refused here (400 `invalid_image`), not on a worker.
+    The pixel bound is checked on the header, before anything is decoded.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            image_format, (width, height) = probe.format, probe.size
-            if width * height > settings.FILE_UPLOAD_MAX_PIXELS:
-                raise ApiError(
-                    f"The image is {width}x{height}; the limit is {settings.FILE_UPLOAD_MAX_PIXELS} pixels.",
-                    type="image_too_large",
-                    status=413,
-                )
-            probe.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        probe = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise _too_large(None) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ApiError(
             "The file is not a readable image. Upload a PNG, JPEG, WebP or GIF.", type="invalid_file"
         ) from None
-    if image_format not in IMAGE_FORMATS:
-        raise ApiError(
-            f"Image format {image_format} is not accepted. Upload a PNG, JPEG, WebP or GIF.",
-            type="invalid_file",
-        )
+    with probe:
+        image_format, (width, height) = probe.format, probe.size
+        if image_format not in IMAGE_FORMATS:
+            raise ApiError(
+                f"Image format {image_format} is not accepted. Upload a PNG, JPEG, WebP or GIF.",
+                type="invalid_file",
+            )
+        if width * height > settings.FILE_UPLOAD_MAX_PIXELS:
+            raise _too_large(f"{width}x{height}")
+        try:
+            probe.load()  # decodes every pixel of the (first) frame, as LoadImage will
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise ApiError(
+                f"The {image_format} image ({width}x{height}) is truncated or corrupt: its pixels do "
+                "not decode. Upload the file again, or export it anew.",
+                type="invalid_image",
+            ) from None
     return image_format, width, height
+
+
+def _too_large(size: str | None) -> ApiError:
+    what = f"The image is {size} pixels" if size else "The image has too many pixels"
+    return ApiError(
+        f"{what}; the limit is {settings.FILE_UPLOAD_MAX_PIXELS:,} pixels (width x height).",
+        type="image_too_large",
+        status=413,
+    )
 
 
 _ANNOTATION = re.compile(r" \[(input|output|temp)\]$")
@@ -84,8 +105,20 @@ def _cleaned_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in base).strip("._")[:120]
 
 
+@dataclass(frozen=True)
+class ResolvedFile:
+    key: str
+    width: int
+    height: int
+
+
 def file_keys_for(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, str]:
-    """reference -> object key for the tenant's files that `file_ids` name (others are simply absent).
+    """reference -> object key for the tenant's files that `file_ids` name (see `files_resolve`)."""
+    return {ref: found.key for ref, found in files_resolve(tenant=tenant, file_ids=file_ids).items()}
+
+
+def files_resolve(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, ResolvedFile]:
+    """reference -> the tenant's file it names, with its object key and size (others are simply absent).
 
     A reference is a file id or, as in ComfyUI's ``"image": "example.png"``, the name a file was
     uploaded under (compared as it was stored: see `stored_name`); a name uploaded more than once
@@ -101,15 +134,16 @@ def file_keys_for(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, str
         File.objects.filter(tenant=tenant)
         .filter(Q(id__in=refs) | Q(filename__in=list(names)))
         .order_by("created_at")
-        .values_list("id", "filename", "key")
+        .values_list("id", "filename", "key", "width", "height")
     )
-    by_name: dict[str, str] = {}
-    by_id: dict[str, str] = {}
-    for file_id, filename, key in rows:  # oldest first, so the latest upload of a name wins
+    by_name: dict[str, ResolvedFile] = {}
+    by_id: dict[str, ResolvedFile] = {}
+    for file_id, filename, key, width, height in rows:  # oldest first: the latest upload of a name wins
+        found = ResolvedFile(key, width, height)
         for ref in names.get(filename, ()):
-            by_name[ref] = key
+            by_name[ref] = found
         if file_id in refs:
-            by_id[file_id] = key
+            by_id[file_id] = found
     return {**by_name, **by_id}  # an id never resolves to another file that carries it as a name
 
 

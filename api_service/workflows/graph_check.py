@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 from django.conf import settings
 
+from api_service.accounts.limits import tenant_cost_limits
 from api_service.accounts.models import Tenant
 from api_service.core.errors import GraphInvalid
-from api_service.files.services import file_keys_for
+from api_service.files.services import files_resolve
 from nodes.catalog import default_registry
+from nodes.cost import LimitIssue, cost_issues, estimate_cost, size_issues
 from nodes.graph import GraphIssue, validate_graph
 from nodes.model_store import FOLDERS, ModelStore
 from nodes.registry import Registry
@@ -49,14 +52,33 @@ def referenced_files(graph: Any) -> set[str]:
 
 
 def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[str, str]]:
-    """All problems of the graph, and fileId -> object key for the files it uses."""
-    files = file_keys_for(tenant=tenant, file_ids=referenced_files(graph))
+    """All problems of the graph, its cost over the tenant's plan included, and fileId -> object key.
+
+    The cost is estimated only for a graph that is otherwise valid: sizes flow along links that
+    must resolve first.
+    """
+    found = files_resolve(tenant=tenant, file_ids=referenced_files(graph))
+    files = {ref: f.key for ref, f in found.items()}
     issues = validate_graph(
         graph,
         registry(),
         dynamic_choices={**model_choices(), "files": files},
     )
+    if not issues:
+        sizes = {ref: (f.width, f.height) for ref, f in found.items()}
+        issues = list(graph_cost_issues(graph, tenant=tenant, image_sizes=sizes))
+    else:
+        issues += size_issues(graph, tenant_cost_limits(tenant))
     return issues, files
+
+
+def graph_cost_issues(
+    graph: Any, *, tenant: Tenant, image_sizes: Mapping[str, tuple[int, int]]
+) -> list[LimitIssue]:
+    """The limits of the tenant's plan this graph would cross (docs/limits.md)."""
+    side = math.isqrt(settings.FILE_UPLOAD_MAX_PIXELS)  # an image of unknown size: the largest upload
+    cost = estimate_cost(graph, registry(), image_sizes=image_sizes, unknown_image=(side, side))
+    return cost_issues(cost, tenant_cost_limits(tenant))
 
 
 def raise_for_issues(issues: list[GraphIssue]) -> None:
@@ -72,8 +94,19 @@ def raise_for_issues(issues: list[GraphIssue]) -> None:
         entry["errors"].append(issue.to_public())
     count = len(issues)
     first = issues[0]
-    where = f" (node {first.node_id})" if first.node_id else ""
-    message = f"The workflow graph is invalid: {first.message}{where}"
-    if count > 1:
+    over_limits = all(isinstance(issue, LimitIssue) for issue in issues)
+    if over_limits:
+        # A graph that would run, but costs more than the plan allows: the message names the node.
+        message = f"The workflow exceeds a limit of its plan: {first.message}"
+    else:
+        where = f" (node {first.node_id})" if first.node_id else ""
+        message = f"The workflow graph is invalid: {first.message}{where}"
+    if count > 1 and over_limits:
+        message += f" ({count - 1} more in nodeErrors.)"
+    elif count > 1:
         message += f" and {count - 1} more problem(s); see nodeErrors."
-    raise GraphInvalid(message, details={"nodeErrors": node_errors, "errors": general})
+    raise GraphInvalid(
+        message,
+        type="limit_exceeded" if over_limits else None,
+        details={"nodeErrors": node_errors, "errors": general},
+    )

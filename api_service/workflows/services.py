@@ -21,17 +21,40 @@ from api_service.workflows.graph_check import graph_issues, raise_for_issues, re
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
 from api_service.workflows.named_inputs import UnknownNamedInputs, apply_named_inputs, named_input_issues
 from gpu_worker.protocol import COMPLETED, FAILED, STARTED
+from nodes.cost import graph_bytes
 from nodes.graph import output_node_ids
 
 log = logging.getLogger(__name__)
+WORKFLOW_NAME_MAX_CHARS = Workflow._meta.get_field("name").max_length or 200
 
 
 def _check_workflow(*, tenant: Tenant, graph: Any, inputs: Any) -> None:
     reject_unstorable_text(graph, field="graph")
     reject_unstorable_text(inputs, field="inputs")
+    stored_text_check(field="inputs", size=graph_bytes(inputs), allowed=settings.WORKFLOW_INPUTS_MAX_BYTES)
     issues, _ = graph_issues(graph, tenant=tenant)
     issues += named_input_issues(graph, inputs, registry())
     raise_for_issues(issues)
+
+
+def _check_stored_text(*, name: str, description: str) -> None:
+    # The same bounds for every plan: they are what keeps a list page of workflows bounded.
+    stored_text_check(field="name", size=len(name), allowed=WORKFLOW_NAME_MAX_CHARS, unit="characters")
+    stored_text_check(
+        field="description",
+        size=len(description),
+        allowed=settings.WORKFLOW_DESCRIPTION_MAX_CHARS,
+        unit="characters",
+    )
+
+
+def stored_text_check(*, field: str, size: int, allowed: int, unit: str = "bytes of JSON") -> None:
+    if size > allowed:
+        raise ApiError(
+            f"The workflow's {field} is {size:,} {unit}; at most {allowed:,} are stored.",
+            type="limit_exceeded",
+            details={"field": field, "value": size, "allowed": allowed},
+        )
 
 
 def workflow_create(
@@ -44,6 +67,7 @@ def workflow_create(
 ) -> Workflow:
     inputs = inputs or {}
     reject_unstorable_text(description, field="description")
+    _check_stored_text(name=name, description=description)
     _check_workflow(tenant=tenant, graph=graph, inputs=inputs)
     return Workflow.objects.create(
         tenant=tenant,
@@ -66,6 +90,7 @@ def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
     if "graph" in changes or "inputs" in changes:
         _check_workflow(tenant=workflow.tenant, graph=graph, inputs=inputs)
     reject_unstorable_text(changes.get("description", ""), field="description")
+    _check_stored_text(name=changes.get("name", ""), description=changes.get("description", ""))
     for field, value in changes.items():
         setattr(workflow, field, value)
     workflow.save(update_fields=[*changes, "updated_at"])
