@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from api_service.accounts.scopes import USAGE_READ
 from api_service.accounts.selectors import usage_summary
-from api_service.core.views import ApiView
+from api_service.http.views import ApiView
 
 
 class UsageView(ApiView):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api_service.http.fields import BoundedJSONField
 from api_service.workflows import selectors
 from api_service.workflows.graph_check import registry
 from api_service.workflows.named_inputs import describe_named_inputs
@@ -12,8 +13,8 @@ from api_service.workflows.named_inputs import describe_named_inputs
 class WorkflowCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    graph = serializers.JSONField(help_text="The graph in ComfyUI's API format.")
-    inputs = serializers.JSONField(
+    graph = BoundedJSONField(help_text="The graph in ComfyUI's API format.")
+    inputs = BoundedJSONField(
         required=False, default=dict, help_text='{"prompt": {"node": "6", "input": "text"}}'
     )
 
