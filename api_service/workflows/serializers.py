@@ -56,16 +56,16 @@ class ExecutionSummaryOutput(serializers.Serializer):
     workflowId = serializers.CharField(source="workflow_id")
     status = serializers.CharField()
     createdAt = serializers.DateTimeField(source="created_at")
-    startedAt = serializers.DateTimeField(source="started_at")
-    completedAt = serializers.DateTimeField(source="completed_at")
-    error = serializers.JSONField()
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
+    error = serializers.JSONField(allow_null=True)
 
 
 class ExecutionPollOutput(ExecutionSummaryOutput):
     progress = serializers.SerializerMethodField()
     outputs = serializers.SerializerMethodField()
     inputs = serializers.JSONField()
-    durationMs = serializers.IntegerField(source="duration_ms")
+    durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
     cachedNodes = serializers.JSONField(source="cached_nodes")
 
     def get_progress(self, execution) -> dict | None:
