@@ -12,7 +12,9 @@ from api_service.accounts.scopes import (
     WORKFLOWS_READ,
     WORKFLOWS_WRITE,
 )
+from api_service.core.errors import GraphInvalid
 from api_service.core.pagination import NewestFirstCursor
+from api_service.http.parsers import exceeds_depth, max_json_depth
 from api_service.http.schema import PAGE_PARAMETERS, paginated
 from api_service.http.views import ApiView
 from api_service.workflows import selectors, services
@@ -106,6 +108,12 @@ class WorkflowExecuteView(ApiView):
     )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = self.get_workflow(workflow_id)
+        if exceeds_depth(workflow.graph, max_json_depth()):  # stored before requests were bounded
+            raise GraphInvalid(
+                f"This workflow's graph nests deeper than {max_json_depth()} levels and cannot run; "
+                "replace it (PUT) with a flatter one.",
+                type="json_too_deep",
+            )
         data = ExecuteInput(data=request.data)
         data.is_valid(raise_exception=True)
         execution = services.execution_submit(
