@@ -13,6 +13,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -21,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.support.api import ApiClient
 from tests.support.factories import make_key, make_tenant
 from tests.support.graphs import TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS
 
@@ -87,21 +89,25 @@ def _summaries(failure: BaseException) -> list[str]:
 
 
 def _reproduce(case: schemathesis.Case) -> str:
-    body = repr(case.body)[:200] if case.body is not None else ""
+    body = "" if isinstance(case.body, NotSet) else repr(case.body)[:200]
     return f"{case.method} {case.formatted_path} query={case.query} headers={case.headers} body={body}"
 
 
-def test_the_api_answers_every_generated_request_as_its_document_says(stack) -> None:
+def test_the_api_answers_every_generated_request_as_its_document_says(stack, tmp_path) -> None:
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tmp_path / "hypothesis")  # its scratch files stay out of the checkout
     # A tenant with no practical rate limit, so answers show the handlers, not the limiter; one real
     # workflow and execution so that some generated ids could exist.
     tenant = make_tenant(requests_per_minute_override=1_000_000)
     key = make_key(tenant)
-    from tests.support.api import ApiClient
-
     client = ApiClient(stack.base_url, key)
     workflow = client.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
     client.execute(workflow["id"])
 
-    failures = fuzz_failures(stack.base_url, key)
+    try:
+        failures = fuzz_failures(stack.base_url, key)
+    finally:
+        set_hypothesis_home_dir(None)
     print(f"\nfuzzer: {len(failures)} distinct failure(s)")
     assert not failures, "\n".join(failures)
