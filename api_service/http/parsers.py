@@ -72,6 +72,10 @@ def json_loads_bounded(text: str | bytes, *, what: str = "The request body") -> 
 class BoundedJSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+            raise request_too_large()  # refused before reading a byte of it
         raw = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(raw) > limit:
             raise request_too_large()
