@@ -13,10 +13,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -50,8 +51,9 @@ def fingerprint(request: Request) -> str:
     try:
         if media_type == "multipart/form-data":
             # Each client picks a random boundary: compare the fields and the files' bytes instead.
-            for name in sorted(request.data.keys()):
-                for value in request.data.getlist(name):
+            form = cast(QueryDict, request.data)
+            for name in sorted(form.keys()):
+                for value in form.getlist(name):
                     if hasattr(value, "read"):
                         digest.update(f"{name}=file:{value.name}:".encode())
                         for chunk in value.chunks():

@@ -10,6 +10,7 @@ Idempotency-Key fingerprint.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -70,7 +71,9 @@ def json_loads_bounded(text: str | bytes, *, what: str = "The request body") -> 
 
 
 class BoundedJSONParser(parsers.JSONParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
@@ -90,7 +93,9 @@ class BoundedJSONParser(parsers.JSONParser):
 class BoundedMultiPartParser(parsers.MultiPartParser):
     """Multipart errors get their own type; too much non-file data is the JSON 413."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         try:
             return super().parse(stream, media_type, parser_context)
         except exceptions.ParseError as exc:

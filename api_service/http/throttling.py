@@ -95,6 +95,8 @@ class PerKeyRateThrottle(BaseThrottle):
     every answer, and words the 429 with the limit.
     """
 
+    decision: RateDecision | None = None
+
     def allow_request(self, request: Request, view: Any) -> bool:
         principal = request.user
         if not isinstance(principal, ApiPrincipal):

@@ -10,11 +10,10 @@ carries the key's rate-limit headers.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from django.conf import settings
 from django.core.signals import got_request_exception
-from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,8 +40,13 @@ class ApiView(APIView):
 
     # -- tenant-scoped lookups: the key's tenant, and only the workflows the key may use --
 
+    @property
+    def principal(self) -> ApiPrincipal:
+        """The calling key; HasScope has already refused requests without one."""
+        return cast(ApiPrincipal, self.request.user)
+
     def get_workflow(self, workflow_id: str) -> Workflow:
-        principal = self.request.user
+        principal = self.principal
         if not is_well_formed_id(workflow_id, "wf"):
             raise NotFound(f"No workflow {workflow_id[:64]!r}.")
         return workflow_selectors.workflow_get(
@@ -50,7 +54,7 @@ class ApiView(APIView):
         )
 
     def get_execution(self, execution_id: str) -> Execution:
-        principal = self.request.user
+        principal = self.principal
         if not is_well_formed_id(execution_id, "exe"):
             raise NotFound(f"No execution {execution_id[:64]!r}.")
         return workflow_selectors.execution_get(
@@ -61,7 +65,7 @@ class ApiView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication, scope, rate limit
-        method = request.method.lower()
+        method = (request.method or "").lower()
         if not (self.idempotent_post and isinstance(request.user, ApiPrincipal) and hasattr(self, method)):
             return
         claim = idempotency_claim(request=request, tenant=request.user.tenant)  # may raise Replay
@@ -71,12 +75,12 @@ class ApiView(APIView):
             handler = getattr(self, method)
             setattr(self, method, lambda *a, **k: claim.run(lambda: handler(*a, **k)))
 
-    def throttled(self, request: Request, wait: float | None) -> None:
-        raise rate_limited(request.rate_decision)
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
+        raise rate_limited(getattr(request, "rate_decision"))  # noqa: B009 - set by PerKeyRateThrottle
 
-    def handle_exception(self, exc: Exception) -> Response | HttpResponse:
+    def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, Replay):
-            return exc.response
+            return cast(Response, exc.response)  # the stored bytes, replayed as they are
         try:
             return super().handle_exception(exc)
         except Exception as uncaught:
