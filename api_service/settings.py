@@ -32,6 +32,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "api_service.http.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,6 +121,8 @@ LIMIT_CEILINGS = {
 # Stored text of a workflow: the same for every plan (they bound what a list page carries).
 WORKFLOW_DESCRIPTION_MAX_CHARS = env_int("WORKFLOW_DESCRIPTION_MAX_CHARS", 8000)
 WORKFLOW_INPUTS_MAX_BYTES = env_int("WORKFLOW_INPUTS_MAX_BYTES", 16 * 2**10)
+# JSON in a request (a body, a multipart field) may nest objects/arrays this deep; deeper is a 400.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 
 # API keys are stored as HMAC-SHA256 under this secret; rotating it invalidates every key.
 API_KEY_HASH_SECRET = env_str("API_KEY_HASH_SECRET", SECRET_KEY)
@@ -129,11 +132,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api_service.accounts.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "api_service.http.parsers.BoundedJSONParser",
+        "api_service.http.parsers.BoundedMultiPartParser",
     ],
     "EXCEPTION_HANDLER": "api_service.core.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api_service.http.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from api_service.accounts.views import UsageView
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
@@ -30,7 +30,9 @@ class PublicSchemaView(SpectacularJSONAPIView):
     authentication_classes = []
 
 
-class PublicDocsView(SpectacularSwaggerView):
+class PublicDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI with its init script served as a file: the page runs under a CSP with no inline script."""
+
     authentication_classes = []
 
 

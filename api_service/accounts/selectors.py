@@ -11,7 +11,8 @@ from api_service.accounts.models import DailyUsage, Tenant
 from api_service.accounts.quotas import seconds_until_utc_midnight, utc_today
 
 
-def usage_summary(*, tenant: Tenant) -> dict[str, Any]:
+def usage_summary(*, tenant: Tenant, only: list[str] | None = None) -> dict[str, Any]:
+    """The tenant's counts against its limits; `only`: the per-workflow rows a restricted key may see."""
     from api_service.workflows.models import ACTIVE_STATUSES, Execution
 
     today = utc_today()
@@ -20,9 +21,11 @@ def usage_summary(*, tenant: Tenant) -> dict[str, Any]:
     counted = DailyUsage.objects.filter(tenant=tenant, date__gte=month_start)
     today_count = next((u.executions for u in counted if u.date == today), 0)
     month_count = sum(u.executions for u in counted)
+    executions = Execution.objects.filter(tenant=tenant, created_at__date__gte=month_start)
+    if only is not None:
+        executions = executions.filter(workflow_id__in=only)
     per_workflow = (
-        Execution.objects.filter(tenant=tenant, created_at__date__gte=month_start)
-        .values("workflow_id", "workflow__name")
+        executions.values("workflow_id", "workflow__name")
         .annotate(month=Count("id"), today=Count("id", filter=Q(created_at__date=today)))
         .order_by("-month", "workflow_id")
     )

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from api_service.accounts.scopes import USAGE_READ
 from api_service.accounts.selectors import usage_summary
-from api_service.core.views import ApiView
+from api_service.http.views import ApiView
 
 
 class UsageView(ApiView):
@@ -14,4 +14,4 @@ class UsageView(ApiView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="usage_retrieve")
     def get(self, request: Request) -> Response:
-        return Response(usage_summary(tenant=request.user.tenant))
+        return Response(usage_summary(tenant=request.user.tenant, only=request.user.workflow_ids))

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from api_service.accounts.scopes import WORKFLOWS_READ
 from api_service.catalog import selectors
-from api_service.core.views import ApiView
+from api_service.http.views import ApiView
 
 
 class NodeListView(ApiView):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -60,6 +62,30 @@ class GraphInvalid(ApiError):
     type = "invalid_graph"
 
 
+class RequestTooLarge(ApiError):
+    status = 413
+    type = "request_too_large"
+
+
+def request_too_large() -> RequestTooLarge:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return RequestTooLarge(
+        f"The request body is larger than {limit} bytes; send less (images go to POST /v1/files).",
+        details={"limitBytes": limit},
+    )
+
+
+def django_request_error(exc: Exception) -> ApiError | None:
+    """Django's own refusals of a request body, which would otherwise be an HTML 400."""
+    if isinstance(exc, RequestDataTooBig):
+        return request_too_large()
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return ApiError(f"The request has too many form fields or files: {exc}", type="invalid_multipart")
+    if isinstance(exc, SuspiciousOperation):
+        return ApiError("The request was refused as malformed.", type="bad_request")
+    return None
+
+
 DRF_TYPES: dict[type[drf.APIException], str] = {
     drf.NotAuthenticated: "authentication_required",
     drf.AuthenticationFailed: "invalid_api_key",
@@ -75,6 +101,7 @@ DRF_TYPES: dict[type[drf.APIException], str] = {
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = django_request_error(exc) or exc
     if isinstance(exc, ApiError):
         return Response(exc.body(), status=exc.status, headers=exc.headers)
     if isinstance(exc, Http404):

@@ -22,3 +22,12 @@ def new_id(prefix: str) -> str:
     millis = int(time.time() * 1000)
     random_part = "".join(secrets.choice(ALPHABET) for _ in range(14))
     return f"{prefix}_{base62(millis, 8)}{random_part}"
+
+
+def is_well_formed_id(value: str, prefix: str) -> bool:
+    """Whether `value` could be an id made by new_id(prefix): anything else names nothing (a 404)."""
+    body = value.removeprefix(f"{prefix}_")
+    return body != value and 0 < len(body) <= 40 and all(char in _ALPHABET_SET for char in body)
+
+
+_ALPHABET_SET = frozenset(ALPHABET)

@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api_service.accounts.scopes import WORKFLOWS_EXECUTE
-from api_service.core.views import ApiView
 from api_service.files.serializers import FileOutput, FileUploadInput
 from api_service.files.services import file_upload
+from api_service.http.parsers import BoundedMultiPartParser
+from api_service.http.views import ApiView
 
 
 class FileUploadView(ApiView):
     required_scopes = {"POST": WORKFLOWS_EXECUTE}
-    parser_classes = [MultiPartParser]
+    parser_classes = [BoundedMultiPartParser]
 
     @extend_schema(request=FileUploadInput, responses={201: FileOutput}, operation_id="files_upload")
     def post(self, request: Request) -> Response:

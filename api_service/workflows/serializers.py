@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api_service.http.fields import BoundedJSONField
 from api_service.workflows import selectors
 from api_service.workflows.graph_check import registry
 from api_service.workflows.named_inputs import describe_named_inputs
@@ -12,8 +13,8 @@ from api_service.workflows.named_inputs import describe_named_inputs
 class WorkflowCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    graph = serializers.JSONField(help_text="The graph in ComfyUI's API format.")
-    inputs = serializers.JSONField(
+    graph = BoundedJSONField(help_text="The graph in ComfyUI's API format.")
+    inputs = BoundedJSONField(
         required=False, default=dict, help_text='{"prompt": {"node": "6", "input": "text"}}'
     )
 
@@ -55,16 +56,16 @@ class ExecutionSummaryOutput(serializers.Serializer):
     workflowId = serializers.CharField(source="workflow_id")
     status = serializers.CharField()
     createdAt = serializers.DateTimeField(source="created_at")
-    startedAt = serializers.DateTimeField(source="started_at")
-    completedAt = serializers.DateTimeField(source="completed_at")
-    error = serializers.JSONField()
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
+    error = serializers.JSONField(allow_null=True)
 
 
 class ExecutionPollOutput(ExecutionSummaryOutput):
     progress = serializers.SerializerMethodField()
     outputs = serializers.SerializerMethodField()
     inputs = serializers.JSONField()
-    durationMs = serializers.IntegerField(source="duration_ms")
+    durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
     cachedNodes = serializers.JSONField(source="cached_nodes")
 
     def get_progress(self, execution) -> dict | None:

@@ -26,7 +26,7 @@ def sweep_unpublished() -> int:
     name="crucible.control.purge_idempotency_keys", queue=CONTROL_QUEUE, time_limit=120, soft_time_limit=100
 )
 def purge_idempotency_keys() -> int:
-    from api_service.accounts.idempotency import idempotency_purge_expired
+    from api_service.http.idempotency import idempotency_purge_expired
 
     return idempotency_purge_expired()
 

@@ -12,8 +12,11 @@ from api_service.accounts.scopes import (
     WORKFLOWS_READ,
     WORKFLOWS_WRITE,
 )
+from api_service.core.errors import GraphInvalid
 from api_service.core.pagination import NewestFirstCursor
-from api_service.core.views import ApiView
+from api_service.http.parsers import exceeds_depth, max_json_depth
+from api_service.http.schema import PAGE_PARAMETERS, paginated
+from api_service.http.views import ApiView
 from api_service.workflows import selectors, services
 from api_service.workflows.serializers import (
     ExecuteInput,
@@ -25,6 +28,9 @@ from api_service.workflows.serializers import (
     WorkflowUpdateInput,
 )
 
+WORKFLOW_PAGE = paginated(WorkflowOutput, "WorkflowPage")
+EXECUTION_PAGE = paginated(ExecutionSummaryOutput, "ExecutionPage")
+
 
 def paginate(request: Request, view: ApiView, rows, serializer_class) -> Response:
     paginator = NewestFirstCursor()
@@ -35,7 +41,11 @@ def paginate(request: Request, view: ApiView, rows, serializer_class) -> Respons
 class WorkflowCollectionView(ApiView):
     required_scopes = {"GET": WORKFLOWS_READ, "POST": WORKFLOWS_WRITE}
 
-    @extend_schema(responses=WorkflowOutput(many=True), operation_id="workflows_list")
+    @extend_schema(
+        responses=WORKFLOW_PAGE,
+        parameters=PAGE_PARAMETERS,
+        operation_id="workflows_list",
+    )
     def get(self, request: Request) -> Response:
         return paginate(
             request,
@@ -64,9 +74,7 @@ class WorkflowDetailView(ApiView):
 
     @extend_schema(responses=WorkflowOutput, operation_id="workflows_retrieve")
     def get(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(
-            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
-        )
+        workflow = self.get_workflow(workflow_id)
         return Response(WorkflowOutput(workflow).data)
 
     @extend_schema(request=WorkflowUpdateInput, responses=WorkflowOutput, operation_id="workflows_replace")
@@ -79,16 +87,12 @@ class WorkflowDetailView(ApiView):
 
     @extend_schema(responses={204: None}, operation_id="workflows_delete")
     def delete(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(
-            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
-        )
+        workflow = self.get_workflow(workflow_id)
         services.workflow_delete(workflow=workflow)
         return Response(status=204)
 
     def _update(self, request: Request, workflow_id: str, *, partial: bool) -> Response:
-        workflow = selectors.workflow_get(
-            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
-        )
+        workflow = self.get_workflow(workflow_id)
         data = WorkflowUpdateInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         changes = {k: v for k, v in data.validated_data.items() if not partial or k in request.data}
@@ -103,9 +107,13 @@ class WorkflowExecuteView(ApiView):
         request=ExecuteInput, responses={202: ExecutionAcceptedOutput}, operation_id="workflows_execute"
     )
     def post(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(
-            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
-        )
+        workflow = self.get_workflow(workflow_id)
+        if exceeds_depth(workflow.graph, max_json_depth()):  # stored before requests were bounded
+            raise GraphInvalid(
+                f"This workflow's graph nests deeper than {max_json_depth()} levels and cannot run; "
+                "replace it (PUT) with a flatter one.",
+                type="json_too_deep",
+            )
         data = ExecuteInput(data=request.data)
         data.is_valid(raise_exception=True)
         execution = services.execution_submit(
@@ -120,9 +128,7 @@ class ExecutionPollView(ApiView):
 
     @extend_schema(responses=ExecutionPollOutput, operation_id="executions_poll")
     def get(self, request: Request, execution_id: str) -> Response:
-        execution = selectors.execution_get(
-            tenant=request.user.tenant, execution_id=execution_id, only=request.user.workflow_ids
-        )
+        execution = self.get_execution(execution_id)
         return Response(ExecutionPollOutput(execution).data)
 
 
@@ -138,30 +144,32 @@ class ExecutionCancelView(ApiView):
         operation_id="executions_cancel",
     )
     def post(self, request: Request, execution_id: str) -> Response:
-        execution = selectors.execution_get(
-            tenant=request.user.tenant, execution_id=execution_id, only=request.user.workflow_ids
-        )
+        execution = self.get_execution(execution_id)
         return Response(ExecutionPollOutput(services.execution_cancel_by_caller(execution=execution)).data)
 
 
 class WorkflowExecutionsView(ApiView):
     required_scopes = {"GET": EXECUTIONS_READ}
 
-    @extend_schema(responses=ExecutionSummaryOutput(many=True), operation_id="workflows_executions_list")
+    @extend_schema(
+        responses=EXECUTION_PAGE,
+        parameters=PAGE_PARAMETERS,
+        operation_id="workflows_executions_list",
+    )
     def get(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(
-            tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
-        )
-        rows = selectors.execution_list(
-            tenant=request.user.tenant, workflow=workflow
-        )  # workflow is already checked
+        workflow = self.get_workflow(workflow_id)
+        rows = selectors.execution_list(tenant=request.user.tenant, workflow=workflow)  # already scoped
         return paginate(request, self, rows, ExecutionSummaryOutput)
 
 
 class ExecutionListView(ApiView):
     required_scopes = {"GET": EXECUTIONS_READ}
 
-    @extend_schema(responses=ExecutionSummaryOutput(many=True), operation_id="executions_list")
+    @extend_schema(
+        responses=EXECUTION_PAGE,
+        parameters=PAGE_PARAMETERS,
+        operation_id="executions_list",
+    )
     def get(self, request: Request) -> Response:
         return paginate(
             request,

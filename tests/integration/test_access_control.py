@@ -96,3 +96,22 @@ def test_unknown_paths_are_json_404(anonymous) -> None:
     response = anonymous.get("/v1/nope")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found"
+
+
+def test_a_restricted_key_sees_only_its_workflows_in_usage(stack, world, api) -> None:
+    from api_service.accounts import services
+    from api_service.accounts.models import ApiKey
+
+    mine = api.create_workflow(TEXT_TO_IMAGE, name="mine")
+    other = api.create_workflow(TEXT_TO_IMAGE, name="secret-project")
+    api.wait(api.execute(mine["id"]))
+    api.wait(api.execute(other["id"]))
+    restricted = services.api_key_create(tenant=world.tenant, name="only mine", scopes=[USAGE_READ])
+    ApiKey.objects.filter(pk=restricted.api_key.pk).update(allowed_workflow_ids=[mine["id"]])
+
+    narrow = ApiClient(stack.base_url, restricted.secret).get("/v1/usage")
+    assert narrow.status_code == 200, narrow.text
+    assert [(w["workflowId"], w["name"]) for w in narrow.json()["workflows"]] == [(mine["id"], "mine")]
+    assert "secret-project" not in narrow.text
+    full = api.get("/v1/usage").json()
+    assert {w["workflowId"] for w in full["workflows"]} == {mine["id"], other["id"]}

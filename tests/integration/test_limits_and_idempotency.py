@@ -204,7 +204,7 @@ def test_expired_restricted_and_rotated_keys(stack, db) -> None:
 def test_rate_limiter_fails_open_when_redis_is_down(db) -> None:
     import redis
 
-    from api_service.accounts.rate_limit import rate_limit_hit
+    from api_service.http.throttling import rate_limit_hit
 
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     assert rate_limit_hit(redis=unreachable, key_id="key_x", limit=1) is None
@@ -213,8 +213,8 @@ def test_rate_limiter_fails_open_when_redis_is_down(db) -> None:
 def test_expired_idempotency_records_are_purged(stack, db) -> None:
     from django.utils import timezone
 
-    from api_service.accounts.idempotency import idempotency_purge_expired
     from api_service.accounts.models import IdempotencyRecord
+    from api_service.http.idempotency import idempotency_purge_expired
 
     api, tenant, _ = client_for(stack)
     api.post("/v1/workflows", json={"name": "w", "graph": TEXT_TO_IMAGE}, headers={"Idempotency-Key": "old"})

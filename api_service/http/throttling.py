@@ -1,4 +1,4 @@
-"""Per-key request limits: a sliding one-minute window in Redis, checked atomically by a Lua script.
+"""Per-key request limits: a DRF throttle over a sliding one-minute window in Redis (one Lua script).
 
 Every api process shares the same Redis state, so the limit holds across
 processes. If Redis does not answer, requests are let through (fail open)
@@ -13,8 +13,15 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from api_service.accounts.authentication import ApiPrincipal
+from api_service.accounts.limits import tenant_limits
 from api_service.core.errors import ApiError
+from api_service.core.redis import redis_client
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
@@ -78,4 +85,34 @@ def rate_limit_hit(*, redis, key_id: str, limit: int) -> RateDecision | None:
         limit=limit,
         remaining=max(0, limit - int(count)),
         reset_seconds=max(1, math.ceil(int(reset_ms) / 1000)),
+    )
+
+
+class PerKeyRateThrottle(BaseThrottle):
+    """The plan's requests-per-minute for the calling key; public (keyless) requests are not counted.
+
+    The decision is kept on the request: the view copies its headers onto
+    every answer, and words the 429 with the limit.
+    """
+
+    decision: RateDecision | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        principal = request.user
+        if not isinstance(principal, ApiPrincipal):
+            return True
+        limit = tenant_limits(principal.tenant).requests_per_minute
+        self.decision = rate_limit_hit(redis=redis_client(), key_id=principal.api_key.pk, limit=limit)
+        request.rate_decision = self.decision
+        return self.decision is None or self.decision.allowed
+
+    def wait(self) -> float | None:
+        return self.decision.reset_seconds if self.decision is not None else None
+
+
+def rate_limited(decision: RateDecision) -> RateLimited:
+    return RateLimited(
+        f"This API key may make {decision.limit} requests per minute; retry in {decision.reset_seconds} s.",
+        details={"limit": decision.limit},
+        headers={"Retry-After": str(decision.reset_seconds)},
     )

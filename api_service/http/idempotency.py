@@ -13,17 +13,19 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api_service.accounts.models import IdempotencyRecord, Tenant
-from api_service.core.errors import ApiError
+from api_service.core.errors import ApiError, request_too_large
+from api_service.http.parsers import InvalidJson, JsonTooDeep, json_loads_bounded
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -49,8 +51,9 @@ def fingerprint(request: Request) -> str:
     try:
         if media_type == "multipart/form-data":
             # Each client picks a random boundary: compare the fields and the files' bytes instead.
-            for name in sorted(request.data.keys()):
-                for value in request.data.getlist(name):
+            form = cast(QueryDict, request.data)
+            for name in sorted(form.keys()):
+                for value in form.getlist(name):
                     if hasattr(value, "read"):
                         digest.update(f"{name}=file:{value.name}:".encode())
                         for chunk in value.chunks():
@@ -61,12 +64,14 @@ def fingerprint(request: Request) -> str:
             return digest.hexdigest()
         body = request._request.body
     except RequestDataTooBig:
-        raise ApiError("The request body is too large.", type="file_too_large", status=413) from None
+        raise request_too_large() from None
     try:
         # JSON bodies compare by content, so re-serialising with other spacing or key order still matches.
-        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        pass
+        body = json.dumps(json_loads_bounded(body), sort_keys=True, separators=(",", ":")).encode()
+    except JsonTooDeep:
+        raise  # refused whatever the handler: a 400 now, before any claim is stored
+    except InvalidJson:
+        pass  # not JSON (or no body): compared byte for byte
     digest.update(media_type.encode() + b"\n" + body)
     return digest.hexdigest()
 
