@@ -13,6 +13,7 @@ from api_service.core.errors import GraphInvalid
 from api_service.files.services import file_keys_for
 from nodes.catalog import default_registry
 from nodes.graph import GraphIssue, validate_graph
+from nodes.model_check import unloadable_model_issues
 from nodes.model_store import FOLDERS, ModelStore
 from nodes.registry import Registry
 
@@ -56,6 +57,7 @@ def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[
         registry(),
         dynamic_choices={**model_choices(), "files": files},
     )
+    issues += unloadable_model_issues(graph, registry(), model_store())
     return issues, files
 
 
