@@ -78,6 +78,8 @@ class WorkerContext:
         self._saved = 0
         self._cancelled = cancelled
         self._next_cancel_check = 0.0
+        self._module_checks = False
+        self._hook: Any = None  # torch's RemovableHandle while module calls check for a cancel
 
     def model_path(self, folder: str, name: str) -> Path:
         path = self._store.path(folder, name)
@@ -144,13 +146,36 @@ class WorkerContext:
         """While open, every torch module's forward first asks whether the run was cancelled (at most
         twice a second), so a cancel stops a long text encoding, VAE pass or upscale between layers
         rather than after the node. Process-wide: a gpu worker process runs one execution at a time."""
-        from torch.nn.modules.module import register_module_forward_pre_hook
-
-        handle = register_module_forward_pre_hook(lambda module, args: self.check_cancelled())
+        self._module_checks = True
+        self._hook_modules()
         try:
             yield
         finally:
-            handle.remove()
+            self._module_checks = False
+            self._unhook_modules()
+
+    @contextlib.contextmanager
+    def stepwise(self) -> Iterator[None]:
+        """The node checks between its own steps meanwhile, so the module hook is taken off: with any
+        global hook registered torch calls every module the slow way, a few microseconds each, which a
+        sampler's thousands of module calls per step would pay on every step."""
+        self._unhook_modules()
+        try:
+            yield
+        finally:
+            if self._module_checks:
+                self._hook_modules()
+
+    def _hook_modules(self) -> None:
+        from torch.nn.modules.module import register_module_forward_pre_hook
+
+        if self._hook is None:
+            self._hook = register_module_forward_pre_hook(lambda module, args: self.check_cancelled())
+
+    def _unhook_modules(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
 
     def check_cancelled(self) -> None:
         """Ask (at most twice a second) whether the execution was cancelled; raise if it was."""

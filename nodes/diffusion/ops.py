@@ -240,7 +240,8 @@ def sample(
     # Only the ancestral (stochastic) schedulers take a generator.
     step_kwargs = {"generator": generator} if "generator" in inspect.signature(sched.step).parameters else {}
     total_steps = len(timesteps)
-    with patched(model.unet, model.patches, role="unet"):
+    # Checked once per step here: the worker's per-module checks would only slow the steps down.
+    with ctx.stepwise(), patched(model.unet, model.patches, role="unet"):
         for index, t in enumerate(timesteps):
             ctx.check_cancelled()
             model_in = sched.scale_model_input(x, t)

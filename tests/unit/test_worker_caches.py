@@ -168,3 +168,39 @@ def test_node_errors_are_classified_by_what_torch_raised() -> None:
     assert public_error(ValueError("steps must be positive")).message == "steps must be positive"
     internal = public_error(OSError("/srv/models/secret: permission denied"))
     assert (internal.type, internal.message) == ("node_error", GENERIC_MESSAGE)
+
+
+def test_module_calls_check_for_a_cancel_except_inside_a_stepwise_loop(tmp_path, monkeypatch) -> None:
+    import pytest
+
+    from gpu_worker import context
+    from gpu_worker.model_cache import ModelCache as Cache
+    from gpu_worker.protocol import RunSpec
+    from nodes.context import ExecutionCancelled
+    from nodes.model_store import ModelStore
+
+    monkeypatch.setattr(context, "CANCEL_CHECK_SECONDS", 0.0)  # ask on every call, not twice a second
+    asked: list[int] = []
+    spec = RunSpec("exe_1", 1, "t1", {}, [], "tenants/t1/executions/exe_1/")
+    ctx = context.WorkerContext(
+        spec=spec,
+        device="cpu",
+        models=Cache(0),
+        store=ModelStore(tmp_path),
+        storage=None,
+        reporter=None,
+        cancelled=lambda: asked.append(1) or len(asked) > 3,
+    )
+    layer = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    layer(torch.zeros(1, 2))
+    assert asked == []  # outside a run's nodes nothing is hooked
+    with ctx.cancellable_modules():
+        layer(torch.zeros(1, 2))  # the Sequential and its two children
+        assert len(asked) == 3
+        with ctx.stepwise():
+            layer(torch.zeros(1, 2))
+            assert len(asked) == 3
+        with pytest.raises(ExecutionCancelled):
+            layer(torch.zeros(1, 2))
+    layer(torch.zeros(1, 2))
+    assert len(asked) == 4
