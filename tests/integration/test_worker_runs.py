@@ -140,3 +140,17 @@ def test_a_cancel_stops_a_long_vae_decode(runtime) -> None:
 
 def test_a_cancel_stops_the_text_encoding_of_a_long_prompt(runtime) -> None:
     _cancelled_inside(runtime, graph(**{"6": {"text": "a photo of a cat " * 40_000}}), "CLIPTextEncode")
+
+
+def test_a_hostile_node_id_never_shapes_the_object_key(runtime) -> None:
+    built = graph()
+    built["../../x"] = built.pop("9")
+    saved = run_attempt(runtime, built)
+    assert saved.outcome == "completed", saved.last
+    [image] = saved.last["outputs"]["../../x"]["images"]
+    prefix = f"tenants/t_worker/executions/{saved.last['executionId']}/"
+    assert image["key"].startswith(prefix) and "/" not in image["key"][len(prefix) :]
+    assert image["filename"] == "ComfyUI_~2e~2e~2f~2e~2e~2fx_00001.png"
+    assert runtime.storage.get(image["key"]).startswith(b"\x89PNG")
+    again = run_attempt(runtime, built)  # an identical rerun copies it under a name of the same shape
+    assert again.last["outputs"]["../../x"]["images"][0]["filename"] == image["filename"]
