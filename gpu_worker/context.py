@@ -70,7 +70,6 @@ class WorkerContext:
         self.device = device
         self._identities: dict[str, tuple[int, ...]] = {}  # path -> file identity, once per run
         self.models = RunModels(models, self._identities)
-        self.model_cache = models
         self.node_id = ""
         self._store = store
         self._storage = storage
