@@ -2,25 +2,56 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gpu_worker.model_cache import ModelCache
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.protocol import RunSpec
 from gpu_worker.storage import ArtifactStorage
 from nodes.context import ExecutionCancelled
-from nodes.model_store import ModelStore
+from nodes.model_store import ModelStore, file_identity
 
 CANCEL_CHECK_SECONDS = 0.5
+NODE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+MAX_NODE_ID_CHARS = 48
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
 class UnknownFile(LookupError):
     pass
+
+
+def key_safe_node_id(node_id: str) -> str:
+    """A node id as it may appear in a file name and object key: letters, digits and '-' kept, every
+    other byte as ~XX (so '../../x' is '~2e~2e~2f~2e~2e~2fx'), and a long one cut with a hash of the
+    whole so two ids never share a name. '_' is escaped too: it separates the name's parts."""
+    encoded = "".join(c if c in NODE_ID_CHARS else "".join(f"~{b:02x}" for b in c.encode()) for c in node_id)
+    if len(encoded) > MAX_NODE_ID_CHARS:
+        digest = hashlib.sha256(node_id.encode()).hexdigest()[:12]
+        encoded = f"{encoded[: MAX_NODE_ID_CHARS - 13]}-{digest}"
+    return encoded or "~"
+
+
+class RunModels:
+    """The model cache as one run sees it: a key naming a model file this run resolved carries that
+    file's identity (size, mtime), so weights replaced under the same name load anew."""
+
+    def __init__(self, cache: ModelCache, identities: dict[str, tuple[int, ...]]) -> None:
+        self._cache = cache
+        self._identities = identities
+
+    def get(self, key: tuple[Any, ...], loader: Callable[[], T]) -> T:
+        stamps = tuple(self._identities[k] for k in key if isinstance(k, str) and k in self._identities)
+        if not stamps:
+            return self._cache.get(key, loader)
+        return self._cache.get((*key, *stamps), loader, replaces=key)
 
 
 class WorkerContext:
@@ -37,7 +68,8 @@ class WorkerContext:
     ) -> None:
         self.spec = spec
         self.device = device
-        self.models = models
+        self._identities: dict[str, tuple[int, ...]] = {}  # path -> file identity, once per run
+        self.models = RunModels(models, self._identities)
         self.node_id = ""
         self._store = store
         self._storage = storage
@@ -45,9 +77,20 @@ class WorkerContext:
         self._saved = 0
         self._cancelled = cancelled
         self._next_cancel_check = 0.0
+        self._module_checks = False
+        self._hook: Any = None  # torch's RemovableHandle while module calls check for a cancel
 
     def model_path(self, folder: str, name: str) -> Path:
-        return self._store.path(folder, name)
+        path = self._store.path(folder, name)
+        self.model_identity(path)
+        return path
+
+    def model_identity(self, path: Path) -> tuple[int, ...]:
+        """The file's identity as this run first saw it: the node result cache and the model cache key
+        on the same one, even if the file is replaced while the run goes on."""
+        if str(path) not in self._identities:
+            self._identities[str(path)] = file_identity(path)
+        return self._identities[str(path)]
 
     def read_file(self, file_id: str) -> bytes:
         key = self.spec.files.get(file_id)
@@ -59,7 +102,7 @@ class WorkerContext:
         """A new artifact's file name and object key: prefix, node id and a counter unique in the run."""
         self._saved += 1
         safe_prefix = "".join(c if c.isalnum() or c in "-_" else "_" for c in prefix)[:64] or "image"
-        filename = f"{safe_prefix}_{self.node_id}_{self._saved:05d}.png"
+        filename = f"{safe_prefix}_{key_safe_node_id(self.node_id)}_{self._saved:05d}.png"
         return filename, f"{self.spec.storage_prefix}{filename}"
 
     def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
@@ -96,6 +139,42 @@ class WorkerContext:
 
     def progress(self, step: int, total: int) -> None:
         self._reporter.step(step, total)
+
+    @contextlib.contextmanager
+    def cancellable_modules(self) -> Iterator[None]:
+        """While open, every torch module's forward first asks whether the run was cancelled (at most
+        twice a second), so a cancel stops a long text encoding, VAE pass or upscale between layers
+        rather than after the node. Process-wide: a gpu worker process runs one execution at a time."""
+        self._module_checks = True
+        self._hook_modules()
+        try:
+            yield
+        finally:
+            self._module_checks = False
+            self._unhook_modules()
+
+    @contextlib.contextmanager
+    def stepwise(self) -> Iterator[None]:
+        """The node checks between its own steps meanwhile, so the module hook is taken off: with any
+        global hook registered torch calls every module the slow way, a few microseconds each, which a
+        sampler's thousands of module calls per step would pay on every step."""
+        self._unhook_modules()
+        try:
+            yield
+        finally:
+            if self._module_checks:
+                self._hook_modules()
+
+    def _hook_modules(self) -> None:
+        from torch.nn.modules.module import register_module_forward_pre_hook
+
+        if self._hook is None:
+            self._hook = register_module_forward_pre_hook(lambda module, args: self.check_cancelled())
+
+    def _unhook_modules(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
 
     def check_cancelled(self) -> None:
         """Ask (at most twice a second) whether the execution was cancelled; raise if it was."""

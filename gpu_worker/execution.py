@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from gpu_worker.context import WorkerContext
 from gpu_worker.executor import NodeFailure, execution_plan, run_graph
+from gpu_worker.model_cache import release_memory
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.protocol import CANCEL_KEY, CANCELLED, COMPLETED, FAILED, STARTED, RunSpec, make_event
 from gpu_worker.runtime import Runtime
 from nodes.context import ExecutionCancelled
-from nodes.graph import validate_graph
+from nodes.graph import GraphIssue, validate_graph
+from nodes.model_check import unloadable_model_issues
 from nodes.model_store import FOLDERS
 
 log = logging.getLogger(__name__)
@@ -40,26 +42,18 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         return CANCELLED
     emit(make_event(STARTED, spec, worker=worker_name))
     started = time.monotonic()
-    # The worker checks again: its catalogue and model store are what will really run.
-    issues = validate_graph(
-        spec.graph,
-        runtime.registry,
-        dynamic_choices={**{f: runtime.store.names(f) for f in FOLDERS}, "files": list(spec.files)},
-    )
+    # The worker checks again: its catalogue and model store are what will really run. Its listing is
+    # memoised for a few seconds, so before failing a graph the api validated it looks at the disk again.
+    issues = worker_graph_issues(spec, runtime)
+    if issues:
+        runtime.store.refresh()
+        issues = worker_graph_issues(spec, runtime)
     if issues:
         first = issues[0]
-        emit(
-            make_event(
-                FAILED,
-                spec,
-                error={
-                    "nodeId": first.node_id,
-                    "classType": first.class_type,
-                    "type": first.type,
-                    "message": first.message,
-                },
-            )
-        )
+        error = {"nodeId": first.node_id, "classType": first.class_type, "type": first.type}
+        if first.input is not None:
+            error["input"] = first.input
+        emit(make_event(FAILED, spec, error={**error, "message": first.message}))
         return FAILED
 
     plan = execution_plan(spec.graph, spec.output_node_ids)
@@ -84,12 +78,17 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
             cache_scope=spec.tenant_id,
         )
     except NodeFailure as failure:
-        emit(make_event(FAILED, spec, error=failure.to_public(), durationMs=_ms_since(started)))
+        error, cached = failure.to_public(), failure.cached_nodes
+        out_of_memory = failure.error_type == "out_of_memory"
+        del failure  # its traceback holds the frames, and so the tensors, of the run that failed
+        recover_memory(runtime, out_of_memory=out_of_memory, requested=error.get("requestedBytes"))
+        emit(make_event(FAILED, spec, error=error, durationMs=_ms_since(started), cachedNodes=cached))
         return FAILED
     except ExecutionCancelled:
         # The row is CANCELLED already (the api set it before raising the flag): nothing to report,
         # and no progress left behind for it (images saved before the stop stay in storage).
         reporter.clear()
+        recover_memory(runtime)
         log.info(
             "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)
         )
@@ -104,6 +103,30 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         )
     )
     return COMPLETED
+
+
+def worker_graph_issues(spec: RunSpec, runtime: Runtime) -> list[GraphIssue]:
+    choices: dict[str, Collection[str] | None] = {f: runtime.store.names(f) for f in FOLDERS}
+    issues = validate_graph(
+        spec.graph, runtime.registry, dynamic_choices={**choices, "files": list(spec.files)}
+    )
+    return issues or unloadable_model_issues(spec.graph, runtime.registry, runtime.store)
+
+
+def recover_memory(runtime: Runtime, *, out_of_memory: bool = False, requested: int | None = None) -> None:
+    """Give back what a stopped run held before the next one starts. After running out of device
+    memory the models are dropped too when the failed allocation would have fit without them (an
+    allocation bigger than the whole device would fail anyway, so evicting would help nobody)."""
+    import torch
+
+    release_memory()
+    if out_of_memory and runtime.device.startswith("cuda") and torch.cuda.is_available():
+        total = torch.cuda.get_device_properties(torch.device(runtime.device)).total_memory
+        if requested is None or requested < total:
+            log.warning(
+                "out of device memory: dropping the %d cached models", runtime.models.stats()["entries"]
+            )
+            runtime.models.clear()
 
 
 def _ms_since(start: float) -> int:

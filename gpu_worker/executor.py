@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gpu_worker.context import WorkerContext
+from gpu_worker.errors import public_error
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.result_cache import NodeResultCache, SavedArtifacts, holds_module, node_cache_keys
 from nodes.context import ExecutionCancelled
 from nodes.graph import is_link, needed_nodes, topological_order
+from nodes.model_store import FOLDERS
 from nodes.registry import Registry
 from nodes.schema import CLIP, MODEL, VAE, NodeResult
 
@@ -22,20 +24,33 @@ log = logging.getLogger(__name__)
 class NodeFailure(Exception):
     """A node raised: the execution fails with this node's id and a public message."""
 
-    def __init__(self, node_id: str, class_type: str, error_type: str, message: str) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        class_type: str,
+        error_type: str,
+        message: str,
+        *,
+        requested_bytes: int | None = None,
+    ) -> None:
         super().__init__(message)
+        self.requested_bytes = requested_bytes
         self.node_id = node_id
         self.class_type = class_type
         self.error_type = error_type
         self.message = message
+        self.cached_nodes: list[str] = []  # nodes served from the cache before this one failed
 
-    def to_public(self) -> dict[str, str]:
-        return {
+    def to_public(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "nodeId": self.node_id,
             "classType": self.class_type,
             "type": self.error_type,
             "message": self.message,
         }
+        if self.requested_bytes is not None:
+            data["requestedBytes"] = self.requested_bytes
+        return data
 
 
 def execution_plan(graph: dict[str, Any], output_node_ids: list[str]) -> list[str]:
@@ -53,9 +68,38 @@ def run_graph(
     cache_scope: str = "",
 ) -> GraphRun:
     """Execute `plan` in order, reusing cached results; returns output nodes' data and the cached node ids."""
-    results: dict[str, tuple[Any, ...]] = {}
     run = GraphRun()
-    keys = node_cache_keys(graph, plan, scope=cache_scope, files=ctx.spec.files) if cache is not None else {}
+    try:
+        with ctx.cancellable_modules():
+            _run_nodes(graph, plan, registry, ctx, reporter, cache, cache_scope, run)
+    except NodeFailure as failure:
+        failure.cached_nodes = list(run.cached_nodes)
+        raise
+    return run
+
+
+def _run_nodes(
+    graph: dict[str, Any],
+    plan: list[str],
+    registry: Registry,
+    ctx: WorkerContext,
+    reporter: ProgressReporter,
+    cache: NodeResultCache | None,
+    cache_scope: str,
+    run: GraphRun,
+) -> None:
+    results: dict[str, tuple[Any, ...]] = {}
+    keys = (
+        node_cache_keys(
+            graph,
+            plan,
+            scope=cache_scope,
+            files=ctx.spec.files,
+            models=model_identities(graph, plan, registry, ctx),
+        )
+        if cache is not None
+        else {}
+    )
     for node_id in plan:
         node = graph[node_id]
         class_type = node["class_type"]
@@ -96,7 +140,10 @@ def run_graph(
             raise
         except Exception as exc:
             log.exception("node %s (%s) failed", node_id, class_type)
-            raise NodeFailure(node_id, class_type, error_type_of(exc), public_message(exc)) from exc
+            error = public_error(exc)
+            raise NodeFailure(
+                node_id, class_type, error.type, error.message, requested_bytes=error.requested_bytes
+            ) from exc
         if isinstance(result, NodeResult):
             results[node_id] = tuple(result.outputs)
             if result.ui:
@@ -108,7 +155,26 @@ def run_graph(
         if saves_artifacts and node_id in run.outputs:
             cache.put(keys[node_id], (SavedArtifacts(run.outputs[node_id]),))
         reporter.node_finished()
-    return run
+
+
+def model_identities(
+    graph: dict[str, Any], plan: list[str], registry: Registry, ctx: WorkerContext
+) -> dict[str, dict[str, Any]]:
+    """node id -> {input: identity of the model file it names}: a loader's cache key (and so every
+    result downstream of it) changes when the file at that name is replaced."""
+    found: dict[str, dict[str, Any]] = {}
+    for node_id in plan:
+        spec = registry.get(graph[node_id]["class_type"])
+        for inp in spec.inputs if spec is not None else ():
+            value = (graph[node_id].get("inputs") or {}).get(inp.name)
+            if inp.choices_source not in FOLDERS or not isinstance(value, str):
+                continue
+            try:
+                identity = ctx.model_identity(ctx.model_path(inp.choices_source, value))
+            except (LookupError, OSError):
+                continue  # the node itself reports the missing model when it runs
+            found.setdefault(node_id, {})[inp.name] = [inp.choices_source, *identity]
+    return found
 
 
 def _reuse_output(cache: NodeResultCache, key: str, ctx: WorkerContext, run: GraphRun, node_id: str) -> bool:
@@ -128,32 +194,3 @@ def _reuse_output(cache: NodeResultCache, key: str, ctx: WorkerContext, run: Gra
 class GraphRun:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     cached_nodes: list[str] = field(default_factory=list)
-
-
-def error_type_of(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if name == "SoftTimeLimitExceeded":
-        return "timeout"
-    if name == "ModelNotFound":
-        return "model_not_found"
-    if name == "UnknownFile":
-        return "file_not_found"
-    if name == "OutOfMemoryError" or "out of memory" in str(exc).lower():
-        return "out_of_memory"
-    if isinstance(exc, (ValueError, TypeError)):
-        return "invalid_node_input"
-    return "node_error"
-
-
-GENERIC_MESSAGE = "The node failed inside the worker; the details are in the worker's log."
-# Errors whose message is written for the caller (ours or torch's argument checks); others may carry
-# internal addresses, paths or bucket names and get a generic message.
-CALLER_FACING_TYPES = ("model_not_found", "file_not_found", "out_of_memory", "invalid_node_input", "timeout")
-
-
-def public_message(exc: BaseException) -> str:
-    """One line, no traceback or internal paths; the full story is in the worker log."""
-    if error_type_of(exc) not in CALLER_FACING_TYPES or isinstance(exc, OSError):
-        return GENERIC_MESSAGE
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:500]

@@ -49,12 +49,19 @@ class ModelCache:
         self.loads = 0
         self.hits = 0
 
-    def get(self, key: tuple[Any, ...], loader: Callable[[], T]) -> T:
+    def get(self, key: tuple[Any, ...], loader: Callable[[], T], *, replaces: tuple[Any, ...] = ()) -> T:
+        """The cached model for `key`, loaded on a miss. Entries whose key starts with `replaces` (the
+        same file at an older identity, as the worker context passes it) are dropped on a load: the
+        file they came from is gone, so they would only hold memory."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return self._entries[key][0]
+            if replaces:
+                for old in [k for k in self._entries if k[: len(replaces)] == replaces]:
+                    del self._entries[old]
+                    log.info("dropped model %s: its file was replaced", old)
         value = loader()
         size = model_bytes(value)
         with self._lock:
@@ -63,6 +70,15 @@ class ModelCache:
             self._evict(keep=key)
         log.info("loaded model %s (%.1f MiB)", key, size / 2**20)
         return value
+
+    def clear(self) -> None:
+        """Drop every model (after running out of device memory) and give the memory back."""
+        with self._lock:
+            self._entries.clear()
+        release_memory()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def used_bytes(self) -> int:
         return sum(size for _, size in self._entries.values())
@@ -76,7 +92,7 @@ class ModelCache:
                 break
             del self._entries[key]
             log.info("evicted model %s", key)
-        _release_device_memory()
+        release_memory(collect=False)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -87,8 +103,14 @@ class ModelCache:
         }
 
 
-def _release_device_memory() -> None:
+def release_memory(*, collect: bool = True) -> None:
+    """Give freed tensors back: collect reference cycles (a failed node's traceback holds its frames'
+    tensors), then return the CUDA allocator's cached blocks to the device."""
+    import gc
+
     import torch
 
+    if collect:
+        gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

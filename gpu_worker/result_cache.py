@@ -22,14 +22,22 @@ ENTRY_OVERHEAD_BYTES = 1024
 
 
 def node_cache_keys(
-    graph: dict[str, Any], plan: list[str], *, scope: str, files: dict[str, str] | None = None
+    graph: dict[str, Any],
+    plan: list[str],
+    *,
+    scope: str,
+    files: dict[str, str] | None = None,
+    models: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, str]:
     """Cache key of every node in `plan` (topologically ordered).
 
     A file reference counts by the object it resolved to (`files`: reference -> object key), so a
-    name uploaded again (ComfyUI's "example.png") is not served from an older upload's result.
+    name uploaded again (ComfyUI's "example.png") is not served from an older upload's result. A
+    model name counts with the identity of the file it names (`models`: node id -> {input: identity}),
+    so nothing computed from weights since replaced under that name is ever served again.
     """
     files = files or {}
+    models = models or {}
     keys: dict[str, str] = {}
     for node_id in plan:
         node = graph[node_id]
@@ -37,6 +45,8 @@ def node_cache_keys(
         for name, value in sorted((node.get("inputs") or {}).items()):
             if is_link(value):
                 parts[name] = ["link", keys[value[0]], value[1]]
+            elif name in models.get(node_id, {}):
+                parts[name] = ["model", value, models[node_id][name]]
             elif isinstance(value, str) and value in files:
                 parts[name] = ["file", files[value]]
             else:

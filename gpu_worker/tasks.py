@@ -20,6 +20,8 @@ def emit_event(event: dict[str, Any]) -> None:
 
 @app.task(name=EXECUTE_TASK, acks_late=True, time_limit=TIME_LIMIT, soft_time_limit=TIME_LIMIT - 30)
 def execute(spec: dict[str, Any]) -> str:
+    from celery.exceptions import SoftTimeLimitExceeded
+
     from gpu_worker.execution import execution_run
     from gpu_worker.protocol import FAILED, make_event
     from gpu_worker.runtime import get_runtime
@@ -32,7 +34,7 @@ def execute(spec: dict[str, Any]) -> str:
     except Exception as exc:
         # Whatever broke outside a node (storage, Redis, a time limit), the row must not stay RUNNING.
         log.exception("execution %s failed outside its nodes", run_spec.execution_id)
-        timeout = type(exc).__name__ == "SoftTimeLimitExceeded"
+        timeout = isinstance(exc, SoftTimeLimitExceeded)
         error = {
             "type": "timeout" if timeout else "internal_error",
             "message": "The execution ran past its time limit."

@@ -8,6 +8,7 @@ progress all go through here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -42,3 +43,7 @@ class NodeContext(Protocol):
 
     def check_cancelled(self) -> None:
         """Raise ExecutionCancelled if the execution was cancelled (cheap: call it often)."""
+
+    def stepwise(self) -> AbstractContextManager[None]:
+        """While open, the node calls check_cancelled itself between short steps (a sampler loop), so the
+        worker pauses its check on every torch module call, which costs a little on each of them."""

@@ -24,15 +24,21 @@ class ModelEntry:
     format: str  # "diffusers" (a folder) or "single_file"
     size_bytes: int
     family: str = "unknown"  # "sd15", "sdxl", "sd_vae", "esrgan" ... (nodes/model_family.py)
+    # Why the workers cannot load it (a pickled checkpoint, a family no loader builds), else None.
+    refusal: str | None = None
 
     def to_public(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "folder": self.folder,
             "name": self.name,
             "format": self.format,
             "family": self.family,
             "sizeBytes": self.size_bytes,
+            "loadable": self.refusal is None,
         }
+        if self.refusal is not None:
+            data["notLoadableReason"] = self.refusal
+        return data
 
 
 class ModelNotFound(LookupError):
@@ -50,11 +56,20 @@ class ModelStore:
     def entries(self, folder: str) -> list[ModelEntry]:
         now = time.monotonic()
         if self._memo is None or now - self._memo[0] > self._ttl:
-            self._memo = (now, {name: self._scan(name) for name in FOLDERS})
+            self.refresh()
+        assert self._memo is not None
         return self._memo[1].get(folder, [])
+
+    def refresh(self) -> None:
+        """Scan again now: a model added since the memo (the api saw it, this process did not yet)."""
+        self._memo = (time.monotonic(), {name: self._scan(name) for name in FOLDERS})
 
     def names(self, folder: str) -> list[str]:
         return [entry.name for entry in self.entries(folder)]
+
+    def refusals(self, folder: str) -> dict[str, str]:
+        """name -> why the workers cannot load it, for the listed models that would fail at run time."""
+        return {entry.name: entry.refusal for entry in self.entries(folder) if entry.refusal is not None}
 
     def path(self, folder: str, name: str) -> Path:
         # Only names the scan itself produced resolve, so "../x" can never escape the store.
@@ -74,11 +89,63 @@ class ModelStore:
                 continue  # a component folder or weight file of a listed diffusers folder
             if path.is_dir() and _is_diffusers_folder(path):
                 size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-                found.append(ModelEntry(folder, rel, path, "diffusers", size, model_family(path)))
+                kind = "diffusers"
             elif path.is_file() and path.suffix in WEIGHT_SUFFIXES:
                 size = path.stat().st_size
-                found.append(ModelEntry(folder, rel, path, "single_file", size, model_family(path)))
+                kind = "single_file"
+            else:
+                continue
+            family = model_family(path)
+            refusal = load_refusal(folder, path, kind, family)
+            found.append(ModelEntry(folder, rel, path, kind, size, family, refusal))
         return found
+
+
+def file_identity(path: Path) -> tuple[int, int, int]:
+    """What changes when a model's bytes are replaced under the same name: (size, newest mtime_ns,
+    file count); a folder's is over all its files. Caches key a model file on its path and this."""
+    if not path.is_dir():
+        stat = path.stat()
+        return (stat.st_size, stat.st_mtime_ns, 1)
+    size = newest = count = 0
+    for file in path.rglob("*"):
+        if file.is_file():
+            stat = file.stat()
+            size, newest, count = size + stat.st_size, max(newest, stat.st_mtime_ns), count + 1
+    return (size, newest, count)
+
+
+# Families the store recognises but no checkpoint loader builds (nodes/diffusion/loading.py says the same
+# at run time); validation refuses them so a run never queues only to fail on the worker.
+UNLOADABLE_CHECKPOINT_FAMILIES = {
+    "sd2": "an SD 2.x checkpoint, which does not load yet",
+    "sdxl_refiner": "an SDXL refiner checkpoint, which does not load yet",
+}
+
+
+def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
+    """Why the workers' loaders would refuse this listed model, decided without torch; None if it loads
+    (or may: a file can still be broken inside, which only loading finds)."""
+    pickled = kind == "single_file" and path.suffix != ".safetensors"
+    if folder == "checkpoints":
+        if pickled:
+            return (
+                f"a pickled {path.suffix} checkpoint: only .safetensors single files and diffusers folders "
+                "load (unpickling could run code); convert it to .safetensors"
+            )
+        if family in UNLOADABLE_CHECKPOINT_FAMILIES and (kind == "single_file" or family == "sdxl_refiner"):
+            return UNLOADABLE_CHECKPOINT_FAMILIES[family]
+        if kind == "single_file" and family not in ("sd15", "sdxl"):
+            return "not an SD 1.x or SDXL checkpoint in the original single-file layout"
+    elif folder in ("vae", "controlnet"):
+        if pickled:
+            return f"a pickled {path.suffix} file: only .safetensors single files and diffusers folders load"
+    elif folder == "loras":
+        if kind != "single_file" or pickled:
+            return "not a single .safetensors file, the only form a LoRA loads in"
+    elif folder == "upscale_models" and kind != "single_file":
+        return "a folder: an upscale model is one weights file"
+    return None
 
 
 def _inside_diffusers_folder(path: Path, base: Path) -> bool:

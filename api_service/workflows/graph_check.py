@@ -16,6 +16,7 @@ from api_service.files.services import files_resolve
 from nodes.catalog import default_registry
 from nodes.cost import LimitIssue, cost_issues, estimate_cost, size_issues
 from nodes.graph import GraphIssue, validate_graph
+from nodes.model_check import unloadable_model_issues
 from nodes.model_store import FOLDERS, ModelStore
 from nodes.registry import Registry
 
@@ -64,6 +65,7 @@ def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[
         registry(),
         dynamic_choices={**model_choices(), "files": files},
     )
+    issues += unloadable_model_issues(graph, registry(), model_store())
     if not issues:
         sizes = {ref: (f.width, f.height) for ref, f in found.items()}
         issues = list(graph_cost_issues(graph, tenant=tenant, image_sizes=sizes))

@@ -153,7 +153,11 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
                 cached_nodes=event.get("cachedNodes") or [],
             )
         else:
-            fields.update(status=ExecutionStatus.FAILED, error=event.get("error") or {"type": "unknown"})
+            fields.update(
+                status=ExecutionStatus.FAILED,
+                error=event.get("error") or {"type": "unknown"},
+                cached_nodes=event.get("cachedNodes") or [],
+            )
         changed = rows.filter(status__in=ACTIVE_STATUSES).update(**fields)
         if changed:
             # A terminal event may overtake `started`; keep started_at meaningful.

@@ -23,6 +23,10 @@ def assemble_checkpoint(
 
 
 def vae_handle(vae: Any) -> VaeHandle:
+    from nodes.diffusion.vae_attention import use_chunked_attention
+
+    # Bounded memory and a cancel check between chunks on large images; identical values (vae_attention.py).
+    use_chunked_attention(vae)
     return VaeHandle(
         vae=vae,
         scaling_factor=float(vae.config.scaling_factor),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from nodes.diffusion.patching import patched
 from nodes.diffusion.samplers import sampler_problem
 from nodes.diffusion.scheduling import build_scheduler, from_solver, to_solver
 from nodes.diffusion.single_file import load_vae
+from nodes.diffusion.tokens import token_ids
 from nodes.latent.fields import as_mask_batch, batch_indices, mask_for_batch
 
 Conditioning = list[list[Any]]  # ComfyUI's shape: [[embeddings, {"pooled_output": ...}], ...]
@@ -52,15 +54,20 @@ def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Con
         from nodes.diffusion import sdxl_text
 
         return sdxl_text.clip_text_encode(ctx, text, clip)
-    embeddings, pooled = encode_text(clip, text, ctx.device)
+    embeddings, pooled = encode_text(clip, text, ctx.device, check=ctx.check_cancelled)
     return ([[embeddings, {"pooled_output": pooled}]],)
 
 
 @torch.inference_mode()
-def encode_text(clip: ClipHandle, text: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encode a prompt; past one CLIP window it goes in 75-token chunks, concatenated, as in ComfyUI."""
+def encode_text(
+    clip: ClipHandle, text: str, device: str, *, check: Callable[[], None] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encode a prompt; past one CLIP window it goes in 75-token chunks, concatenated, as in ComfyUI.
+
+    `check` (the run's cancel check) runs while a long prompt is tokenized; the encoder's modules run
+    it too, through the worker's forward hooks."""
     tokenizer = clip.tokenizer
-    body = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+    body = token_ids(tokenizer, text, check)
     step = tokenizer.model_max_length - 2
     chunks = [body[i : i + step] for i in range(0, len(body), step)] or [[]]
     with patched(clip.text_encoder, clip.patches, role="text_encoder"):
@@ -233,7 +240,8 @@ def sample(
     # Only the ancestral (stochastic) schedulers take a generator.
     step_kwargs = {"generator": generator} if "generator" in inspect.signature(sched.step).parameters else {}
     total_steps = len(timesteps)
-    with patched(model.unet, model.patches, role="unet"):
+    # Checked once per step here: the worker's per-module checks would only slow the steps down.
+    with ctx.stepwise(), patched(model.unet, model.patches, role="unet"):
         for index, t in enumerate(timesteps):
             ctx.check_cancelled()
             model_in = sched.scale_model_input(x, t)

@@ -15,6 +15,7 @@ the UNet's ``time_ids`` at sampling time (unet_inputs.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ import torch
 from nodes.context import NodeContext
 from nodes.diffusion.handles import ClipHandle
 from nodes.diffusion.patching import patched
+from nodes.diffusion.tokens import token_ids
 
 Conditioning = list[list[Any]]
 SIZE_KEYS = ("width", "height", "crop_w", "crop_h", "target_width", "target_height")
@@ -29,7 +31,9 @@ SIZE_KEYS = ("width", "height", "crop_w", "crop_h", "target_width", "target_heig
 
 def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Conditioning]:
     """Plain CLIPTextEncode on an SDXL CLIP: the same text for both encoders, sizes left to the sampler."""
-    embeddings, pooled = encode_sdxl(clip, text_g=text, text_l=text, device=ctx.device)
+    embeddings, pooled = encode_sdxl(
+        clip, text_g=text, text_l=text, device=ctx.device, check=ctx.check_cancelled
+    )
     return ([[embeddings, {"pooled_output": pooled}]],)
 
 
@@ -50,18 +54,20 @@ def clip_text_encode_sdxl(
             "CLIPTextEncodeSDXL needs an SDXL CLIP (two text encoders); this CLIP has one. "
             "Load an SDXL checkpoint, or use CLIPTextEncode."
         )
-    embeddings, pooled = encode_sdxl(clip, text_g=text_g, text_l=text_l, device=ctx.device)
+    embeddings, pooled = encode_sdxl(
+        clip, text_g=text_g, text_l=text_l, device=ctx.device, check=ctx.check_cancelled
+    )
     sizes = dict(zip(SIZE_KEYS, (width, height, crop_w, crop_h, target_width, target_height), strict=True))
     return ([[embeddings, {"pooled_output": pooled, **sizes}]],)
 
 
 @torch.inference_mode()
 def encode_sdxl(
-    clip: ClipHandle, *, text_g: str, text_l: str, device: str
+    clip: ClipHandle, *, text_g: str, text_l: str, device: str, check: Callable[[], None] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(embeddings [1, 77 * windows, width_l + width_g], pooled [1, projection_dim]) for the two prompts."""
-    windows_l = _windows(clip.tokenizer, text_l)
-    windows_g = _windows(clip.tokenizer_2, text_g)
+    windows_l = _windows(clip.tokenizer, text_l, check)
+    windows_g = _windows(clip.tokenizer_2, text_g, check)
     count = max(len(windows_l), len(windows_g))
     windows_l += [[]] * (count - len(windows_l))
     windows_g += [[]] * (count - len(windows_g))
@@ -80,8 +86,8 @@ def encode_sdxl(
     return torch.cat(hidden, dim=1), pooled
 
 
-def _windows(tokenizer: Any, text: str) -> list[list[int]]:
-    body = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+def _windows(tokenizer: Any, text: str, check: Callable[[], None] | None = None) -> list[list[int]]:
+    body = token_ids(tokenizer, text, check)
     step = tokenizer.model_max_length - 2
     return [body[i : i + step] for i in range(0, len(body), step)] or [[]]
 

@@ -33,6 +33,7 @@ def from_pil(image: Image.Image) -> torch.Tensor:
 def save_image(ctx: NodeContext, images: torch.Tensor, filename_prefix: str = "ComfyUI") -> NodeResult:
     saved = []
     for image in images:
+        ctx.check_cancelled()  # encoding a large batch of PNGs takes a while
         buffer = io.BytesIO()
         to_pil(image).save(buffer, format="PNG", compress_level=4)
         saved.append(

@@ -124,6 +124,7 @@ def image_quantize(ctx: NodeContext, image: Tensor, colors: int, dither: str) ->
         raise ValueError(f"Input 'image' must be RGB (3 channels), got {image.shape[-1]}.")
     out = []
     for frame in image.detach().cpu():
+        ctx.check_cancelled()
         picture = to_pil(frame)
         palette = picture.quantize(colors=colors)
         if dither.startswith("bayer-"):

@@ -84,3 +84,20 @@ def test_reused_outputs_never_take_another_outputs_file(api) -> None:
     assert reused["url"].split("?")[0] != inverted["url"].split("?")[0]
     assert pixels(reused) == pixels(first["outputs"]["9"]["images"][0])
     assert pixels(inverted) != pixels(reused)
+
+
+def test_a_failed_run_reports_the_nodes_it_reused_and_what_went_wrong(api) -> None:
+    from tests.support.graphs import text_to_image
+    from tests.support.sdxl_models import SDXL_CHECKPOINT
+
+    inputs = {"seed": 11, "prompt": "a failing cache test"}
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    assert api.wait(api.execute(workflow["id"], inputs))["status"] == "COMPLETED"
+    mixed = text_to_image(**{"6": {"text": "an SDXL encoding"}, "3": {"seed": 11}})
+    mixed["10"] = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": SDXL_CHECKPOINT}}
+    mixed["6"]["inputs"]["clip"] = ["10", 1]  # fed to the SD 1.5 UNet: the sampler cannot run it
+    failed = api.wait(api.execute(api.create_workflow(mixed)["id"]))
+    assert failed["status"] == "FAILED"
+    assert (failed["error"]["nodeId"], failed["error"]["type"]) == ("3", "model_mismatch"), failed["error"]
+    assert "different families" in failed["error"]["message"]
+    assert sorted(failed["cachedNodes"]) == ["5", "7"]  # the negative prompt and latent were reused

@@ -70,6 +70,29 @@ def test_cancelling_a_running_execution_stops_its_sampler(api, stack, request) -
     assert api.wait(api.execute(api.create_workflow(text_to_image())["id"]))["status"] == "COMPLETED"
 
 
+def test_a_cancel_stops_a_run_inside_a_long_vae_decode(api, stack, request) -> None:
+    # A 2048x2048 decode straight from an empty latent: one node, many seconds on the tiny VAE.
+    graph = text_to_image(**{"5": {"width": 2048, "height": 2048}})
+    graph["8"]["inputs"]["samples"] = ["5", 0]
+    running = api.execute(api.create_workflow(graph)["id"])
+    request.addfinalizer(lambda: cancel(api, running))
+
+    def decoding() -> bool:
+        body = poll(api, running)
+        return (body.get("progress") or {}).get("classType") == "VAEDecode"
+
+    wait_for(decoding, what="the VAE decode to start")
+    time.sleep(0.5)  # inside the node, not between nodes
+    cancelled_at = time.monotonic()
+    assert cancel(api, running).json()["status"] == "CANCELLED"
+    wait_for(lambda: f"[{running}-1] succeeded" in gpu_log(stack), what="the running task to end")
+    # A figure for the report (no timing assertion): how long the node went on after the cancel.
+    print(f"\nVAEDecode stopped {time.monotonic() - cancelled_at:.2f}s after the cancel (log poll included)")
+    assert f"execution {running} cancelled while running" in gpu_log(stack)
+    assert poll(api, running)["status"] == "CANCELLED"
+    assert api.wait(api.execute(api.create_workflow(text_to_image())["id"]))["status"] == "COMPLETED"
+
+
 def test_an_execution_that_ended_cannot_be_cancelled(api) -> None:
     finished = api.wait(api.execute(api.create_workflow(text_to_image())["id"]))
     assert finished["status"] == "COMPLETED"

@@ -6,6 +6,7 @@ nodes.context.NodeContext names, so unit tests use this instead.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 
@@ -33,3 +34,6 @@ class NodeTestContext:
 
     def check_cancelled(self) -> None:
         pass
+
+    def stepwise(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()

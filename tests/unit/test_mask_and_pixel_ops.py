@@ -36,6 +36,9 @@ class Ctx:
         self.saved.append((png, prefix))
         return {"filename": f"{prefix}_{len(self.saved):05d}.png", "width": width, "height": height}
 
+    def check_cancelled(self) -> None:
+        pass
+
 
 def run(class_type: str, ctx: Ctx | None = None, **inputs: Any) -> Any:
     return default_registry().implementation(class_type)(ctx or Ctx(), **inputs)

@@ -6,6 +6,7 @@ seed must give the same image through both loaders: that proves the key conversi
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ class Context:
 
     def check_cancelled(self) -> None:
         pass
+
+    def stepwise(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
 
 
 @pytest.fixture(scope="module")

@@ -85,3 +85,122 @@ def test_cpu_budget_follows_a_container_memory_limit(tmp_path, monkeypatch) -> N
     assert runtime.available_memory() == unlimited
     v1.write_text(f"{2**30}\n")
     assert runtime.default_cache_budget("cpu") == 2**29
+
+
+def test_a_model_file_identity_changes_its_loader_key_and_everything_downstream() -> None:
+    plan = ["4", "5", "6", "7", "3", "8", "9"]
+    old = node_cache_keys(
+        TEXT_TO_IMAGE, plan, scope="t1", models={"4": {"ckpt_name": ["checkpoints", 10, 1]}}
+    )
+    new = node_cache_keys(
+        TEXT_TO_IMAGE, plan, scope="t1", models={"4": {"ckpt_name": ["checkpoints", 10, 2]}}
+    )
+    assert sorted(n for n in plan if old[n] != new[n]) == ["3", "4", "6", "7", "8", "9"]  # not "5"
+
+
+def test_loading_a_replaced_file_drops_the_old_version_of_it() -> None:
+    cache = ModelCache(budget_bytes=0)
+    old = cache.get(
+        ("checkpoint", "/m/x", "cpu", (1, 1)), lambda: linear(8), replaces=("checkpoint", "/m/x", "cpu")
+    )
+    other = cache.get(("checkpoint", "/m/y", "cpu", (1, 1)), lambda: linear(8))
+    new = cache.get(
+        ("checkpoint", "/m/x", "cpu", (1, 2)), lambda: linear(8), replaces=("checkpoint", "/m/x", "cpu")
+    )
+    assert new is not old and len(cache) == 2
+    assert cache.get(("checkpoint", "/m/y", "cpu", (1, 1)), lambda: linear(8)) is other
+
+
+def test_file_identity_follows_replaced_bytes_in_files_and_folders(tmp_path) -> None:
+    import os
+
+    from nodes.model_store import file_identity
+
+    single = tmp_path / "x.safetensors"
+    single.write_bytes(b"a" * 10)
+    folder = tmp_path / "pipe"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "unet" / "w.safetensors").write_bytes(b"b" * 10)
+    before = file_identity(single), file_identity(folder)
+    single.write_bytes(b"c" * 10)  # same size, new bytes
+    (folder / "unet" / "w.safetensors").write_bytes(b"d" * 10)
+    for path in (single, folder / "unet" / "w.safetensors"):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # coarse clocks: move on
+    assert (file_identity(single), file_identity(folder)) != before
+    assert file_identity(single)[0] == before[0][0] == 10
+
+
+def test_node_ids_never_shape_an_object_key() -> None:
+    from gpu_worker.context import MAX_NODE_ID_CHARS, key_safe_node_id
+
+    assert key_safe_node_id("9") == "9" and key_safe_node_id("ksampler-2") == "ksampler-2"
+    hostile = ["../../x", "a/b", "..", "x\x00y", "é", "a_b", "%2e%2e", " ", "x" * 500, "x" * 499 + "y"]
+    encoded = [key_safe_node_id(node_id) for node_id in hostile]
+    for value in encoded:
+        assert value and len(value) <= MAX_NODE_ID_CHARS
+        assert all(c.isascii() and (c.isalnum() or c in "-~") for c in value), value
+    assert encoded[0] == "~2e~2e~2f~2e~2e~2fx"
+    assert len(set(encoded)) == len(encoded)  # distinct ids stay distinct, long ones too
+
+
+def test_node_errors_are_classified_by_what_torch_raised() -> None:
+    from gpu_worker.context import UnknownFile
+    from gpu_worker.errors import GENERIC_MESSAGE, public_error
+    from nodes.model_store import ModelNotFound
+
+    def raised(action) -> BaseException:
+        try:
+            action()
+        except Exception as exc:  # whatever torch raised, to classify
+            return exc
+        raise AssertionError("nothing raised")
+
+    oom = public_error(raised(lambda: torch.empty(300 * 2**40, dtype=torch.uint8)))
+    assert (oom.type, oom.requested_bytes) == ("out_of_memory", 300 * 2**40)
+    assert "300.0 TiB" in oom.message
+    mismatch = public_error(raised(lambda: torch.nn.Linear(768, 8)(torch.zeros(1, 77, 1024))))
+    assert mismatch.type == "model_mismatch" and "77x1024 and 768x8" in mismatch.message
+    added = public_error(raised(lambda: torch.zeros(2, 3) + torch.zeros(2, 4)))
+    assert added.type == "model_mismatch"
+    assert public_error(ModelNotFound("Model 'x' is not in checkpoints/.")).type == "model_not_found"
+    assert public_error(UnknownFile("File 'f' is not part of this execution.")).type == "file_not_found"
+    assert public_error(ValueError("steps must be positive")).message == "steps must be positive"
+    internal = public_error(OSError("/srv/models/secret: permission denied"))
+    assert (internal.type, internal.message) == ("node_error", GENERIC_MESSAGE)
+
+
+def test_module_calls_check_for_a_cancel_except_inside_a_stepwise_loop(tmp_path, monkeypatch) -> None:
+    import pytest
+
+    from gpu_worker import context
+    from gpu_worker.model_cache import ModelCache as Cache
+    from gpu_worker.protocol import RunSpec
+    from nodes.context import ExecutionCancelled
+    from nodes.model_store import ModelStore
+
+    monkeypatch.setattr(context, "CANCEL_CHECK_SECONDS", 0.0)  # ask on every call, not twice a second
+    asked: list[int] = []
+    spec = RunSpec("exe_1", 1, "t1", {}, [], "tenants/t1/executions/exe_1/")
+    ctx = context.WorkerContext(
+        spec=spec,
+        device="cpu",
+        models=Cache(0),
+        store=ModelStore(tmp_path),
+        storage=None,
+        reporter=None,
+        cancelled=lambda: asked.append(1) or len(asked) > 3,
+    )
+    layer = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    layer(torch.zeros(1, 2))
+    assert asked == []  # outside a run's nodes nothing is hooked
+    with ctx.cancellable_modules():
+        layer(torch.zeros(1, 2))  # the Sequential and its two children
+        assert len(asked) == 3
+        with ctx.stepwise():
+            layer(torch.zeros(1, 2))
+            assert len(asked) == 3
+        with pytest.raises(ExecutionCancelled):
+            layer(torch.zeros(1, 2))
+    layer(torch.zeros(1, 2))
+    assert len(asked) == 4
