@@ -56,10 +56,10 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=2048, help="image side for the VAE cases")
     args = parser.parse_args()
 
-    from tiny_models.sd15 import write_tiny_sd15_diffusers
-    from tiny_models.upscaler import write_tiny_esrgan
     from tests.support.graphs import TINY_CHECKPOINT
     from tests.support.services import drop_database, start_services
+    from tiny_models.sd15 import write_tiny_sd15_diffusers
+    from tiny_models.upscaler import write_tiny_esrgan
 
     tmp = Path(tempfile.mkdtemp(prefix="crucible-bench-"))
     write_tiny_sd15_diffusers(tmp / "models" / "checkpoints" / TINY_CHECKPOINT)
