@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "api_service.accounts",
     "api_service.files",
     "api_service.workflows",
+    "api_service.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,27 @@ FILE_UPLOAD_MAX_BYTES = env_int("FILE_UPLOAD_MAX_BYTES", 20 * 2**20)
 FILE_UPLOAD_MAX_PIXELS = env_int("FILE_UPLOAD_MAX_PIXELS", 64 * 2**20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FILE_UPLOAD_MAX_BYTES + 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = FILE_UPLOAD_MAX_BYTES + 2**20
+
+# Outgoing requests on a customer's behalf (api_service/core/outbound.py): listed hosts skip the
+# public-address check (self-hosted receivers, the tests' local ones); extra ports beside 80 and 443.
+OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS", [])
+OUTBOUND_ALLOWED_PORTS = [int(p) for p in env_list("OUTBOUND_ALLOWED_PORTS", [])]
+
+# Webhooks (docs/webhooks.md).
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env_int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 2)
+# Delay before each retry; jittered by up to a fifth. The default spans about a day in 10 attempts.
+WEBHOOK_RETRY_SCHEDULE_SECONDS = [
+    int(s)
+    for s in env_list(
+        "WEBHOOK_RETRY_SCHEDULE_SECONDS",
+        ["30", "120", "600", "1800", "3600", "7200", "14400", "21600", "28800"],
+    )
+]
+
+TRIGGER_MAX_BODY_BYTES = env_int("TRIGGER_MAX_BODY_BYTES", 256 * 1024)
+TRIGGER_REQUESTS_PER_MINUTE = env_int("TRIGGER_REQUESTS_PER_MINUTE", 60)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 
 # API keys are stored as HMAC-SHA256 under this secret; rotating it invalidates every key.
 API_KEY_HASH_SECRET = env_str("API_KEY_HASH_SECRET", SECRET_KEY)
