@@ -8,6 +8,15 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from api_service.accounts.views import UsageView
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
 from api_service.files.views import FileUploadView
+from api_service.webhooks.views import (
+    DeliveryRedeliverView,
+    EndpointCollectionView,
+    EndpointDetailView,
+    EndpointRotateSecretView,
+    ExecutionWebhooksView,
+    SigningSecretRotateView,
+    SigningSecretView,
+)
 from api_service.workflows.views import (
     ExecutionCancelView,
     ExecutionListView,
@@ -42,6 +51,7 @@ urlpatterns = [
     path("v1/workflows", WorkflowCollectionView.as_view()),
     path("v1/workflows/executions/<str:execution_id>/poll", ExecutionPollView.as_view()),
     path("v1/workflows/executions/<str:execution_id>/cancel", ExecutionCancelView.as_view()),
+    path("v1/workflows/executions/<str:execution_id>/webhooks", ExecutionWebhooksView.as_view()),
     path("v1/workflows/<str:workflow_id>", WorkflowDetailView.as_view()),
     path("v1/workflows/<str:workflow_id>/execute", WorkflowExecuteView.as_view()),
     path("v1/workflows/<str:workflow_id>/executions", WorkflowExecutionsView.as_view()),
@@ -51,4 +61,10 @@ urlpatterns = [
     path("v1/nodes/<str:class_type>", NodeDetailView.as_view()),
     path("v1/models", ModelListView.as_view()),
     path("v1/usage", UsageView.as_view()),
+    path("v1/webhook-endpoints", EndpointCollectionView.as_view()),
+    path("v1/webhook-endpoints/<str:endpoint_id>", EndpointDetailView.as_view()),
+    path("v1/webhook-endpoints/<str:endpoint_id>/rotate-secret", EndpointRotateSecretView.as_view()),
+    path("v1/webhook-secret", SigningSecretView.as_view()),
+    path("v1/webhook-secret/rotate", SigningSecretRotateView.as_view()),
+    path("v1/webhook-deliveries/<str:delivery_id>/redeliver", DeliveryRedeliverView.as_view()),
 ]

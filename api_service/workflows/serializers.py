@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api_service.webhooks.models import EVENT_TYPES
 from api_service.workflows import selectors
 from api_service.workflows.graph_check import registry
 from api_service.workflows.named_inputs import describe_named_inputs
@@ -16,6 +17,13 @@ class WorkflowCreateInput(serializers.Serializer):
     inputs = serializers.JSONField(
         required=False, default=dict, help_text='{"prompt": {"node": "6", "input": "text"}}'
     )
+    webhookUrl = serializers.CharField(
+        max_length=2048,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Default completion webhook of its executions (docs/webhooks.md).",
+    )
 
 
 class WorkflowUpdateInput(WorkflowCreateInput):
@@ -24,6 +32,21 @@ class WorkflowUpdateInput(WorkflowCreateInput):
 
 class ExecuteInput(serializers.Serializer):
     inputs = serializers.DictField(required=False, default=dict, help_text="Values for the named inputs.")
+    webhookUrl = serializers.CharField(
+        max_length=2048,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Told about this execution, signed with the tenant's secret (docs/webhooks.md).",
+    )
+    webhookEvents = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(EVENT_TYPES)),
+        required=False,
+        allow_null=True,
+        default=None,
+        min_length=1,
+        help_text="Default: the terminal events.",
+    )
 
 
 class WorkflowOutput(serializers.Serializer):
@@ -32,6 +55,7 @@ class WorkflowOutput(serializers.Serializer):
     description = serializers.CharField()
     graph = serializers.JSONField()
     inputs = serializers.SerializerMethodField()
+    webhookUrl = serializers.CharField(source="webhook_url")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
