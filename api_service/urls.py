@@ -8,6 +8,12 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from api_service.accounts.views import UsageView
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
 from api_service.files.views import FileUploadView
+from api_service.webhooks.trigger_views import (
+    HookView,
+    TriggerCollectionView,
+    TriggerDetailView,
+    TriggerRotateView,
+)
 from api_service.webhooks.views import (
     DeliveryRedeliverView,
     EndpointCollectionView,
@@ -55,6 +61,10 @@ urlpatterns = [
     path("v1/workflows/<str:workflow_id>", WorkflowDetailView.as_view()),
     path("v1/workflows/<str:workflow_id>/execute", WorkflowExecuteView.as_view()),
     path("v1/workflows/<str:workflow_id>/executions", WorkflowExecutionsView.as_view()),
+    path("v1/workflows/<str:workflow_id>/triggers", TriggerCollectionView.as_view()),
+    path("v1/workflows/<str:workflow_id>/triggers/<str:trigger_id>", TriggerDetailView.as_view()),
+    path("v1/workflows/<str:workflow_id>/triggers/<str:trigger_id>/rotate", TriggerRotateView.as_view()),
+    path("v1/hooks/<str:token>", HookView.as_view()),
     path("v1/executions", ExecutionListView.as_view()),
     path("v1/files", FileUploadView.as_view()),
     path("v1/nodes", NodeListView.as_view()),
