@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 
 from gpu_worker.protocol import COMPLETED, FAILED, STARTED
+from tests.support.graphs import TEXT_TO_IMAGE
 from tests.support.receiver import Answer, receiver
 from tests.support.webhooks import delivery_settled, eventually, quiet_execution, verify, worker_event
 
@@ -96,8 +98,6 @@ def test_every_ssrf_url_is_refused_at_registration(api, url: str) -> None:
 
 
 def test_ssrf_urls_are_refused_as_execution_and_workflow_webhooks_too(api) -> None:
-    from tests.support.graphs import TEXT_TO_IMAGE
-
     workflow = api.create_workflow(TEXT_TO_IMAGE)
     for url in ("http://localhost/x", "http://169.254.169.254/", "http://0x7f.1/"):
         execute = api.post(f"/v1/workflows/{workflow['id']}/execute", json={"webhookUrl": url})
@@ -136,7 +136,6 @@ def test_a_completed_execution_is_delivered_signed_with_the_poll_answer(api, wor
 
 def test_event_filters_and_workflow_filters(api, world) -> None:
     from api_service.workflows.models import Workflow
-    from tests.support.graphs import TEXT_TO_IMAGE
 
     other = Workflow.objects.create(tenant=world.tenant, name="other", graph=TEXT_TO_IMAGE)
     with receiver() as started_rx, receiver() as terminal_rx, receiver() as other_rx:
@@ -327,7 +326,7 @@ def test_the_workflow_default_url_is_told_of_a_cancel_signed_with_the_tenant_sec
     from api_service.workflows.models import Workflow
 
     with receiver() as rx:
-        created = api.create_workflow(__import__("tests.support.graphs", fromlist=["x"]).TEXT_TO_IMAGE)
+        created = api.create_workflow(TEXT_TO_IMAGE)
         patched = api.patch(f"/v1/workflows/{created['id']}", json={"webhookUrl": rx.url})
         assert patched.status_code == 200 and patched.json()["webhookUrl"] == rx.url
         execution = quiet_execution(world.tenant, workflow=Workflow.objects.get(pk=created["id"]))
@@ -343,7 +342,7 @@ def test_the_workflow_default_url_is_told_of_a_cancel_signed_with_the_tenant_sec
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != first["secret"]
 
 
-def test_a_delivery_whose_publish_was_lost_is_sent_by_the_sweeper(api, world) -> None:
+def test_a_delivery_whose_publish_was_lost_or_whose_sender_died_is_sent_by_the_sweeper(api, world) -> None:
     from django.db import transaction
     from django.utils import timezone
 
@@ -354,16 +353,65 @@ def test_a_delivery_whose_publish_was_lost_is_sent_by_the_sweeper(api, world) ->
         register(api, rx.url)
         execution = quiet_execution(world.tenant)
         # As if the process died between the commit and the publish: the row exists, no message does.
+        endpoint_id = api.get("/v1/webhook-endpoints").json()["items"][0]["id"]
+        long_ago = timezone.now() - timezone.timedelta(minutes=5)
         with transaction.atomic():
-            WebhookDelivery.objects.create(
+            lost = WebhookDelivery.objects.create(
                 tenant=world.tenant,
                 execution=execution,
-                endpoint_id=api.get("/v1/webhook-endpoints").json()["items"][0]["id"],
+                endpoint_id=endpoint_id,
                 url=rx.url,
                 event_type="execution.completed",
-                occurred_at=timezone.now(),
-                next_attempt_at=timezone.now() - timezone.timedelta(minutes=5),
+                occurred_at=long_ago,
+                next_attempt_at=long_ago,
             )
-        assert deliveries_sweep() >= 1
-        (request,) = rx.wait_for(1)
-    assert json.loads(request.body)["type"] == "execution.completed"
+            # A worker claimed this one, then was killed mid-send: its claim has lapsed.
+            orphan = WebhookDelivery.objects.create(
+                tenant=world.tenant,
+                execution=execution,
+                endpoint_id=endpoint_id,
+                url=rx.url,
+                event_type="execution.started",
+                occurred_at=long_ago,
+                next_attempt_at=long_ago,
+                published_at=long_ago,
+                locked_until=timezone.now() - timezone.timedelta(seconds=1),
+            )
+        assert deliveries_sweep() >= 2
+        received = rx.wait_for(2)
+        delivery_settled(lost.id)
+        delivery_settled(orphan.id)
+    assert {r.headers["webhook-id"] for r in received} == {lost.id, orphan.id}
+    assert {json.loads(r.body)["type"] for r in received} == {"execution.completed", "execution.started"}
+
+
+@pytest.mark.e2e
+def test_a_real_run_tells_its_webhook_url_and_a_dead_receiver_does_not_hold_it_up(api) -> None:
+    """Through the gpu worker: started and completed arrive signed, with a downloadable image."""
+    with receiver() as dead:
+        dead_url = dead.url  # closed once this block ends: connection refused from then on
+    register(api, dead_url, events=["execution.completed"])
+    workflow = api.create_workflow(TEXT_TO_IMAGE)
+    with receiver() as rx:
+        response = api.post(
+            f"/v1/workflows/{workflow['id']}/execute",
+            json={"webhookUrl": rx.url, "webhookEvents": ["execution.started", "execution.completed"]},
+        )
+        assert response.status_code == 202, response.text
+        execution_id = response.json()["executionId"]
+        assert api.wait(execution_id)["status"] == "COMPLETED"
+        requests_seen = rx.wait_for(2)
+        secret = api.get("/v1/webhook-secret").json()["secret"]
+    payloads = sorted(
+        (verify(secret, r) for r in requests_seen), key=lambda p: p["type"] != "execution.started"
+    )
+    assert [p["type"] for p in payloads] == ["execution.started", "execution.completed"]
+    image = payloads[1]["data"]["outputs"]["9"]["images"][0]
+    downloaded = requests.get(image["url"], timeout=30)
+    assert downloaded.status_code == 200 and downloaded.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def dead_attempts() -> list[dict]:
+        return next(d for d in deliveries(api, execution_id) if d["url"] == dead_url)["attempts"]
+
+    attempts = eventually(dead_attempts, what="an attempt at the dead receiver")
+    assert attempts[0]["errorClass"] == "connection_refused"
