@@ -29,6 +29,7 @@ from api_service.webhooks.signing import secret_new
 
 TOKEN_PREFIX = "hk_"
 MAX_EVENT_ID_LENGTH = 255
+MAX_TRIGGERS_PER_WORKFLOW = 50
 SCALARS = (str, int, float, bool)
 
 
@@ -77,6 +78,12 @@ def trigger_create(
 ) -> tuple[Trigger, str, str | None]:
     """The trigger, its token and its signing secret (when required): both shown once."""
     mapping = _check_mapping(workflow=workflow, mapping=input_mapping or {})
+    if Trigger.objects.filter(workflow=workflow).count() >= MAX_TRIGGERS_PER_WORKFLOW:
+        raise ApiError(
+            f"A workflow may have at most {MAX_TRIGGERS_PER_WORKFLOW} triggers; delete one first.",
+            type="too_many_triggers",
+            status=409,
+        )
     token = token_new()
     signing_secret = secret_new() if require_signature else ""
     trigger = Trigger.objects.create(

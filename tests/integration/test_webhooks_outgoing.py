@@ -116,6 +116,8 @@ def test_a_completed_execution_is_delivered_signed_with_the_poll_answer(api, wor
         (request,) = rx.wait_for(1)
         payload = verify(endpoint["secret"], request)
         (delivery,) = deliveries(api, execution.id)
+        delivery_settled(delivery["id"])
+        (delivery,) = deliveries(api, execution.id)
     assert payload["type"] == "execution.completed"
     assert payload["data"]["executionId"] == execution.id and payload["data"]["status"] == "COMPLETED"
     assert payload["data"]["durationMs"] == 12
@@ -415,3 +417,48 @@ def test_a_real_run_tells_its_webhook_url_and_a_dead_receiver_does_not_hold_it_u
 
     attempts = eventually(dead_attempts, what="an attempt at the dead receiver")
     assert attempts[0]["errorClass"] == "connection_refused"
+
+
+def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) -> None:
+    """SIGKILL while the receiver holds the request: the claim lapses, and the event goes out again."""
+    import os
+    import signal
+
+    from django.utils import timezone
+
+    from api_service.celery import app
+    from api_service.webhooks.models import WebhookDelivery
+    from api_service.webhooks.services import deliveries_sweep
+    from deploy.processes import wait_for
+
+    control = next(m for m in stack.group.members if m.name == "control")
+    with receiver(lambda n: Answer(delay=1.5) if n == 0 else Answer()) as rx:
+        endpoint = register(api, rx.url)
+        execution = quiet_execution(world.tenant)
+        worker_event(execution, COMPLETED, outputs={})
+        (first,) = rx.wait_for(1)
+        os.killpg(control.process.pid, signal.SIGKILL)  # mid-send: no attempt gets recorded
+        control.process.wait(10)
+        control.start()
+        wait_for(
+            lambda: any(
+                "control@" in name for reply in app.control.ping(timeout=1.0) or [] for name in reply
+            ),
+            timeout=90,
+            interval=1.0,
+            what="restarted control worker",
+        )
+        (delivery,) = WebhookDelivery.objects.filter(execution=execution)
+        assert (delivery.status, delivery.attempt_count) == ("PENDING", 0)
+        assert delivery.locked_until is not None
+        # Time passes until the dead worker's claim lapses; then the beat sweeper finds the row.
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            locked_until=timezone.now() - timezone.timedelta(seconds=1),
+            next_attempt_at=timezone.now() - timezone.timedelta(minutes=1),
+        )
+        assert deliveries_sweep() >= 1
+        second = rx.wait_for(2)[1]
+        delivery_settled(delivery.pk)
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery.pk
+    verify(endpoint["secret"], second)
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "SUCCEEDED"
