@@ -84,6 +84,8 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
         "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
         "WEBHOOK_RETRY_SCHEDULE_SECONDS": "1,1,1",
         "WEBHOOK_TIMEOUT_SECONDS": "2",
+        # One request in flight per receiver: a slow one keeps the control worker's other slot free.
+        "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "1",
         "TRIGGER_REQUESTS_PER_MINUTE": "30",
     }
     os.environ.update(env)

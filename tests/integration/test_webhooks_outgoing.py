@@ -462,3 +462,30 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery.pk
     verify(endpoint["secret"], second)
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == "SUCCEEDED"
+
+
+def test_a_slow_receiver_does_not_hold_up_another_endpoints_deliveries(api, world) -> None:
+    """One request in flight per receiver (the test env's setting): the slow one waits its turn alone."""
+    with receiver(lambda n: Answer(delay=1.2)) as slow, receiver() as fast:
+        register(api, slow.url)
+        executions = [quiet_execution(world.tenant) for _ in range(6)]
+        for execution in executions:
+            worker_event(execution, COMPLETED, outputs={})
+        other = register_other_tenant_endpoint(api, fast.url)
+        for execution in other["executions"]:
+            worker_event(execution, COMPLETED, outputs={})
+        fast.wait_for(3)
+        # The six slow deliveries take at least 7 s one after another; the other tenant's are all in.
+        assert len(slow.requests) < 6
+        slow.wait_for(6, timeout=120)
+    assert len({r.headers["webhook-id"] for r in slow.requests}) == 6
+
+
+def register_other_tenant_endpoint(api, url: str) -> dict:
+    from tests.support.api import ApiClient
+    from tests.support.factories import make_key, make_tenant
+
+    tenant = make_tenant()
+    client = ApiClient(api.base_url, make_key(tenant))
+    endpoint = register(client, url)
+    return {"endpoint": endpoint, "executions": [quiet_execution(tenant) for _ in range(3)]}
