@@ -7,13 +7,13 @@ import os
 from celery import Celery
 from django.conf import settings
 
-from gpu_worker.protocol import CONTROL_QUEUE
+from gpu_worker.protocol import CONTROL_QUEUE, WEBHOOKS_QUEUE
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
 
 app = Celery("crucible_control")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["api_service.workflows"])
+app.autodiscover_tasks(["api_service.workflows", "api_service.webhooks"])
 app.conf.beat_schedule = {
     "sweep-unpublished-executions": {
         "task": "crucible.control.sweep_unpublished",
@@ -24,6 +24,11 @@ app.conf.beat_schedule = {
         "task": "crucible.control.fail_stale",
         "schedule": 60.0,
         "options": {"queue": CONTROL_QUEUE},
+    },
+    "sweep-webhook-deliveries": {
+        "task": "crucible.webhooks.sweep",
+        "schedule": float(getattr(settings, "SWEEP_INTERVAL_SECONDS", 15)),
+        "options": {"queue": WEBHOOKS_QUEUE},
     },
     "purge-expired-idempotency-keys": {
         "task": "crucible.control.purge_idempotency_keys",

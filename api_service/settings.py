@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "api_service.accounts",
     "api_service.files",
     "api_service.workflows",
+    "api_service.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -124,6 +125,27 @@ WORKFLOW_INPUTS_MAX_BYTES = env_int("WORKFLOW_INPUTS_MAX_BYTES", 16 * 2**10)
 # JSON in a request (a body, a multipart field) may nest objects/arrays this deep; deeper is a 400.
 API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 
+# Outgoing requests on a customer's behalf (api_service/core/outbound.py): listed hosts skip the
+# public-address check (self-hosted receivers, the tests' local ones); extra ports beside 80 and 443.
+OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS", [])
+OUTBOUND_ALLOWED_PORTS = [int(p) for p in env_list("OUTBOUND_ALLOWED_PORTS", [])]
+
+# Webhooks (docs/webhooks.md).
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env_int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 2)
+# Delay before each retry; jittered by up to a fifth. The default spans about a day in 10 attempts.
+WEBHOOK_RETRY_SCHEDULE_SECONDS = [
+    int(s)
+    for s in env_list(
+        "WEBHOOK_RETRY_SCHEDULE_SECONDS",
+        ["30", "120", "600", "1800", "3600", "7200", "14400", "21600", "28800"],
+    )
+]
+
+TRIGGER_MAX_BODY_BYTES = env_int("TRIGGER_MAX_BODY_BYTES", 256 * 1024)
+TRIGGER_REQUESTS_PER_MINUTE = env_int("TRIGGER_REQUESTS_PER_MINUTE", 60)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
+
 # API keys are stored as HMAC-SHA256 under this secret; rotating it invalidates every key.
 API_KEY_HASH_SECRET = env_str("API_KEY_HASH_SECRET", SECRET_KEY)
 
@@ -149,6 +171,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"WebhookEventTypeEnum": "api_service.webhooks.models.EVENT_TYPES"},
 }
 
 LOGGING = {

@@ -8,6 +8,21 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 from api_service.accounts.views import UsageView
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
 from api_service.files.views import FileUploadView
+from api_service.webhooks.trigger_views import (
+    HookView,
+    TriggerCollectionView,
+    TriggerDetailView,
+    TriggerRotateView,
+)
+from api_service.webhooks.views import (
+    DeliveryRedeliverView,
+    EndpointCollectionView,
+    EndpointDetailView,
+    EndpointRotateSecretView,
+    ExecutionWebhooksView,
+    SigningSecretRotateView,
+    SigningSecretView,
+)
 from api_service.workflows.views import (
     ExecutionCancelView,
     ExecutionListView,
@@ -44,13 +59,24 @@ urlpatterns = [
     path("v1/workflows", WorkflowCollectionView.as_view()),
     path("v1/workflows/executions/<str:execution_id>/poll", ExecutionPollView.as_view()),
     path("v1/workflows/executions/<str:execution_id>/cancel", ExecutionCancelView.as_view()),
+    path("v1/workflows/executions/<str:execution_id>/webhooks", ExecutionWebhooksView.as_view()),
     path("v1/workflows/<str:workflow_id>", WorkflowDetailView.as_view()),
     path("v1/workflows/<str:workflow_id>/execute", WorkflowExecuteView.as_view()),
     path("v1/workflows/<str:workflow_id>/executions", WorkflowExecutionsView.as_view()),
+    path("v1/workflows/<str:workflow_id>/triggers", TriggerCollectionView.as_view()),
+    path("v1/workflows/<str:workflow_id>/triggers/<str:trigger_id>", TriggerDetailView.as_view()),
+    path("v1/workflows/<str:workflow_id>/triggers/<str:trigger_id>/rotate", TriggerRotateView.as_view()),
+    path("v1/hooks/<str:token>", HookView.as_view()),
     path("v1/executions", ExecutionListView.as_view()),
     path("v1/files", FileUploadView.as_view()),
     path("v1/nodes", NodeListView.as_view()),
     path("v1/nodes/<str:class_type>", NodeDetailView.as_view()),
     path("v1/models", ModelListView.as_view()),
     path("v1/usage", UsageView.as_view()),
+    path("v1/webhook-endpoints", EndpointCollectionView.as_view()),
+    path("v1/webhook-endpoints/<str:endpoint_id>", EndpointDetailView.as_view()),
+    path("v1/webhook-endpoints/<str:endpoint_id>/rotate-secret", EndpointRotateSecretView.as_view()),
+    path("v1/webhook-secret", SigningSecretView.as_view()),
+    path("v1/webhook-secret/rotate", SigningSecretRotateView.as_view()),
+    path("v1/webhook-deliveries/<str:delivery_id>/redeliver", DeliveryRedeliverView.as_view()),
 ]

@@ -80,6 +80,13 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
         "LOG_LEVEL": "INFO",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_VERBOSITY": "error",
+        # Webhook tests' receivers listen on 127.0.0.1; every other private address stays refused.
+        "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
+        "WEBHOOK_RETRY_SCHEDULE_SECONDS": "1,1,1",
+        "WEBHOOK_TIMEOUT_SECONDS": "2",
+        # One request in flight per receiver: a slow one keeps the control worker's other slot free.
+        "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "1",
+        "TRIGGER_REQUESTS_PER_MINUTE": "30",
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")

@@ -35,6 +35,8 @@ class Workflow(models.Model):
     # Named inputs: {"prompt": {"node": "6", "input": "text"}}
     inputs = models.JSONField(default=dict, blank=True)
     pool = models.CharField(max_length=64, default="default")
+    # Default completion webhook for its executions, signed with the tenant's secret (docs/webhooks.md).
+    webhook_url = models.CharField(max_length=2048, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -69,6 +71,9 @@ class Execution(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # Nodes whose results came from the worker's cache instead of being computed again.
     cached_nodes = models.JSONField(default=list, blank=True)
+    # Per-execution completion webhook from the execute body; events default to the terminal ones.
+    webhook_url = models.CharField(max_length=2048, blank=True, default="")
+    webhook_events = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api_service.http.fields import BoundedJSONField
+from api_service.webhooks.models import EVENT_TYPES
 from api_service.workflows import selectors
 from api_service.workflows.graph_check import registry
 from api_service.workflows.named_inputs import describe_named_inputs
@@ -17,6 +18,13 @@ class WorkflowCreateInput(serializers.Serializer):
     inputs = BoundedJSONField(
         required=False, default=dict, help_text='{"prompt": {"node": "6", "input": "text"}}'
     )
+    webhookUrl = serializers.CharField(
+        max_length=2048,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Default completion webhook of its executions (docs/webhooks.md).",
+    )
 
 
 class WorkflowUpdateInput(WorkflowCreateInput):
@@ -25,6 +33,21 @@ class WorkflowUpdateInput(WorkflowCreateInput):
 
 class ExecuteInput(serializers.Serializer):
     inputs = serializers.DictField(required=False, default=dict, help_text="Values for the named inputs.")
+    webhookUrl = serializers.CharField(
+        max_length=2048,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Told about this execution, signed with the tenant's secret (docs/webhooks.md).",
+    )
+    webhookEvents = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(EVENT_TYPES)),
+        required=False,
+        allow_null=True,
+        default=None,
+        min_length=1,
+        help_text="Default: the terminal events.",
+    )
 
 
 class WorkflowOutput(serializers.Serializer):
@@ -33,6 +56,7 @@ class WorkflowOutput(serializers.Serializer):
     description = serializers.CharField()
     graph = serializers.JSONField()
     inputs = serializers.SerializerMethodField()
+    webhookUrl = serializers.CharField(source="webhook_url")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 

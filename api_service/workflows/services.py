@@ -16,6 +16,13 @@ from api_service.accounts.models import Tenant
 from api_service.accounts.quotas import concurrency_check, quota_consume
 from api_service.core.errors import ApiError
 from api_service.core.text_safety import reject_unstorable_text
+from api_service.webhooks.models import (
+    EXECUTION_CANCELLED,
+    EXECUTION_COMPLETED,
+    EXECUTION_FAILED,
+    EXECUTION_STARTED,
+)
+from api_service.webhooks.services import deliveries_record, webhook_url_check
 from api_service.workflows import dispatch
 from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
@@ -64,10 +71,13 @@ def workflow_create(
     graph: dict[str, Any],
     description: str = "",
     inputs: dict[str, Any] | None = None,
+    webhook_url: str = "",
 ) -> Workflow:
     inputs = inputs or {}
     reject_unstorable_text(description, field="description")
     _check_stored_text(name=name, description=description)
+    if webhook_url:
+        webhook_url_check(url=webhook_url, field="webhookUrl")
     _check_workflow(tenant=tenant, graph=graph, inputs=inputs)
     return Workflow.objects.create(
         tenant=tenant,
@@ -76,12 +86,13 @@ def workflow_create(
         graph=graph,
         inputs=inputs,
         pool=settings.GPU_POOL_DEFAULT,
+        webhook_url=webhook_url,
     )
 
 
 def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
     """PUT passes every field, PATCH only those sent; the result is validated as a whole."""
-    allowed = {"name", "description", "graph", "inputs"}
+    allowed = {"name", "description", "graph", "inputs", "webhook_url"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
@@ -91,6 +102,8 @@ def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
         _check_workflow(tenant=workflow.tenant, graph=graph, inputs=inputs)
     reject_unstorable_text(changes.get("description", ""), field="description")
     _check_stored_text(name=changes.get("name", ""), description=changes.get("description", ""))
+    if changes.get("webhook_url"):
+        webhook_url_check(url=changes["webhook_url"], field="webhookUrl")
     for field, value in changes.items():
         setattr(workflow, field, value)
     workflow.save(update_fields=[*changes, "updated_at"])
@@ -102,7 +115,14 @@ def workflow_delete(*, workflow: Workflow) -> None:
     Workflow.objects.filter(pk=workflow.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
 
 
-def execution_submit(*, tenant: Tenant, workflow: Workflow, inputs: dict[str, Any]) -> Execution:
+def execution_submit(
+    *,
+    tenant: Tenant,
+    workflow: Workflow,
+    inputs: dict[str, Any],
+    webhook_url: str = "",
+    webhook_events: list[str] | None = None,
+) -> Execution:
     """Resolve the inputs into a graph snapshot, validate it, insert the row, publish on commit."""
     reject_unstorable_text(inputs, field="inputs")
     try:
@@ -126,6 +146,8 @@ def execution_submit(*, tenant: Tenant, workflow: Workflow, inputs: dict[str, An
             output_node_ids=output_node_ids(graph, registry()),
             files=files,
             pool=workflow.pool,
+            webhook_url=webhook_url,
+            webhook_events=webhook_events,
         )
         transaction.on_commit(lambda: dispatch.execution_publish(execution_id=execution.id))
     return execution
@@ -140,11 +162,30 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     execution_id, attempt, kind = event.get("executionId"), event.get("attempt"), event.get("type")
     at = _event_time(event)
     rows = Execution.objects.filter(pk=execution_id, attempt=attempt)
+    if kind not in (STARTED, COMPLETED, FAILED):
+        log.warning("ignoring event of unknown type %r for %s", kind, execution_id)
+        return False
+    # The state change and the webhook deliveries it causes commit together, or neither does.
+    with transaction.atomic():
+        changed = _apply_transition(rows, kind, event, at)
+        if changed:
+            webhook_event = {STARTED: EXECUTION_STARTED, COMPLETED: EXECUTION_COMPLETED}.get(
+                kind, EXECUTION_FAILED
+            )
+            deliveries_record(execution_id=execution_id, event_type=webhook_event)
+    if changed and kind != STARTED:
+        dispatch.progress_clear(execution_id=execution_id)
+    if not changed:
+        log.info("ignored %s event for %s attempt %s (duplicate or stale)", kind, execution_id, attempt)
+    return bool(changed)
+
+
+def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime) -> int:
     if kind == STARTED:
         changed = rows.filter(status=ExecutionStatus.QUEUED).update(
             status=ExecutionStatus.RUNNING, started_at=at, worker=str(event.get("worker", ""))[:200]
         )
-    elif kind in (COMPLETED, FAILED):
+    else:
         fields: dict[str, Any] = {"completed_at": at, "duration_ms": event.get("durationMs")}
         if kind == COMPLETED:
             fields.update(
@@ -162,13 +203,7 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
         if changed:
             # A terminal event may overtake `started`; keep started_at meaningful.
             rows.filter(started_at__isnull=True).update(started_at=at)
-            dispatch.progress_clear(execution_id=execution_id)
-    else:
-        log.warning("ignoring event of unknown type %r for %s", kind, execution_id)
-        return False
-    if not changed:
-        log.info("ignored %s event for %s attempt %s (duplicate or stale)", kind, execution_id, attempt)
-    return bool(changed)
+    return changed
 
 
 def execution_cancel(*, execution: Execution, by: str = "an operator") -> bool:
@@ -177,11 +212,14 @@ def execution_cancel(*, execution: Execution, by: str = "an operator") -> bool:
     A queued run is skipped when a worker takes it; a running one stops at its next sampler step or
     node. Events the worker still sends are ignored by the state machine. False if it had ended.
     """
-    changed = Execution.objects.filter(pk=execution.pk, status__in=ACTIVE_STATUSES).update(
-        status=ExecutionStatus.CANCELLED,
-        completed_at=timezone.now(),
-        error={"type": "cancelled", "message": f"Cancelled by {by}."},
-    )
+    with transaction.atomic():
+        changed = Execution.objects.filter(pk=execution.pk, status__in=ACTIVE_STATUSES).update(
+            status=ExecutionStatus.CANCELLED,
+            completed_at=timezone.now(),
+            error={"type": "cancelled", "message": f"Cancelled by {by}."},
+        )
+        if changed:
+            deliveries_record(execution_id=execution.pk, event_type=EXECUTION_CANCELLED)
     if changed:
         execution_id = execution.pk
         dispatch.progress_clear(execution_id=execution_id)
@@ -239,11 +277,17 @@ def executions_fail_stale(*, older_than_seconds: int | None = None) -> int:
     cutoff = timezone.now() - timezone.timedelta(seconds=age)
     stale = Execution.objects.filter(status=ExecutionStatus.RUNNING, started_at__lte=cutoff)
     ids = list(stale.values_list("id", flat=True)[:500])
-    failed = Execution.objects.filter(pk__in=ids, status=ExecutionStatus.RUNNING).update(
-        status=ExecutionStatus.FAILED,
-        completed_at=timezone.now(),
-        error={"type": "worker_lost", "message": "The worker stopped reporting on this execution."},
-    )
+    failed = 0
+    for execution_id in ids:
+        with transaction.atomic():
+            changed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+                status=ExecutionStatus.FAILED,
+                completed_at=timezone.now(),
+                error={"type": "worker_lost", "message": "The worker stopped reporting on this execution."},
+            )
+            if changed:
+                deliveries_record(execution_id=execution_id, event_type=EXECUTION_FAILED)
+        failed += changed
     for execution_id in ids:
         dispatch.progress_clear(execution_id=execution_id)
     return failed

@@ -17,6 +17,7 @@ from api_service.core.pagination import NewestFirstCursor
 from api_service.http.parsers import exceeds_depth, max_json_depth
 from api_service.http.schema import PAGE_PARAMETERS, paginated
 from api_service.http.views import ApiView
+from api_service.webhooks import services as webhook_services
 from api_service.workflows import selectors, services
 from api_service.workflows.serializers import (
     ExecuteInput,
@@ -60,7 +61,9 @@ class WorkflowCollectionView(ApiView):
     def post(self, request: Request) -> Response:
         data = WorkflowCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        workflow = services.workflow_create(tenant=request.user.tenant, **data.validated_data)
+        values = dict(data.validated_data)
+        values["webhook_url"] = values.pop("webhookUrl")
+        workflow = services.workflow_create(tenant=request.user.tenant, **values)
         return Response(WorkflowOutput(workflow).data, status=201)
 
 
@@ -96,6 +99,8 @@ class WorkflowDetailView(ApiView):
         data = WorkflowUpdateInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         changes = {k: v for k, v in data.validated_data.items() if not partial or k in request.data}
+        if "webhookUrl" in changes:
+            changes["webhook_url"] = changes.pop("webhookUrl")
         workflow = services.workflow_update(workflow=workflow, **changes)
         return Response(WorkflowOutput(workflow).data)
 
@@ -116,8 +121,15 @@ class WorkflowExecuteView(ApiView):
             )
         data = ExecuteInput(data=request.data)
         data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["webhookUrl"]:
+            webhook_services.webhook_url_check(url=values["webhookUrl"], field="webhookUrl")
         execution = services.execution_submit(
-            tenant=request.user.tenant, workflow=workflow, inputs=data.validated_data["inputs"]
+            tenant=request.user.tenant,
+            workflow=workflow,
+            inputs=values["inputs"],
+            webhook_url=values["webhookUrl"],
+            webhook_events=values["webhookEvents"],
         )
         body = ExecutionAcceptedOutput(execution, context={"request": request}).data
         return Response(body, status=202, headers={"Location": body["pollUrl"]})

@@ -1,0 +1,52 @@
+"""Bounded concurrency per receiver: a few Redis slot keys per endpoint (or URL), taken with SET NX.
+
+A slot expires by itself, so a worker that died never keeps one. Without Redis, sending goes on
+unbounded rather than stopping (the delivery rows stay the source of truth).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from api_service.core.redis import redis_client
+
+log = logging.getLogger(__name__)
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Slot:
+    key: str | None
+    token: str
+
+
+def slot_acquire(*, target: str, hold_seconds: int) -> Slot | None:
+    """A slot for one in-flight request to `target`, or None when all of them are taken."""
+    token = uuid.uuid4().hex
+    try:
+        client = redis_client()
+        for index in range(max(1, settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT)):
+            key = f"crucible:webhook-slot:{target}:{index}"
+            if client.set(key, token, nx=True, ex=hold_seconds):
+                return Slot(key=key, token=token)
+    except Exception:
+        log.warning("webhook concurrency slots unavailable (Redis did not answer); sending anyway")
+        return Slot(key=None, token=token)
+    return None
+
+
+def slot_release(slot: Slot) -> None:
+    if slot.key is None:
+        return
+    try:
+        redis_client().eval(RELEASE, 1, slot.key, slot.token)
+    except Exception:
+        log.warning("could not release webhook slot %s; it expires by itself", slot.key)

@@ -1,0 +1,172 @@
+"""Trigger URLs through the live api: mapping, signatures, idempotency, rotation, limits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import requests
+from standardwebhooks import Webhook
+
+from tests.support.graphs import TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS
+
+
+def make_trigger(api, workflow_id: str, **fields) -> dict:
+    body = {"name": "zap", "inputMapping": {"prompt": "data.text", "seed": "data.seed"}, **fields}
+    response = api.post(f"/v1/workflows/{workflow_id}/triggers", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def fire(url: str, **kwargs) -> requests.Response:
+    return requests.post(url, timeout=30, **kwargs)
+
+
+def execution_inputs(execution_id: str) -> dict:
+    from api_service.workflows.models import Execution
+
+    return Execution.objects.get(pk=execution_id).inputs
+
+
+def test_create_list_get_reveal_nothing_and_the_token_is_stored_hashed(api) -> None:
+    from api_service.webhooks.models import Trigger
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    created = make_trigger(api, workflow["id"])
+    assert created["id"].startswith("trg_") and "/v1/hooks/hk_" in created["url"]
+    assert "signingSecret" not in created
+    token = created["url"].rsplit("/", 1)[1]
+    assert len(token) > 40 and workflow["id"] not in token
+    row = Trigger.objects.get(pk=created["id"])
+    assert token not in row.token_hash and len(row.token_hash) == 64
+    fetched = api.get(f"/v1/workflows/{workflow['id']}/triggers/{created['id']}").json()
+    assert "url" not in fetched and token not in json.dumps(fetched)
+    listed = api.get(f"/v1/workflows/{workflow['id']}/triggers").json()["items"]
+    assert [t["id"] for t in listed] == [created["id"]]
+    bad = api.post(
+        f"/v1/workflows/{workflow['id']}/triggers", json={"name": "x", "inputMapping": {"colour": "data.c"}}
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "unknown_input"
+    assert api.delete(f"/v1/workflows/{workflow['id']}/triggers/{created['id']}").status_code == 204
+    assert fire(created["url"], json={}).status_code == 404
+
+
+def test_a_body_is_mapped_onto_named_inputs_and_missing_or_bad_fields_are_named(api) -> None:
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    url = make_trigger(api, workflow["id"])["url"]
+    missing = fire(url, json={"data": {"text": "a dog"}})
+    assert missing.status_code == 400
+    assert missing.json()["error"] | {"message": ""} == {
+        "type": "missing_field",
+        "field": "data.seed",
+        "input": "seed",
+        "message": "",
+    }
+    nested = fire(url, json={"data": {"text": {"a": 1}, "seed": 3}})
+    assert nested.status_code == 400 and nested.json()["error"]["type"] == "invalid_field"
+    assert fire(url, data=b"[1, 2", headers={"Content-Type": "application/json"}).status_code == 400
+    assert fire(url, data=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
+    accepted = fire(url, json={"data": {"text": "a dog", "seed": 7}, "other": "ignored"})
+    assert accepted.status_code == 202, accepted.text
+    body = accepted.json()
+    assert body["status"] == "QUEUED" and set(body) == {"executionId", "status"}
+    assert execution_inputs(body["executionId"]) == {"prompt": "a dog", "seed": 7}
+    assert api.wait(body["executionId"])["status"] == "COMPLETED"
+
+
+def test_form_fields_work_too(api) -> None:
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    url = make_trigger(api, workflow["id"], inputMapping={"prompt": "text"})["url"]
+    accepted = fire(url, data={"text": "a form cat"}, headers={"Idempotency-Key": "form-1"})
+    assert accepted.status_code == 202, accepted.text
+    assert execution_inputs(accepted.json()["executionId"]) == {"prompt": "a form cat"}
+
+
+def test_get_and_unknown_tokens_reveal_nothing(api) -> None:
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    url = make_trigger(api, workflow["id"])["url"]
+    unknown = url.rsplit("/", 1)[0] + "/hk_" + "A" * 43
+    assert requests.get(url, timeout=10).status_code == requests.get(unknown, timeout=10).status_code == 405
+    assert fire(unknown, json={}).status_code == 404
+    assert fire(url.rsplit("/", 1)[0] + "/" + workflow["id"], json={}).status_code == 404
+
+
+def test_rotation_and_disabling_make_the_old_url_404_at_once(api) -> None:
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], inputMapping={})
+    rotated = api.post(f"/v1/workflows/{workflow['id']}/triggers/{trigger['id']}/rotate")
+    assert rotated.status_code == 200 and rotated.json()["url"] != trigger["url"]
+    assert fire(trigger["url"], json={}).status_code == 404
+    disabled = api.patch(f"/v1/workflows/{workflow['id']}/triggers/{trigger['id']}", json={"enabled": False})
+    assert disabled.status_code == 200 and disabled.json()["enabled"] is False
+    assert fire(rotated.json()["url"], json={}).status_code == 404
+
+
+def test_a_required_signature_is_checked_both_ways_and_a_retried_event_runs_once(api) -> None:
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], requireSignature=True)
+    secret, url = trigger["signingSecret"], trigger["url"]
+    assert secret.startswith("whsec_")
+    body = json.dumps({"data": {"text": "signed", "seed": 1}}).encode()
+    plain = {"Content-Type": "application/json"}
+    unsigned = fire(url, data=body, headers=plain)
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["type"] == "invalid_signature"
+    now = datetime.now(UTC)
+    signature = Webhook(secret).sign("evt_1", now, body.decode())
+    standard = {**plain, "webhook-id": "evt_1", "webhook-timestamp": str(int(now.timestamp()))}
+    forged = fire(url, data=body, headers={**standard, "webhook-signature": "v1,AAAA"})
+    assert forged.status_code == 401
+    tampered = fire(url, data=body + b" ", headers={**standard, "webhook-signature": signature})
+    assert tampered.status_code == 401
+    first = fire(url, data=body, headers={**standard, "webhook-signature": signature})
+    assert first.status_code == 202, first.text
+    # The same event again (a retry): its webhook-id is its event id, so nothing new runs.
+    again = fire(url, data=body, headers={**standard, "webhook-signature": signature})
+    assert again.status_code == 202 and again.json()["executionId"] == first.json()["executionId"]
+    hub = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    wrong_hub = "sha256=" + hmac.new(b"other", body, hashlib.sha256).hexdigest()
+    assert fire(url, data=body, headers={**plain, "X-Hub-Signature-256": wrong_hub}).status_code == 401
+    github = fire(url, data=body, headers={**plain, "X-Hub-Signature-256": hub, "Idempotency-Key": "evt_2"})
+    assert github.status_code == 202 and github.json()["executionId"] != first.json()["executionId"]
+
+
+def test_idempotency_key_or_a_body_field_makes_a_retry_run_once(api) -> None:
+    from api_service.workflows.models import Execution
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    url = make_trigger(api, workflow["id"], eventIdField="id")["url"]
+    event = {"id": "zap-42", "data": {"text": "once", "seed": 2}}
+    first, second = fire(url, json=event), fire(url, json=event)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["executionId"] == second.json()["executionId"]
+    keyed = [
+        fire(url, json={"data": {"text": "k", "seed": 3}}, headers={"Idempotency-Key": "k-1"})
+        for _ in range(2)
+    ]
+    assert keyed[0].json()["executionId"] == keyed[1].json()["executionId"] != first.json()["executionId"]
+    assert Execution.objects.filter(workflow_id=workflow["id"]).count() == 2
+
+
+def test_body_limit_rate_limit_and_quota(api, stack) -> None:
+    from tests.support.api import ApiClient
+    from tests.support.factories import make_key, make_tenant
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    url = make_trigger(api, workflow["id"], requestsPerMinute=3)["url"]
+    too_big = fire(
+        url, data=b'{"x": "' + b"a" * (256 * 1024) + b'"}', headers={"Content-Type": "application/json"}
+    )
+    assert too_big.status_code == 413 and too_big.json()["error"]["type"] == "payload_too_large"
+    answers = [fire(url, json={}).status_code for _ in range(3)]
+    assert answers[-1] == 429, answers  # the 413 counted too; the others miss their fields (400)
+    limited = fire(url, json={})
+    assert limited.json()["error"]["type"] == "rate_limit_exceeded" and "Retry-After" in limited.headers
+
+    spent = make_tenant(executions_per_day_override=0)
+    owner = ApiClient(stack.base_url, make_key(spent))
+    other = owner.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    spent_url = make_trigger(owner, other["id"], inputMapping={})["url"]
+    quota = fire(spent_url, json={})
+    assert quota.status_code == 429 and quota.json()["error"]["type"] == "quota_exceeded"
