@@ -79,9 +79,9 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         )
     except NodeFailure as failure:
         error, cached = failure.to_public(), failure.cached_nodes
-        out_of_memory = failure.error_type == "out_of_memory"
+        out_of_memory, requested = failure.error_type == "out_of_memory", failure.requested_bytes
         del failure  # its traceback holds the frames, and so the tensors, of the run that failed
-        recover_memory(runtime, out_of_memory=out_of_memory, requested=error.get("requestedBytes"))
+        recover_memory(runtime, out_of_memory=out_of_memory, requested=requested)
         emit(make_event(FAILED, spec, error=error, durationMs=_ms_since(started), cachedNodes=cached))
         return FAILED
     except ExecutionCancelled:

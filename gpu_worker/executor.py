@@ -115,11 +115,11 @@ def _run_nodes(
         )
         saves_artifacts = cache is not None and spec.output_node and not spec.outputs
         ctx.node_id = node_id
-        if saves_artifacts and _reuse_output(cache, keys[node_id], ctx, run, node_id):
+        if cache is not None and saves_artifacts and _reuse_output(cache, keys[node_id], ctx, run, node_id):
             results[node_id] = ()
             reporter.node_finished()
             continue
-        cached = cache.get(keys[node_id]) if cacheable else None
+        cached = cache.get(keys[node_id]) if cache is not None and cacheable else None
         if cached is not None:
             results[node_id] = cached
             run.cached_nodes.append(node_id)
@@ -150,9 +150,9 @@ def _run_nodes(
                 run.outputs[node_id] = result.ui
         else:
             results[node_id] = tuple(result)
-        if cacheable and not holds_module(results[node_id]):
+        if cache is not None and cacheable and not holds_module(results[node_id]):
             cache.put(keys[node_id], results[node_id])
-        if saves_artifacts and node_id in run.outputs:
+        if cache is not None and saves_artifacts and node_id in run.outputs:
             cache.put(keys[node_id], (SavedArtifacts(run.outputs[node_id]),))
         reporter.node_finished()
 

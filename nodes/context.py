@@ -27,7 +27,10 @@ class ModelProvider(Protocol):
 class NodeContext(Protocol):
     node_id: str
     device: str
-    models: ModelProvider
+
+    @property
+    def models(self) -> ModelProvider:
+        """The worker's model cache (read-only here, so any ModelProvider implementation fits)."""
 
     def model_path(self, folder: str, name: str) -> Path:
         """Absolute path of a model file or folder listed in the model store."""

@@ -9,6 +9,7 @@ log-sigma interpolation). Checked against ComfyUI's recordings in tests/unit/tes
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def kl_optimal_sigmas(table: np.ndarray, steps: int) -> np.ndarray:
     return np.array([*sigmas, 0.0])
 
 
-CUSTOM_SCHEDULES = {
+CUSTOM_SCHEDULES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "beta": beta_sigmas,
     "linear_quadratic": linear_quadratic_sigmas,
     "kl_optimal": kl_optimal_sigmas,

@@ -83,6 +83,7 @@ def encode_sdxl(
             hidden.append(torch.cat([layer_l, layer_g.to(layer_l.dtype)], dim=-1))
             if pooled is None:
                 pooled = out_g.text_embeds
+    assert pooled is not None, "a prompt always has at least one window"
     return torch.cat(hidden, dim=1), pooled
 
 

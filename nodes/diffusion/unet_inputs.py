@@ -6,7 +6,7 @@ from typing import Any
 
 
 def unet_kwargs(
-    model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tuple[int, int]
+    model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tuple[int, ...]
 ) -> dict[str, Any]:
     """Keyword arguments for ``unet(...)`` beyond the sample, timestep and text context.
 
@@ -20,7 +20,7 @@ def unet_kwargs(
 
 
 def sdxl_kwargs(
-    model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tuple[int, int]
+    model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tuple[int, ...]
 ) -> dict[str, Any]:
     """SDXL's ``added_cond_kwargs``: bigG's pooled text and the six size conditions.
 

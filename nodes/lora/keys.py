@@ -16,8 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 # Longest first where one prefix starts another.
-KOHYA_PREFIXES = (("lora_unet_", "unet"), ("lora_te1_", "text_encoder"), ("lora_te2_", "text_encoder_2"))
-KOHYA_PREFIXES += (("lora_te_", "text_encoder"),)
+KOHYA_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("lora_unet_", "unet"),
+    ("lora_te1_", "text_encoder"),
+    ("lora_te2_", "text_encoder_2"),
+    ("lora_te_", "text_encoder"),
+)
 PEFT_PREFIXES = (("unet.", "unet"), ("text_encoder.", "text_encoder"), ("text_encoder_2.", "text_encoder_2"))
 
 # What follows the layer path: the part of a plain LoRA it holds.

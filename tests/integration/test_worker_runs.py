@@ -4,6 +4,7 @@ model file is replaced, when the listing is stale, when it runs out of memory or
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def runtime(db, models: Path):
     return worker_runtime(models)
 
 
-def graph(**node_inputs: dict) -> dict:
+def graph(**node_inputs: Any) -> dict:
     built = text_to_image(**node_inputs)
     built["4"]["inputs"]["ckpt_name"] = SWAPPED
     return built

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.support.controlnet_models import SINGLE_FILE_CONTROLNET
 from tests.support.graphs import TEXT_TO_IMAGE, with_inputs
 
@@ -46,7 +48,7 @@ CONTROLNET_WORKFLOW.update(
 )
 
 
-def controlnet_workflow(**node_inputs: dict) -> dict:
+def controlnet_workflow(**node_inputs: Any) -> dict:
     """A copy of CONTROLNET_WORKFLOW with some node inputs replaced (as graphs.text_to_image)."""
     return with_inputs(CONTROLNET_WORKFLOW, **node_inputs)
 

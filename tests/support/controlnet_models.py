@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nodes.model_store import ModelStore
 from tests.support.graphs import TINY_CHECKPOINT
 from tests.support.node_context import NodeTestContext
 
@@ -30,6 +31,8 @@ def write_controlnet_models(root: Path) -> None:
 
 class StoreContext(NodeTestContext):
     """A node context over a real model store holding the tiny checkpoint and ControlNets."""
+
+    store: ModelStore  # always given here (optional in the base)
 
     def __init__(self, root: Path) -> None:
         from tiny_models.sd15 import write_tiny_sd15_diffusers

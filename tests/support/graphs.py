@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 TINY_CHECKPOINT = "tiny-sd15"
 BROKEN_CHECKPOINT = "broken-sd15"
@@ -10,7 +11,7 @@ BROKEN_CHECKPOINT = "broken-sd15"
 SINGLE_FILE_CHECKPOINT = "tiny-sd15-single.safetensors"
 TINY_VAE = "tiny-vae.safetensors"
 
-TEXT_TO_IMAGE = {
+TEXT_TO_IMAGE: dict[str, Any] = {
     "3": {
         "class_type": "KSampler",
         "inputs": {
@@ -47,7 +48,7 @@ TEXT_TO_IMAGE_INPUTS = {
     "batch_size": {"node": "5", "input": "batch_size"},
 }
 
-IMAGE_TO_IMAGE = {
+IMAGE_TO_IMAGE: dict[str, Any] = {
     "1": {"class_type": "LoadImage", "inputs": {"image": "FILE_ID"}},
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": TINY_CHECKPOINT}},
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a watercolor fox", "clip": ["4", 1]}},
@@ -73,7 +74,7 @@ IMAGE_TO_IMAGE = {
 }
 
 
-def with_inputs(graph: dict, **node_inputs: dict) -> dict:
+def with_inputs(graph: dict, **node_inputs: Any) -> dict:
     """A deep copy of `graph` with some node inputs replaced: with_inputs(g, **{"3": {"steps": 2}})."""
     graph = copy.deepcopy(graph)
     for node_id, changes in node_inputs.items():
@@ -81,7 +82,7 @@ def with_inputs(graph: dict, **node_inputs: dict) -> dict:
     return graph
 
 
-def text_to_image(**node_inputs: dict) -> dict:
+def text_to_image(**node_inputs: Any) -> dict:
     """A copy of TEXT_TO_IMAGE with some node inputs replaced: text_to_image(**{"3": {"steps": 2}})."""
     return with_inputs(TEXT_TO_IMAGE, **node_inputs)
 

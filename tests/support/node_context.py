@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 
 class NodeTestContext:
@@ -28,6 +29,12 @@ class NodeTestContext:
         if self.store is None:
             raise ModelNotFound(f"Model {name!r}: this test context has no model store.")
         return self.store.path(folder, name)
+
+    def read_file(self, file_id: str) -> bytes:
+        raise LookupError(f"File {file_id!r}: this test context has no uploaded files.")
+
+    def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
+        raise NotImplementedError("this test context stores no artifacts (output nodes run on the stack)")
 
     def progress(self, step: int, total: int) -> None:
         self.steps.append((step, total))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.support.graphs import TEXT_TO_IMAGE, with_inputs
 
@@ -44,7 +45,7 @@ _SDXL_TEXT_TO_IMAGE["6"] = {
 }
 
 
-def sdxl_text_to_image(ckpt_name: str = SDXL_CHECKPOINT, **node_inputs: dict) -> dict:
+def sdxl_text_to_image(ckpt_name: str = SDXL_CHECKPOINT, **node_inputs: Any) -> dict:
     """A copy of the SDXL workflow for `ckpt_name`, with some node inputs replaced (as text_to_image)."""
     graph = with_inputs(_SDXL_TEXT_TO_IMAGE, **node_inputs)
     graph["4"]["inputs"]["ckpt_name"] = ckpt_name

@@ -92,7 +92,7 @@ def run_attempt(
         key = PROGRESS_KEY.format(execution_id=execution_id)
         while not done.is_set():
             raw = runtime.redis.get(key)
-            if raw is not None and cancel_when(json.loads(raw)):
+            if raw is not None and cancel_when is not None and cancel_when(json.loads(raw)):
                 time.sleep(cancel_delay)
                 runtime.redis.set(CANCEL_KEY.format(execution_id=execution_id), "1", ex=600)
                 attempt.cancelled_at = time.monotonic()

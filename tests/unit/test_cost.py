@@ -13,6 +13,7 @@ from nodes.catalog import default_registry
 from nodes.cost import CostLimits, GraphCost, Pixels, cost_issues, estimate_cost, estimate_tokens
 from nodes.cost_rules import RULES, UPSCALE_MODEL_MAX_SCALE
 from nodes.graph import validate_graph
+from nodes.schema import NodeSpec
 
 REGISTRY = default_registry()
 WORKFLOWS = Path(__file__).resolve().parents[1] / "e2e" / "comfyui_workflows"
@@ -45,15 +46,21 @@ def shape(graph: dict[str, Any], node_id: str, index: int = 0, **kwargs: Any) ->
     return estimate(graph, **kwargs).outputs[node_id][index]
 
 
+def spec_of(class_type: str) -> NodeSpec:
+    spec = REGISTRY.get(class_type)
+    assert spec is not None, class_type
+    return spec
+
+
 def estimate(graph: dict[str, Any], **kwargs: Any) -> GraphCost:
-    if not any(REGISTRY.get(n["class_type"]).output_node for n in graph.values()):
+    if not any(spec_of(n["class_type"]).output_node for n in graph.values()):
         graph = {**graph, "out": node("PreviewImage", images=[_last_image(graph), 0])}
     return estimate_cost(graph, REGISTRY, **kwargs)
 
 
 def _last_image(graph: dict[str, Any]) -> str:
     for node_id in reversed(list(graph)):
-        outputs = REGISTRY.get(graph[node_id]["class_type"]).outputs
+        outputs = spec_of(graph[node_id]["class_type"]).outputs
         if outputs and outputs[0].type == "IMAGE":
             return node_id
     raise AssertionError("no IMAGE output to preview")
@@ -183,7 +190,7 @@ def test_latents_that_keep_the_first_inputs_shape() -> None:
     big = node("EmptyLatentImage", width=1024, height=1024, batch_size=2)
     small = node("EmptyLatentImage", width=256, height=256)
     mask = node("SolidMask", value=1.0, width=64, height=64)
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "LatentComposite": {"samples_to": ["a", 0], "samples_from": ["b", 0]},
         "LatentBlend": {"samples1": ["a", 0], "samples2": ["b", 0]},
         "LatentFlip": {"samples": ["a", 0], "flip_method": "x-axis: vertically"},
@@ -287,8 +294,8 @@ def test_crop_pad_and_batch_images() -> None:
     )
     assert image_shape(pad) == (5010, 520, 1) and image_shape(pad, index=1) == (5010, 520, 1)
     assert shape(pad, "last", 1, image_sizes=SIZES).kind == "mask"
-    (issue,) = [i for i in issues_of(pad, image_sizes=SIZES) if i["limit"] == "image_pixels"] or [None]
-    assert issue is None  # 2.6 MP: within the Free plan's images
+    # 2.6 MP: within the Free plan's images.
+    assert not [i for i in issues_of(pad, image_sizes=SIZES) if i["limit"] == "image_pixels"]
     batch = loaded(
         two=node("ImageBatch", image1=["img", 0], image2=["img", 0]),
         last=node("ImageBatch", image1=["two", 0], image2=["two", 0]),
@@ -300,7 +307,7 @@ def test_images_and_masks_that_keep_their_size() -> None:
     other = node(
         "ImageScale", image=["img", 0], upscale_method="bilinear", width=64, height=64, crop="disabled"
     )
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "ImageBlend": {"image1": ["img", 0], "image2": ["o", 0], "blend_factor": 0.5, "blend_mode": "normal"},
         "ImageCompositeMasked": {
             "destination": ["img", 0],
@@ -342,7 +349,7 @@ def test_mask_nodes() -> None:
         1,
     )
     small = node("SolidMask", value=1.0, width=10, height=10)
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "FeatherMask": {"mask": ["s", 0], "left": 1, "top": 1, "right": 1, "bottom": 1},
         "GrowMask": {"mask": ["s", 0], "expand": 2, "tapered_corners": True},
         "InvertMask": {"mask": ["s", 0]},
@@ -459,7 +466,7 @@ def test_combined_and_concatenated_prompts_add_up_at_the_sampler() -> None:
 def test_conditioning_nodes_that_keep_their_prompts() -> None:
     mask = node("SolidMask", value=1.0, width=64, height=64)
     image = node("LoadImage", image="in.png")
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "ConditioningAverage": {
             "conditioning_to": ["big", 0],
             "conditioning_from": ["neg", 0],

@@ -65,7 +65,8 @@ def _denoiser(checkpoint: Checkpoint, prompts: tuple[Any, Any]):
 
 def reference(denoise, sigmas: np.ndarray, generator: torch.Generator, sde: str | None) -> torch.Tensor:
     x = torch.randn(SHAPE, generator=generator) * float(sigmas[0])
-    previous, h_previous = None, None
+    previous: torch.Tensor | None = None
+    h_previous = 1.0  # read only once `previous` is set
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])
         denoised = denoise(x, sigma)
@@ -88,6 +89,7 @@ def reference(denoise, sigmas: np.ndarray, generator: torch.Generator, sde: str 
                     x = x - 0.5 * math.expm1(-2 * h) * (denoised - previous) / r
                 else:
                     x = x + (math.expm1(-2 * h) / (2 * h) + 1) * (denoised - previous) / r
+            assert noise is not None
             x = x + noise * sigma_next * math.sqrt(-math.expm1(-2 * h))
         if sigma_next != 0:
             h_previous = h

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from nodes.catalog import default_registry
 from nodes.graph import topological_order, validate_graph
@@ -18,7 +19,7 @@ def issues_of(graph: object) -> list[tuple[str | None, str, str | None]]:
     ]
 
 
-def graph_with(**changes: dict) -> dict:
+def graph_with(**changes: Any) -> dict:
     graph = copy.deepcopy(TEXT_TO_IMAGE)
     for node_id, inputs in changes.items():
         graph[node_id]["inputs"].update(inputs)

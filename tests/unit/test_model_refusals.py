@@ -41,8 +41,8 @@ def test_the_listing_says_which_models_load_and_why_not(tmp_path: Path) -> None:
         "upscaler-here.safetensors",
         "old.ckpt",
     }
-    assert "pickled .ckpt" in listed["old.ckpt"]["notLoadableReason"]
-    assert "SD 2.x" in listed["sd2.safetensors"]["notLoadableReason"]
+    assert "pickled .ckpt" in str(listed["old.ckpt"]["notLoadableReason"])
+    assert "SD 2.x" in str(listed["sd2.safetensors"]["notLoadableReason"])
 
 
 def test_a_graph_naming_an_unloadable_model_gets_one_issue_per_input(tmp_path: Path) -> None:

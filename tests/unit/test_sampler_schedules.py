@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import diffusers
 import numpy as np
@@ -35,7 +36,7 @@ from tests.support.graphs import TEXT_TO_IMAGE, TINY_CHECKPOINT
 
 REFERENCE_SCHEDULERS = ("normal", "simple", "sgm_uniform", "karras", "exponential", "ddim_uniform")
 # The recordings' columns: diffusers EulerDiscreteScheduler settings.
-RECORDED_SPACINGS = {
+RECORDED_SPACINGS: dict[str, dict[str, Any]] = {
     "linspace": {"timestep_spacing": "linspace"},
     "leading+offset1": {"timestep_spacing": "leading", "steps_offset": 1},
     "trailing": {"timestep_spacing": "trailing"},

@@ -33,6 +33,7 @@ def test_node_matches_comfyui_object_info(object_info: dict, class_type: str) ->
     # source gets the list ComfyUI recorded for that input (its machine's files, VAELoader's
     # "pixel_space").
     spec = default_registry().get(class_type)
+    assert spec is not None
     dynamic = {
         inp.choices_source: _recorded_choices(theirs, inp.name) for inp in spec.inputs if inp.choices_source
     }

@@ -6,7 +6,6 @@ seed must give the same image through both loaders: that proves the key conversi
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,38 +13,15 @@ from typing import Any
 import pytest
 import torch
 
-from gpu_worker.model_cache import ModelCache
 from nodes.diffusion import ops as diffusion
 from nodes.latent import ops as latent_ops
 from nodes.model_store import ModelStore
+from tests.support.node_context import NodeTestContext
 from tiny_models.sd15 import (
     write_tiny_sd15_diffusers,
     write_tiny_sd15_single_file,
     write_tiny_vae,
 )
-
-
-class Context:
-    """A node context over a real model store and a real model cache."""
-
-    node_id = "1"
-    device = "cpu"
-
-    def __init__(self, root: Path) -> None:
-        self.store = ModelStore(root, ttl_seconds=0)
-        self.models = ModelCache(budget_bytes=0)
-
-    def model_path(self, folder: str, name: str) -> Path:
-        return self.store.path(folder, name)
-
-    def progress(self, step: int, total: int) -> None:
-        pass
-
-    def check_cancelled(self) -> None:
-        pass
-
-    def stepwise(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +36,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ctx(root: Path) -> Context:
-    return Context(root)
+def ctx(root: Path) -> NodeTestContext:
+    return NodeTestContext(root)
 
 
-def text_to_image(ctx: Context, ckpt_name: str, *, clip_layer: int = -1, vae_name: str | None = None) -> Any:
+def text_to_image(
+    ctx: NodeTestContext, ckpt_name: str, *, clip_layer: int = -1, vae_name: str | None = None
+) -> Any:
     model, clip, vae = diffusion.checkpoint_loader_simple(ctx, ckpt_name)
     if clip_layer != -1:
         (clip,) = diffusion.clip_set_last_layer(ctx, clip, clip_layer)
@@ -99,7 +77,9 @@ def test_the_store_lists_single_files_and_vae_folders_but_not_sidecar_configs(ro
     }
 
 
-def test_a_single_file_checkpoint_gives_the_same_image_as_the_same_weights_as_a_folder(ctx: Context) -> None:
+def test_a_single_file_checkpoint_gives_the_same_image_as_the_same_weights_as_a_folder(
+    ctx: NodeTestContext,
+) -> None:
     single = text_to_image(ctx, "tiny-single.safetensors")
     folder = text_to_image(ctx, "tiny-folder")
     assert single.shape == (1, 32, 48, 3)
@@ -108,7 +88,7 @@ def test_a_single_file_checkpoint_gives_the_same_image_as_the_same_weights_as_a_
 
 
 def test_each_path_is_its_own_cache_entry_and_loads_once(root: Path) -> None:
-    ctx = Context(root)
+    ctx = NodeTestContext(root)
     text_to_image(ctx, "tiny-single.safetensors")
     text_to_image(ctx, "tiny-single.safetensors")
     text_to_image(ctx, "tiny-folder")
@@ -118,7 +98,7 @@ def test_each_path_is_its_own_cache_entry_and_loads_once(root: Path) -> None:
 
 
 def test_clip_set_last_layer_changes_the_conditioning_without_loading_again(root: Path) -> None:
-    ctx = Context(root)
+    ctx = NodeTestContext(root)
     _, clip, _ = diffusion.checkpoint_loader_simple(ctx, "tiny-single.safetensors")
     (penultimate,) = diffusion.clip_set_last_layer(ctx, clip, -2)
     (last,) = diffusion.clip_set_last_layer(ctx, clip, -1)
@@ -140,14 +120,14 @@ def test_clip_set_last_layer_changes_the_conditioning_without_loading_again(root
     torch.testing.assert_close(empty[0][0], expected)
 
 
-def test_clip_set_last_layer_refuses_a_layer_the_model_does_not_have(ctx: Context) -> None:
+def test_clip_set_last_layer_refuses_a_layer_the_model_does_not_have(ctx: NodeTestContext) -> None:
     _, clip, _ = diffusion.checkpoint_loader_simple(ctx, "tiny-single.safetensors")
     with pytest.raises(ValueError, match="stop_at_clip_layer -3 is outside this CLIP model's 2 layers"):
         diffusion.clip_set_last_layer(ctx, clip, -3)
 
 
 @pytest.mark.parametrize("vae_name", ["tiny-vae.safetensors", "tiny-vae-folder"])
-def test_vae_loader_replaces_the_checkpoint_vae(ctx: Context, vae_name: str) -> None:
+def test_vae_loader_replaces_the_checkpoint_vae(ctx: NodeTestContext, vae_name: str) -> None:
     own = text_to_image(ctx, "tiny-single.safetensors")
     # The same weights through VAELoader decode to the same image; other weights do not.
     assert torch.equal(text_to_image(ctx, "tiny-single.safetensors", vae_name=vae_name), own)

@@ -194,7 +194,7 @@ class NearestX2:
         self.sizes: list[tuple[int, int]] = []
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        self.sizes.append(tuple(image.shape[-2:]))
+        self.sizes.append((image.shape[-2], image.shape[-1]))
         if max(image.shape[-2:]) > self.limit:
             raise torch.OutOfMemoryError("CUDA out of memory (test stand-in)")
         return F.interpolate(image, scale_factor=2, mode="nearest")
