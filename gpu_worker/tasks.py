@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from typing import Any
 
 from gpu_worker.celery_app import app
+from gpu_worker.config import env_int
 from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE, EXECUTE_TASK, RunSpec
 
 log = logging.getLogger(__name__)
-TIME_LIMIT = int(os.environ.get("GPU_TASK_TIME_LIMIT", "1800"))
+TIME_LIMIT = env_int("GPU_TASK_TIME_LIMIT", 1800)
 
 
 def emit_event(event: dict[str, Any]) -> None:

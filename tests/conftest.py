@@ -20,11 +20,14 @@ _HOME_FREE_DIR: Path | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Caches (the CLIP tokenizer folder, Hugging Face's) go to a folder of this session, never ~/."""
+    """Caches (the CLIP tokenizer folder, Hugging Face's) go to a folder of this session, never ~/,
+    and settings never come from a `make run`'s local.env."""
     global _HOME_FREE_DIR
     _HOME_FREE_DIR = Path(tempfile.mkdtemp(prefix="crucible-test-cache-"))
     os.environ["XDG_CACHE_HOME"] = str(_HOME_FREE_DIR / "xdg")
     os.environ["HF_HOME"] = str(_HOME_FREE_DIR / "hf")
+    # Never the checkout's .data/local.env of a running `make run` (api_service/env.py reads DATA_DIR's).
+    os.environ["DATA_DIR"] = str(_HOME_FREE_DIR / "data")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -10,8 +10,10 @@ would not give the same bits in fp16.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any, Protocol
 
 
@@ -46,20 +48,63 @@ def patched(module: Any, patches: tuple[WeightPatch, ...], *, role: str) -> Iter
                 patch.apply(module, role, keep)
         yield module
     finally:
-        # A signal-raised exception (the worker's soft time limit) must not stop the restore halfway:
-        # the cached model would keep part of the LoRA for every later execution. Signals wait.
-        with _signals_held(), torch.no_grad():
-            for weight, original in originals.values():
-                weight.copy_(original)
+        _restore(list(originals.values()))
+
+
+def _restore(saved: list[tuple[Any, Any]]) -> None:
+    """Copy every saved weight back, whatever signal arrives meanwhile.
+
+    A signal-raised exception (the worker's soft time limit) must not stop the restore halfway: the
+    cached model would keep part of the LoRA for every later execution. Signal handlers wait until the
+    last weight is back (_handlers_deferred); one that still got in first (it landed in the instant
+    before they were deferred) is kept, the restore carries on, and its exception is raised after.
+    """
+    import torch
+
+    interrupted: BaseException | None = None
+    while saved:
+        try:
+            with _handlers_deferred(), torch.no_grad():
+                while saved:
+                    weight, original = saved[-1]
+                    weight.copy_(original)
+                    saved.pop()
+        except BaseException as exc:
+            if not saved or interrupted is not None:  # a deferred handler's, once all is back; or a 2nd
+                raise
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
-    if not hasattr(signal, "pthread_sigmask"):
+def _handlers_deferred() -> Iterator[None]:
+    """Python signal handlers run inside the block only as a note; the handlers run for real after it.
+
+    Blocking signals in this thread (pthread_sigmask) is not enough: the kernel hands a process-wide
+    signal to any thread that does not block it (torch's worker threads), and CPython then runs the
+    Python handler in the main thread anyway, at the next bytecode. So the handlers themselves are
+    swapped for one that records the signal. They only ever run in the main thread, so elsewhere
+    there is nothing to defer.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    caught: list[tuple[int, FrameType | None]] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        caught.append((signum, frame))
+
+    swapped: dict[int, Callable[[int, FrameType | None], Any]] = {}
     try:
+        for signum in signal.valid_signals():
+            handler = signal.getsignal(signum)
+            if callable(handler):  # SIG_DFL / SIG_IGN / a C-level handler: nothing runs in Python
+                swapped[signum] = handler
+                signal.signal(signum, note)
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in swapped.items():
+            signal.signal(signum, handler)
+        for signum, frame in caught:
+            swapped[signum](signum, frame)

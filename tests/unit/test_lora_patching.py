@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import select
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -200,34 +206,114 @@ def test_a_lora_for_another_model_fails_clearly_and_stray_keys_are_skipped(ctx, 
         lora_ops.lora_loader(ctx, model, clip, "wrong-shape.safetensors", 1.0, 1.0)
 
 
-def test_a_signal_during_the_restore_waits_until_every_weight_is_back() -> None:
-    import os
-    import signal
+class AddOne:
+    def apply(self, module, role, keep) -> None:
+        for layer in module:
+            keep(layer.weight)
+            layer.weight.add_(1.0)
 
-    layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
-    before = snapshot(layers)
-    first = layers[0].weight
 
-    def copy_and_signal(source: torch.Tensor) -> torch.Tensor:
-        os.kill(os.getpid(), signal.SIGUSR1)  # Celery's soft time limit arrives right now
-        return torch.Tensor.copy_(first, source)
+@contextmanager
+def _soft_time_limit() -> Iterator[Callable[[], None]]:
+    """SIGUSR1 raises as Celery's soft time limit does (billiard's handler raises SoftTimeLimitExceeded).
 
-    first.copy_ = copy_and_signal
-
-    class AddOne:
-        def apply(self, module, role, keep) -> None:
-            for layer in module:
-                keep(layer.weight)
-                layer.weight.add_(1.0)
+    Gives a function that waits until a sent signal has reached the process: CPython's C-level
+    handler, in whichever thread got it, writes it to the wakeup fd, and from then on the Python
+    handler is due in the main thread at its next bytecode. (A thread that the scheduler keeps
+    waiting would otherwise get its signal only after the test, when nothing handles it anymore.)
+    """
 
     def on_usr1(signum, frame):
         raise TimeoutError("soft time limit")
 
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
     previous = signal.signal(signal.SIGUSR1, on_usr1)
+    previous_fd = signal.set_wakeup_fd(write_end)
+
+    def arrived() -> None:
+        ready, _, _ = select.select([read_end], [], [], 60)
+        assert ready and os.read(read_end, 1) == bytes([signal.SIGUSR1]), "the signal never arrived"
+
     try:
+        yield arrived
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGUSR1, previous)
+        os.close(read_end)
+        os.close(write_end)
+
+
+@contextmanager
+def _another_thread() -> Iterator[threading.Thread]:
+    """A live thread that does not block signals, as torch's worker threads are."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("receiver", ["process", "another thread"])
+def test_a_signal_during_the_restore_waits_until_every_weight_is_back(receiver: str) -> None:
+    # "another thread": the kernel gives the signal to a thread other than the one restoring (torch
+    # starts such threads), which is what masking signals in the restoring thread did not cover.
+    layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    before = snapshot(layers)
+    first = layers[0].weight
+    with _another_thread() as other, _soft_time_limit() as arrived:
+
+        def copy_and_signal(source: torch.Tensor) -> torch.Tensor:
+            # Celery's soft time limit arrives right now, in the middle of the restore.
+            if receiver == "process":
+                os.kill(os.getpid(), signal.SIGUSR1)
+            else:
+                signal.pthread_kill(other.ident, signal.SIGUSR1)
+            arrived()
+            return torch.Tensor.copy_(first, source)
+
+        first.copy_ = copy_and_signal
         with pytest.raises(TimeoutError), patched(layers, (AddOne(),), role="unet"):
             assert not torch.equal(layers[2].weight, before["2.weight"])
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
-    # The handler ran only once every weight was back, so none stays patched.
+    # The handler ran (the run still fails with its timeout) only once every weight was back.
+    assert all(torch.equal(v, before[k]) for k, v in layers.state_dict().items())
+    assert signal.getsignal(signal.SIGUSR1) is not None  # the handlers are back too
+
+
+def test_an_exception_that_lands_before_the_handlers_wait_does_not_stop_the_restore() -> None:
+    # As a signal arriving in the instant before the restore defers its handler: the copy raises once.
+    layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    before = snapshot(layers)
+    last = layers[2].weight  # restored first
+    raised = []
+
+    def copy_once_interrupted(source: torch.Tensor) -> torch.Tensor:
+        if not raised:
+            raised.append(True)
+            raise TimeoutError("soft time limit")
+        return torch.Tensor.copy_(last, source)
+
+    last.copy_ = copy_once_interrupted
+    with pytest.raises(TimeoutError), patched(layers, (AddOne(),), role="unet"):
+        pass
+    assert raised and all(torch.equal(v, before[k]) for k, v in layers.state_dict().items())
+
+
+def test_patching_works_off_the_main_thread() -> None:
+    # Signal handlers can be set only in the main thread, and run only there: nothing to defer elsewhere.
+    layers = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    before = snapshot(layers)
+    seen: list[bool] = []
+
+    def use() -> None:
+        with patched(layers, (AddOne(),), role="unet"):
+            seen.append(not torch.equal(layers[0].weight, before["0.weight"]))
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    assert seen == [True]
     assert all(torch.equal(v, before[k]) for k, v in layers.state_dict().items())

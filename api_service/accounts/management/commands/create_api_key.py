@@ -7,13 +7,28 @@ from api_service.accounts.models import Tenant
 from api_service.accounts.scopes import ALL_SCOPES
 
 
+def parse_scopes(words: list[str] | None) -> list[str]:
+    """``--scopes a b``, ``--scopes a,b`` and ``--scopes "a, b" c``: each scope once, in order."""
+    if words is None:
+        return list(ALL_SCOPES)
+    scopes = [scope.strip() for word in words for scope in word.split(",") if scope.strip()]
+    if not scopes:
+        raise CommandError(f"--scopes names no scope; choose from {', '.join(ALL_SCOPES)}.")
+    return list(dict.fromkeys(scopes))
+
+
 class Command(BaseCommand):
     help = "Create an API key for a tenant (by slug or id) and print it once."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="tenant slug or id")
         parser.add_argument("--name", default="cli")
-        parser.add_argument("--scopes", nargs="+", default=list(ALL_SCOPES), help=" ".join(ALL_SCOPES))
+        parser.add_argument(
+            "--scopes",
+            nargs="+",
+            default=None,
+            help=f"separate words or a comma-separated list of: {', '.join(ALL_SCOPES)} (default: all)",
+        )
         parser.add_argument("--create-tenant", action="store_true", help="create the tenant if missing")
 
     def handle(self, *args: object, **options: object) -> None:
@@ -25,7 +40,7 @@ class Command(BaseCommand):
             tenant = services.tenant_create(name=ref, slug=ref)
         try:
             created = services.api_key_create(
-                tenant=tenant, name=str(options["name"]), scopes=list(options["scopes"])
+                tenant=tenant, name=str(options["name"]), scopes=parse_scopes(options["scopes"])
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
