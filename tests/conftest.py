@@ -147,6 +147,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
     if report.failed and "stack" in getattr(item, "fixturenames", ()):
-        stack = item.funcargs.get("stack")
+        stack = getattr(item, "funcargs", {}).get("stack")
         if stack is not None:
             report.sections.append(("platform logs", stack.logs()))

@@ -14,4 +14,4 @@ class UsageView(ApiView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="usage_retrieve")
     def get(self, request: Request) -> Response:
-        return Response(usage_summary(tenant=request.user.tenant, only=request.user.workflow_ids))
+        return Response(usage_summary(tenant=self.principal.tenant, only=self.principal.workflow_ids))

@@ -115,10 +115,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body["fields"] = exc.detail
             body["message"] = "The request body is invalid: " + _first_field_error(exc.detail)
         headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        auth_header, wait = getattr(exc, "auth_header", None), getattr(exc, "wait", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = str(auth_header)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         return Response({"error": body}, status=exc.status_code, headers=headers)
     return None  # a real bug: Django logs it and answers 500 via handler500
 

@@ -219,7 +219,7 @@ def outbound_resolve(target: Target) -> IPAddress:
             raise OutboundRefused(
                 f"The host {target.host!r} does not resolve.", reason="unresolvable_host"
             ) from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
         if not addresses:
             raise OutboundRefused(f"The host {target.host!r} does not resolve.", reason="unresolvable_host")
     if not target.allowed_by_config:

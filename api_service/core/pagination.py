@@ -28,7 +28,7 @@ class NewestFirstCursor(CursorPagination):
             cursor = None
             valid = False
         else:
-            valid = cursor is None or cursor.position is None or _is_datetime(cursor.position)
+            valid = cursor is None or cursor.position is None or _is_datetime(str(cursor.position))
         if not valid:
             raise ApiError(
                 "The cursor is not one this API made; use the `next`/`previous` links as they are.",

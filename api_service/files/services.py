@@ -23,7 +23,7 @@ IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp",
 
 
 def file_upload(*, tenant: Tenant, upload: UploadedFile) -> File:
-    if upload.size > settings.FILE_UPLOAD_MAX_BYTES:
+    if (upload.size or 0) > settings.FILE_UPLOAD_MAX_BYTES:
         raise ApiError(
             f"The file is {upload.size} bytes; the limit is {settings.FILE_UPLOAD_MAX_BYTES} bytes.",
             type="file_too_large",

@@ -19,5 +19,5 @@ class FileUploadView(ApiView):
     def post(self, request: Request) -> Response:
         data = FileUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
-        created = file_upload(tenant=request.user.tenant, upload=data.validated_data["file"])
+        created = file_upload(tenant=self.principal.tenant, upload=data.validated_data["file"])
         return Response(FileOutput(created).data, status=201)

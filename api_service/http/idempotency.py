@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import cast
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, QueryDict
 from django.utils import timezone
@@ -54,7 +55,7 @@ def fingerprint(request: Request) -> str:
             form = cast(QueryDict, request.data)
             for name in sorted(form.keys()):
                 for value in form.getlist(name):
-                    if hasattr(value, "read"):
+                    if isinstance(value, UploadedFile):
                         digest.update(f"{name}=file:{value.name}:".encode())
                         for chunk in value.chunks():
                             digest.update(chunk)

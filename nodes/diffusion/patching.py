@@ -104,7 +104,7 @@ def _handlers_deferred() -> Iterator[None]:
                 signal.signal(signum, note)
         yield
     finally:
-        for signum, handler in swapped.items():
-            signal.signal(signum, handler)
-        for signum, frame in caught:
-            swapped[signum](signum, frame)
+        for number, handler in swapped.items():
+            signal.signal(number, handler)
+        for arrived, frame in caught:
+            swapped[arrived](arrived, frame)

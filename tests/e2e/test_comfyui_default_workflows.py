@@ -90,7 +90,7 @@ def test_inpainting_example_samples_only_the_masked_part(api) -> None:
     # the sampler keeps the input latent everywhere and the seed no longer matters.
     upload(api, "yosemite_inpaint_example.png", picture(alpha=np.full((512, 512), 255, dtype=np.uint8)))
     opaque = [pixels(run(api, g))[0] for g in (graph, reseeded)]
-    assert np.array_equal(*opaque)
+    assert np.array_equal(opaque[0], opaque[1])
     assert not np.array_equal(opaque[0], with_hole)
 
 

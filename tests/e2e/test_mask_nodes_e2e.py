@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -79,7 +80,7 @@ def test_masks_drive_a_composite_and_an_outpaint_pad(api) -> None:
 
 def test_load_image_mask_crop_batch_and_preview(api) -> None:
     file_id = upload(api, half_transparent_png())
-    graph = {
+    graph: dict[str, Any] = {
         "1": {"class_type": "LoadImageMask", "inputs": {"image": file_id, "channel": "alpha"}},
         "2": {
             "class_type": "CropMask",

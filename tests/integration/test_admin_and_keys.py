@@ -59,6 +59,7 @@ def test_admin_pages_and_actions(admin_client, world) -> None:
         assert admin_client.get(path).status_code == 200, path
 
     key = ApiKey.objects.filter(tenant=world.tenant).first()
+    assert key is not None
     response = admin_client.post(
         "/admin/accounts/apikey/",
         {"action": "rotate", "_selected_action": [key.pk], "grace_hours": "2"},

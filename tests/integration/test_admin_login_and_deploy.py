@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_the_lockout_ends_after_the_cool_off_and_ops_can_clear_it(staff) -> None
         _login(username, "wrong", "10.0.2.1")
     assert _login(username, password, "10.0.2.1").status_code == 429
     # As if the cool-off had passed: the attempts are older than AXES_COOLOFF_TIME.
-    old = timezone.now() - settings.AXES_COOLOFF_TIME - timezone.timedelta(seconds=1)
+    old = timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1)
     AccessAttempt.objects.filter(username=username).update(attempt_time=old)
     assert _login(username, password, "10.0.2.1").status_code == 302
     for _ in range(settings.AXES_FAILURE_LIMIT):

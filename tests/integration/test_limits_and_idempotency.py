@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -17,7 +18,7 @@ from tests.support.load import concurrent_requests
 JSON = {"Content-Type": "application/json"}
 
 
-def client_for(stack, **tenant_fields) -> tuple[ApiClient, object, str]:
+def client_for(stack, **tenant_fields) -> tuple[ApiClient, Any, str]:
     tenant = make_tenant(**tenant_fields)
     key = make_key(tenant)
     return ApiClient(stack.base_url, key), tenant, key

@@ -23,6 +23,7 @@ def test_a_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_d
         assert time.monotonic() < deadline, "the model store never listed the new file"
         time.sleep(0.5)
     entry = listed()
+    assert entry is not None
     assert entry["loadable"] is False and "pickled .ckpt" in entry["notLoadableReason"]
 
     graph = text_to_image(**{"4": {"ckpt_name": name}})

@@ -7,6 +7,7 @@ state machine, and the control worker delivers what that records.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 import requests
@@ -356,7 +357,7 @@ def test_a_delivery_whose_publish_was_lost_or_whose_sender_died_is_sent_by_the_s
         execution = quiet_execution(world.tenant)
         # As if the process died between the commit and the publish: the row exists, no message does.
         endpoint_id = api.get("/v1/webhook-endpoints").json()["items"][0]["id"]
-        long_ago = timezone.now() - timezone.timedelta(minutes=5)
+        long_ago = timezone.now() - timedelta(minutes=5)
         with transaction.atomic():
             lost = WebhookDelivery.objects.create(
                 tenant=world.tenant,
@@ -377,7 +378,7 @@ def test_a_delivery_whose_publish_was_lost_or_whose_sender_died_is_sent_by_the_s
                 occurred_at=long_ago,
                 next_attempt_at=long_ago,
                 published_at=long_ago,
-                locked_until=timezone.now() - timezone.timedelta(seconds=1),
+                locked_until=timezone.now() - timedelta(seconds=1),
             )
         assert deliveries_sweep() >= 2
         received = rx.wait_for(2)
@@ -453,8 +454,8 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
         assert delivery.locked_until is not None
         # Time passes until the dead worker's claim lapses; then the beat sweeper finds the row.
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            locked_until=timezone.now() - timezone.timedelta(seconds=1),
-            next_attempt_at=timezone.now() - timezone.timedelta(minutes=1),
+            locked_until=timezone.now() - timedelta(seconds=1),
+            next_attempt_at=timezone.now() - timedelta(minutes=1),
         )
         assert deliveries_sweep() >= 1
         second = rx.wait_for(2)[1]

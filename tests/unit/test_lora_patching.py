@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import torch
@@ -73,7 +74,9 @@ def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def weight(module: torch.nn.Module, path: str) -> torch.Tensor:
-    return module.get_submodule(path).weight.detach().clone()
+    layer = module.get_submodule(path)
+    assert isinstance(layer.weight, torch.Tensor)
+    return layer.weight.detach().clone()
 
 
 def test_delta_is_up_times_down_times_alpha_over_rank_times_strength(ctx, root) -> None:
@@ -170,7 +173,7 @@ def test_lora_changes_the_sampled_latent_and_strength_zero_does_not(ctx) -> None
         (positive,) = diffusion.clip_text_encode(ctx, "a photo of a cat", clip)
         (negative,) = diffusion.clip_text_encode(ctx, "", clip)
         latent = {"samples": torch.zeros(1, 4, 8, 8)}
-        args = dict(seed=3, steps=2, cfg=7.0, sampler_name="euler", scheduler="normal")
+        args: dict[str, Any] = dict(seed=3, steps=2, cfg=7.0, sampler_name="euler", scheduler="normal")
         return diffusion.ksampler(
             ctx, model, positive=positive, negative=negative, latent_image=latent, **args
         )[0]["samples"]
@@ -263,7 +266,7 @@ def test_a_signal_during_the_restore_waits_until_every_weight_is_back(receiver: 
     # starts such threads), which is what masking signals in the restoring thread did not cover.
     layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
     before = snapshot(layers)
-    first = layers[0].weight
+    first = cast(torch.Tensor, layers[0].weight)
     with _another_thread() as other, _soft_time_limit() as arrived:
 
         def copy_and_signal(source: torch.Tensor) -> torch.Tensor:
@@ -271,13 +274,14 @@ def test_a_signal_during_the_restore_waits_until_every_weight_is_back(receiver: 
             if receiver == "process":
                 os.kill(os.getpid(), signal.SIGUSR1)
             else:
+                assert other.ident is not None
                 signal.pthread_kill(other.ident, signal.SIGUSR1)
             arrived()
             return torch.Tensor.copy_(first, source)
 
-        first.copy_ = copy_and_signal
+        first.copy_ = copy_and_signal  # type: ignore[method-assign,assignment]  # a restore that is interrupted
         with pytest.raises(TimeoutError), patched(layers, (AddOne(),), role="unet"):
-            assert not torch.equal(layers[2].weight, before["2.weight"])
+            assert not torch.equal(weight(layers, "2"), before["2.weight"])
     # The handler ran (the run still fails with its timeout) only once every weight was back.
     assert all(torch.equal(v, before[k]) for k, v in layers.state_dict().items())
     assert signal.getsignal(signal.SIGUSR1) is not None  # the handlers are back too
@@ -287,8 +291,8 @@ def test_an_exception_that_lands_before_the_handlers_wait_does_not_stop_the_rest
     # As a signal arriving in the instant before the restore defers its handler: the copy raises once.
     layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
     before = snapshot(layers)
-    last = layers[2].weight  # restored first
-    raised = []
+    last = cast(torch.Tensor, layers[2].weight)  # restored first
+    raised: list[bool] = []
 
     def copy_once_interrupted(source: torch.Tensor) -> torch.Tensor:
         if not raised:
@@ -296,7 +300,7 @@ def test_an_exception_that_lands_before_the_handlers_wait_does_not_stop_the_rest
             raise TimeoutError("soft time limit")
         return torch.Tensor.copy_(last, source)
 
-    last.copy_ = copy_once_interrupted
+    last.copy_ = copy_once_interrupted  # type: ignore[method-assign,assignment]  # a restore that is interrupted
     with pytest.raises(TimeoutError), patched(layers, (AddOne(),), role="unet"):
         pass
     assert raised and all(torch.equal(v, before[k]) for k, v in layers.state_dict().items())
@@ -310,7 +314,7 @@ def test_patching_works_off_the_main_thread() -> None:
 
     def use() -> None:
         with patched(layers, (AddOne(),), role="unet"):
-            seen.append(not torch.equal(layers[0].weight, before["0.weight"]))
+            seen.append(not torch.equal(weight(layers, "0"), before["0.weight"]))
 
     thread = threading.Thread(target=use)
     thread.start()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api_service.accounts import services
@@ -40,7 +42,9 @@ class Command(BaseCommand):
             tenant = services.tenant_create(name=ref, slug=ref)
         try:
             created = services.api_key_create(
-                tenant=tenant, name=str(options["name"]), scopes=parse_scopes(options["scopes"])
+                tenant=tenant,
+                name=str(options["name"]),
+                scopes=parse_scopes(cast(list[str] | None, options["scopes"])),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
