@@ -103,7 +103,11 @@ def _errors_for(*, method: str, has_path_ids: bool, has_query: bool, idempotent:
 class ApiAutoSchema(AutoSchema):
     def get_operation(self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any) -> Any:
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
-        if operation is None or getattr(self.view, "required_scopes", None) is None:
+        if operation is None:
+            return operation
+        if getattr(self.view, "required_scopes", None) is None:
+            if getattr(self.view, "public_rate_limited", False):  # a trigger URL: its own errors
+                _add_headers(operation["responses"])
             return operation  # the public schema and docs pages
         parameters = operation.setdefault("parameters", [])
         idempotent = method.upper() == "POST" and getattr(self.view, "idempotent_post", False)
@@ -128,10 +132,14 @@ class ApiAutoSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorOutput, code)
                 responses[code]["description"] = types
-        for code, response in responses.items():
-            headers = response.setdefault("headers", {})
-            headers.update(RATE_LIMIT_HEADERS)
-            if code in ("409", "429"):
-                headers.update(RETRY_AFTER)
+        _add_headers(responses)
         operation["responses"] = dict(sorted(responses.items()))
         return operation
+
+
+def _add_headers(responses: dict[str, Any]) -> None:
+    for code, response in responses.items():
+        headers = response.setdefault("headers", {})
+        headers.update(RATE_LIMIT_HEADERS)
+        if code in ("409", "429"):
+            headers.update(RETRY_AFTER)

@@ -58,6 +58,7 @@ class RateDecision:
     limit: int
     remaining: int
     reset_seconds: int
+    policy: str = "per-key"  # the IETF header's policy name: "per-key", "trigger"
 
     def headers(self) -> dict[str, str]:
         return {
@@ -65,13 +66,13 @@ class RateDecision:
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(int(time.time()) + self.reset_seconds),
             # IETF httpapi-ratelimit-headers: quota per window, remaining and seconds to reset.
-            "RateLimit-Policy": f'"per-key";q={self.limit};w={WINDOW_SECONDS}',
-            "RateLimit": f'"per-key";r={self.remaining};t={self.reset_seconds}',
+            "RateLimit-Policy": f'"{self.policy}";q={self.limit};w={WINDOW_SECONDS}',
+            "RateLimit": f'"{self.policy}";r={self.remaining};t={self.reset_seconds}',
         }
 
 
-def rate_limit_hit(*, redis, key_id: str, limit: int) -> RateDecision | None:
-    """Count one request for this key; None when Redis is unavailable (fail open)."""
+def rate_limit_hit(*, redis, key_id: str, limit: int, policy: str = "per-key") -> RateDecision | None:
+    """Count one request for this key (an API key, a trigger); None when Redis does not answer (fail open)."""
     now_ms = int(time.time() * 1000)
     try:
         allowed, count, reset_ms = redis.eval(
@@ -85,6 +86,7 @@ def rate_limit_hit(*, redis, key_id: str, limit: int) -> RateDecision | None:
         limit=limit,
         remaining=max(0, limit - int(count)),
         reset_seconds=max(1, math.ceil(int(reset_ms) / 1000)),
+        policy=policy,
     )
 
 
@@ -110,9 +112,10 @@ class PerKeyRateThrottle(BaseThrottle):
         return self.decision.reset_seconds if self.decision is not None else None
 
 
-def rate_limited(decision: RateDecision) -> RateLimited:
+def rate_limited(decision: RateDecision, *, who: str = "This API key may make") -> RateLimited:
+    """The 429 for a refused decision: the limit in the body, Retry-After and the rate-limit headers."""
     return RateLimited(
-        f"This API key may make {decision.limit} requests per minute; retry in {decision.reset_seconds} s.",
+        f"{who} {decision.limit} requests per minute; retry in {decision.reset_seconds} s.",
         details={"limit": decision.limit},
-        headers={"Retry-After": str(decision.reset_seconds)},
+        headers={**decision.headers(), "Retry-After": str(decision.reset_seconds)},
     )

@@ -10,6 +10,7 @@ carries the key's rate-limit headers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, NoReturn, cast
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 from api_service.accounts.authentication import ApiPrincipal
 from api_service.core.errors import NotFound
 from api_service.core.ids import is_well_formed_id
+from api_service.core.pagination import NewestFirstCursor
 from api_service.http.idempotency import Replay, idempotency_claim
 from api_service.http.throttling import PerKeyRateThrottle, rate_limited
 from api_service.workflows import selectors as workflow_selectors
@@ -31,6 +33,13 @@ log = logging.getLogger("django.request")
 INTERNAL_ERROR = {
     "error": {"type": "internal_error", "message": "An internal error occurred; it has been logged."}
 }
+
+
+def id_or_404(value: str, *, prefix: str, noun: str) -> str:
+    """`value` when it could be an id of this kind; anything else (a NUL, a wrong prefix) names nothing."""
+    if not is_well_formed_id(value, prefix):
+        raise NotFound(f"No {noun} {value[:64]!r}.")
+    return value
 
 
 class ApiView(APIView):
@@ -47,19 +56,25 @@ class ApiView(APIView):
 
     def get_workflow(self, workflow_id: str) -> Workflow:
         principal = self.principal
-        if not is_well_formed_id(workflow_id, "wf"):
-            raise NotFound(f"No workflow {workflow_id[:64]!r}.")
         return workflow_selectors.workflow_get(
-            tenant=principal.tenant, workflow_id=workflow_id, only=principal.workflow_ids
+            tenant=principal.tenant,
+            workflow_id=id_or_404(workflow_id, prefix="wf", noun="workflow"),
+            only=principal.workflow_ids,
         )
 
     def get_execution(self, execution_id: str) -> Execution:
         principal = self.principal
-        if not is_well_formed_id(execution_id, "exe"):
-            raise NotFound(f"No execution {execution_id[:64]!r}.")
         return workflow_selectors.execution_get(
-            tenant=principal.tenant, execution_id=execution_id, only=principal.workflow_ids
+            tenant=principal.tenant,
+            execution_id=id_or_404(execution_id, prefix="exe", noun="execution"),
+            only=principal.workflow_ids,
         )
+
+    def paginate(self, rows: Iterable[Any], serializer_class: type) -> Response:
+        """One cursor page, newest first: {"items", "next", "previous"} (a bad cursor or limit is a 400)."""
+        paginator = NewestFirstCursor()
+        page = paginator.paginate_queryset(rows, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
     # -- DRF hooks --
 

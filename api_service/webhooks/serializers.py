@@ -102,10 +102,6 @@ class DeliveryOutput(serializers.Serializer):
         return delivery.next_attempt_at.isoformat() if delivery.status == "PENDING" else None
 
 
-class DeliveryListOutput(serializers.Serializer):
-    items = DeliveryOutput(many=True)
-
-
 class TriggerCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     inputMapping = serializers.DictField(
@@ -155,6 +151,12 @@ class TriggerCreatedOutput(TriggerOutput):
     url = serializers.CharField(help_text="Shown once: the token in it is stored hashed.")
     signingSecret = serializers.CharField(
         required=False, help_text="Shown once, when requireSignature is set."
+    )
+
+
+class TriggerUpdatedOutput(TriggerOutput):
+    signingSecret = serializers.CharField(
+        required=False, help_text="Shown once, when this change turned requireSignature on."
     )
 
 

@@ -8,16 +8,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api_service.accounts.scopes import WORKFLOWS_READ, WORKFLOWS_WRITE
-from api_service.http.views import ApiView
+from api_service.http.schema import PAGE_PARAMETERS, ErrorOutput, paginated
+from api_service.http.views import ApiView, id_or_404
 from api_service.webhooks import selectors, triggers
+from api_service.webhooks.models import Trigger
 from api_service.webhooks.serializers import (
     HookAcceptedOutput,
     TriggerCreatedOutput,
     TriggerCreateInput,
     TriggerOutput,
+    TriggerUpdatedOutput,
     TriggerUpdateInput,
 )
-from api_service.workflows import selectors as workflow_selectors
 
 FIELDS = {
     "name": "name",
@@ -35,10 +37,7 @@ def hook_url(request: Request, token: str) -> str:
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 
 
-def _workflow(request: Request, workflow_id: str):
-    return workflow_selectors.workflow_get(
-        tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
-    )
+TRIGGER_PAGE = paginated(TriggerOutput, "TriggerPage")
 
 
 def _created(request: Request, trigger, token: str, secret: str | None, status: int = 201) -> Response:
@@ -48,20 +47,38 @@ def _created(request: Request, trigger, token: str, secret: str | None, status: 
     return Response(body, status=status)
 
 
-class TriggerCollectionView(ApiView):
+class TriggerApiView(ApiView):
+    def get_trigger(self, workflow_id: str, trigger_id: str) -> Trigger:
+        """A trigger of a workflow this key may use; a malformed trigger id names nothing."""
+        workflow = self.get_workflow(workflow_id)
+        return selectors.trigger_get(
+            tenant=self.principal.tenant,
+            workflow_id=workflow.id,
+            trigger_id=id_or_404(trigger_id, prefix="trg", noun="trigger"),
+        )
+
+
+class TriggerCollectionView(TriggerApiView):
     required_scopes = {"GET": WORKFLOWS_READ, "POST": WORKFLOWS_WRITE}
 
-    @extend_schema(responses=TriggerOutput(many=True), operation_id="triggers_list")
+    @extend_schema(responses=TRIGGER_PAGE, parameters=PAGE_PARAMETERS, operation_id="triggers_list")
     def get(self, request: Request, workflow_id: str) -> Response:
-        workflow = _workflow(request, workflow_id)
-        rows = selectors.trigger_list(tenant=request.user.tenant, workflow_id=workflow.id)
-        return Response({"items": TriggerOutput(rows, many=True).data})
+        workflow = self.get_workflow(workflow_id)
+        return self.paginate(
+            selectors.trigger_list(tenant=request.user.tenant, workflow_id=workflow.id), TriggerOutput
+        )
 
     @extend_schema(
-        request=TriggerCreateInput, responses={201: TriggerCreatedOutput}, operation_id="triggers_create"
+        request=TriggerCreateInput,
+        responses={
+            201: TriggerCreatedOutput,
+            400: OpenApiResponse(description="`unknown_input`: inputMapping names no input of the workflow"),
+            409: OpenApiResponse(description="`too_many_triggers`"),
+        },
+        operation_id="triggers_create",
     )
     def post(self, request: Request, workflow_id: str) -> Response:
-        workflow = _workflow(request, workflow_id)
+        workflow = self.get_workflow(workflow_id)
         data = TriggerCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = {FIELDS[k]: v for k, v in data.validated_data.items()}
@@ -71,22 +88,23 @@ class TriggerCollectionView(ApiView):
         return _created(request, trigger, token, secret)
 
 
-class TriggerDetailView(ApiView):
+class TriggerDetailView(TriggerApiView):
     required_scopes = {"GET": WORKFLOWS_READ, "PATCH": WORKFLOWS_WRITE, "DELETE": WORKFLOWS_WRITE}
-
-    def _trigger(self, request: Request, workflow_id: str, trigger_id: str):
-        workflow = _workflow(request, workflow_id)
-        return selectors.trigger_get(
-            tenant=request.user.tenant, workflow_id=workflow.id, trigger_id=trigger_id
-        )
 
     @extend_schema(responses=TriggerOutput, operation_id="triggers_retrieve")
     def get(self, request: Request, workflow_id: str, trigger_id: str) -> Response:
-        return Response(TriggerOutput(self._trigger(request, workflow_id, trigger_id)).data)
+        return Response(TriggerOutput(self.get_trigger(workflow_id, trigger_id)).data)
 
-    @extend_schema(request=TriggerUpdateInput, responses=TriggerOutput, operation_id="triggers_update")
+    @extend_schema(
+        request=TriggerUpdateInput,
+        responses={
+            200: TriggerUpdatedOutput,
+            400: OpenApiResponse(description="`unknown_input`: inputMapping names no input of the workflow"),
+        },
+        operation_id="triggers_update",
+    )
     def patch(self, request: Request, workflow_id: str, trigger_id: str) -> Response:
-        trigger = self._trigger(request, workflow_id, trigger_id)
+        trigger = self.get_trigger(workflow_id, trigger_id)
         data = TriggerUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         changes = {FIELDS[k]: v for k, v in data.validated_data.items()}
@@ -98,22 +116,33 @@ class TriggerDetailView(ApiView):
 
     @extend_schema(responses={204: None}, operation_id="triggers_delete")
     def delete(self, request: Request, workflow_id: str, trigger_id: str) -> Response:
-        triggers.trigger_delete(trigger=self._trigger(request, workflow_id, trigger_id))
+        triggers.trigger_delete(trigger=self.get_trigger(workflow_id, trigger_id))
         return Response(status=204)
 
 
-class TriggerRotateView(ApiView):
+class TriggerRotateView(TriggerApiView):
     required_scopes = {"POST": WORKFLOWS_WRITE}
 
     @extend_schema(request=None, responses=TriggerCreatedOutput, operation_id="triggers_rotate")
     def post(self, request: Request, workflow_id: str, trigger_id: str) -> Response:
-        workflow = _workflow(request, workflow_id)
-        trigger = selectors.trigger_get(
-            tenant=request.user.tenant, workflow_id=workflow.id, trigger_id=trigger_id
-        )
+        trigger = self.get_trigger(workflow_id, trigger_id)
         token = triggers.trigger_rotate(trigger=trigger)
         trigger.refresh_from_db()
         return _created(request, trigger, token, None, status=200)
+
+
+HOOK_ERRORS = {
+    400: "`missing_field`, `invalid_field`, `invalid_json`, `invalid_request`, `unknown_input`, "
+    "`invalid_graph` and the other execution errors (docs/api.md)",
+    401: "`invalid_signature`",
+    404: "`not_found`: no such trigger URL (unknown, rotated or disabled)",
+    406: "`not_acceptable`",
+    413: "`payload_too_large`: over TRIGGER_MAX_BODY_BYTES (256 KiB by default)",
+    415: "`unsupported_media_type`: send JSON or form fields",
+    429: "`rate_limit_exceeded` (the trigger's per-minute limit), `quota_exceeded`, "
+    "`concurrency_limit_exceeded` (with `Retry-After`)",
+    500: "`internal_error`",
+}
 
 
 class HookView(ApiView):
@@ -122,6 +151,7 @@ class HookView(ApiView):
     authentication_classes: list = []
     permission_classes: list = []
     required_scopes = None
+    public_rate_limited = True  # the schema documents the trigger's rate-limit headers
     idempotent_post = False  # the trigger keeps its own event ids
     http_method_names = ["post"]
 
@@ -132,19 +162,18 @@ class HookView(ApiView):
         },
         responses={
             202: HookAcceptedOutput,
-            400: OpenApiResponse(
-                description="`missing_field`, `invalid_field`, `invalid_json`, `invalid_graph`"
-            ),
-            401: OpenApiResponse(description="`invalid_signature`"),
-            404: OpenApiResponse(description="No such trigger URL (unknown, rotated or disabled)."),
-            413: OpenApiResponse(description="`payload_too_large`: over 256 KiB"),
-            429: OpenApiResponse(description="`rate_limit_exceeded`, `quota_exceeded`"),
+            **{
+                code: OpenApiResponse(response=ErrorOutput, description=description)
+                for code, description in HOOK_ERRORS.items()
+            },
         },
         operation_id="hooks_fire",
+        description="Start the trigger's workflow. Any other method answers 405, whatever the token.",
         auth=[],
     )
     def post(self, request: Request, token: str) -> Response:
-        trigger = triggers.trigger_admit(token=token)  # an unknown token is a 404 whatever the body
+        # An unknown token is a 404 whatever the body; the trigger's limit gives every answer its headers.
+        trigger, request.rate_decision = triggers.trigger_admit(token=token)
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit():
             triggers.trigger_body_check(size=int(declared))  # before the body is read

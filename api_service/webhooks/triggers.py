@@ -23,7 +23,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from api_service.accounts.keys import hash_key
 from api_service.core.errors import ApiError, NotFound
 from api_service.core.redis import redis_client
-from api_service.http.throttling import RateLimited, rate_limit_hit
+from api_service.http.throttling import RateDecision, rate_limit_hit, rate_limited
 from api_service.webhooks.models import Trigger, TriggerEvent
 from api_service.webhooks.signing import secret_new
 
@@ -149,11 +149,19 @@ def trigger_for_token(*, token: str) -> Trigger:
     return trigger
 
 
-def trigger_admit(*, token: str) -> Trigger:
-    """The trigger behind a URL, counted against its per-minute limit before its body is read."""
+def trigger_admit(*, token: str) -> tuple[Trigger, RateDecision | None]:
+    """The trigger behind a URL, counted against its per-minute limit before its body is read.
+
+    The decision (None when Redis is down: fail open) gives the answer its rate-limit headers.
+    """
     trigger = trigger_for_token(token=token)
-    _rate_limit(trigger)
-    return trigger
+    limit = trigger.requests_per_minute or settings.TRIGGER_REQUESTS_PER_MINUTE
+    decision = rate_limit_hit(
+        redis=redis_client(), key_id=f"trigger:{trigger.pk}", limit=limit, policy="trigger"
+    )
+    if decision is not None and not decision.allowed:
+        raise rate_limited(decision, who="This trigger accepts")
+    return trigger, decision
 
 
 def trigger_body_check(*, size: int) -> None:
@@ -191,17 +199,6 @@ def trigger_fire(*, trigger: Trigger, body: bytes, content_type: str, headers: d
         )
     Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
     return execution
-
-
-def _rate_limit(trigger: Trigger) -> None:
-    limit = trigger.requests_per_minute or settings.TRIGGER_REQUESTS_PER_MINUTE
-    decision = rate_limit_hit(redis=redis_client(), key_id=f"trigger:{trigger.pk}", limit=limit)
-    if decision is not None and not decision.allowed:
-        raise RateLimited(
-            f"This trigger accepts {limit} calls per minute; retry in {decision.reset_seconds} s.",
-            details={"limit": limit},
-            headers={"Retry-After": str(decision.reset_seconds)},
-        )
 
 
 def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) -> None:

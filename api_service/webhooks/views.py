@@ -7,11 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api_service.accounts.scopes import WEBHOOKS_READ, WEBHOOKS_WRITE
-from api_service.core.pagination import NewestFirstCursor
-from api_service.http.views import ApiView
+from api_service.http.schema import PAGE_PARAMETERS, paginated
+from api_service.http.views import ApiView, id_or_404
 from api_service.webhooks import selectors, services
+from api_service.webhooks.models import WebhookEndpoint
 from api_service.webhooks.serializers import (
-    DeliveryListOutput,
     DeliveryOutput,
     EndpointCreatedOutput,
     EndpointCreateInput,
@@ -22,31 +22,41 @@ from api_service.webhooks.serializers import (
     SigningSecretOutput,
 )
 from api_service.webhooks.signing import secret_hint
-from api_service.workflows import selectors as workflow_selectors
+from api_service.workflows.models import Workflow
+
+ENDPOINT_PAGE = paginated(EndpointOutput, "WebhookEndpointPage")
+DELIVERY_PAGE = paginated(DeliveryOutput, "WebhookDeliveryPage")
+# A body may name a workflow: one the key cannot see is a 404, as in the workflow routes.
+NO_WORKFLOW = {404: OpenApiResponse(description="`not_found`: no such workflow (`workflowId`) for this key")}
 
 
-def _workflow(request: Request, workflow_id: str | None):
-    if workflow_id is None:
-        return None
-    return workflow_selectors.workflow_get(
-        tenant=request.user.tenant, workflow_id=workflow_id, only=request.user.workflow_ids
-    )
+class WebhookApiView(ApiView):
+    """Lookups of this app's rows, by well-formed id only, in the key's tenant."""
+
+    def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint:
+        return selectors.endpoint_get(
+            tenant=self.principal.tenant,
+            endpoint_id=id_or_404(endpoint_id, prefix="whe", noun="webhook endpoint"),
+        )
+
+    def get_optional_workflow(self, workflow_id: str | None) -> Workflow | None:
+        return None if workflow_id is None else self.get_workflow(workflow_id)
 
 
-class EndpointCollectionView(ApiView):
+class EndpointCollectionView(WebhookApiView):
     required_scopes = {"GET": WEBHOOKS_READ, "POST": WEBHOOKS_WRITE}
 
-    @extend_schema(responses=EndpointOutput(many=True), operation_id="webhook_endpoints_list")
+    @extend_schema(responses=ENDPOINT_PAGE, parameters=PAGE_PARAMETERS, operation_id="webhook_endpoints_list")
     def get(self, request: Request) -> Response:
-        paginator = NewestFirstCursor()
-        page = paginator.paginate_queryset(
-            selectors.endpoint_list(tenant=request.user.tenant), request, view=self
-        )
-        return paginator.get_paginated_response(EndpointOutput(page, many=True).data)
+        return self.paginate(selectors.endpoint_list(tenant=request.user.tenant), EndpointOutput)
 
     @extend_schema(
         request=EndpointCreateInput,
-        responses={201: EndpointCreatedOutput, 400: OpenApiResponse(description="`webhook_url_not_allowed`")},
+        responses={
+            201: EndpointCreatedOutput,
+            400: OpenApiResponse(description="`webhook_url_not_allowed`"),
+            **NO_WORKFLOW,
+        },
         operation_id="webhook_endpoints_create",
     )
     def post(self, request: Request) -> Response:
@@ -58,48 +68,46 @@ class EndpointCollectionView(ApiView):
             url=values["url"],
             events=values.get("events"),
             description=values["description"],
-            workflow=_workflow(request, values["workflowId"]),
+            workflow=self.get_optional_workflow(values["workflowId"]),
         )
         return Response(EndpointCreatedOutput(endpoint).data, status=201)
 
 
-class EndpointDetailView(ApiView):
+class EndpointDetailView(WebhookApiView):
     required_scopes = {"GET": WEBHOOKS_READ, "PATCH": WEBHOOKS_WRITE, "DELETE": WEBHOOKS_WRITE}
 
     @extend_schema(responses=EndpointOutput, operation_id="webhook_endpoints_retrieve")
     def get(self, request: Request, endpoint_id: str) -> Response:
-        return Response(
-            EndpointOutput(selectors.endpoint_get(tenant=request.user.tenant, endpoint_id=endpoint_id)).data
-        )
+        return Response(EndpointOutput(self.get_endpoint(endpoint_id)).data)
 
     @extend_schema(
-        request=EndpointUpdateInput, responses=EndpointOutput, operation_id="webhook_endpoints_update"
+        request=EndpointUpdateInput,
+        responses={200: EndpointOutput, 400: OpenApiResponse(description="`webhook_url_not_allowed`")},
+        operation_id="webhook_endpoints_update",
     )
     def patch(self, request: Request, endpoint_id: str) -> Response:
-        endpoint = selectors.endpoint_get(tenant=request.user.tenant, endpoint_id=endpoint_id)
+        endpoint = self.get_endpoint(endpoint_id)
         data = EndpointUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         if "workflowId" in changes:
-            changes["workflow"] = _workflow(request, changes.pop("workflowId"))
+            changes["workflow"] = self.get_optional_workflow(changes.pop("workflowId"))
         return Response(EndpointOutput(services.endpoint_update(endpoint=endpoint, **changes)).data)
 
     @extend_schema(responses={204: None}, operation_id="webhook_endpoints_delete")
     def delete(self, request: Request, endpoint_id: str) -> Response:
-        services.endpoint_delete(
-            endpoint=selectors.endpoint_get(tenant=request.user.tenant, endpoint_id=endpoint_id)
-        )
+        services.endpoint_delete(endpoint=self.get_endpoint(endpoint_id))
         return Response(status=204)
 
 
-class EndpointRotateSecretView(ApiView):
+class EndpointRotateSecretView(WebhookApiView):
     required_scopes = {"POST": WEBHOOKS_WRITE}
 
     @extend_schema(
         request=RotateSecretInput, responses=SecretOutput, operation_id="webhook_endpoints_rotate_secret"
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
-        endpoint = selectors.endpoint_get(tenant=request.user.tenant, endpoint_id=endpoint_id)
+        endpoint = self.get_endpoint(endpoint_id)
         data = RotateSecretInput(data=request.data)
         data.is_valid(raise_exception=True)
         secret = services.endpoint_rotate_secret(
@@ -147,13 +155,13 @@ class SigningSecretRotateView(ApiView):
 class ExecutionWebhooksView(ApiView):
     required_scopes = {"GET": WEBHOOKS_READ}
 
-    @extend_schema(responses=DeliveryListOutput, operation_id="executions_webhooks_list")
+    @extend_schema(
+        responses=DELIVERY_PAGE, parameters=PAGE_PARAMETERS, operation_id="executions_webhooks_list"
+    )
     def get(self, request: Request, execution_id: str) -> Response:
-        execution = workflow_selectors.execution_get(
-            tenant=request.user.tenant, execution_id=execution_id, only=request.user.workflow_ids
-        )
+        execution = self.get_execution(execution_id)
         rows = selectors.delivery_list_for_execution(tenant=request.user.tenant, execution_id=execution.id)
-        return Response({"items": DeliveryOutput(rows, many=True).data})
+        return self.paginate(rows, DeliveryOutput)
 
 
 class DeliveryRedeliverView(ApiView):
@@ -168,6 +176,9 @@ class DeliveryRedeliverView(ApiView):
         operation_id="webhook_deliveries_redeliver",
     )
     def post(self, request: Request, delivery_id: str) -> Response:
-        delivery = selectors.delivery_get(tenant=request.user.tenant, delivery_id=delivery_id)
+        delivery = selectors.delivery_get(
+            tenant=request.user.tenant,
+            delivery_id=id_or_404(delivery_id, prefix="msg", noun="webhook delivery"),
+        )
         delivery = services.delivery_redeliver(delivery=delivery)
         return Response(DeliveryOutput(delivery).data, status=202)

@@ -50,11 +50,12 @@ class ExecuteInput(serializers.Serializer):
     )
 
 
-class WorkflowOutput(serializers.Serializer):
+class WorkflowSummaryOutput(serializers.Serializer):
+    """A list item: everything but the graph, so a page stays small whatever the graphs weigh."""
+
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
-    graph = serializers.JSONField()
     inputs = serializers.SerializerMethodField()
     webhookUrl = serializers.CharField(source="webhook_url")
     createdAt = serializers.DateTimeField(source="created_at")
@@ -62,6 +63,10 @@ class WorkflowOutput(serializers.Serializer):
 
     def get_inputs(self, workflow) -> dict:
         return describe_named_inputs(workflow.graph, workflow.inputs, registry())
+
+
+class WorkflowOutput(WorkflowSummaryOutput):
+    graph = serializers.JSONField()
 
 
 class ExecutionAcceptedOutput(serializers.Serializer):

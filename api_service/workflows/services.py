@@ -14,8 +14,9 @@ from django.utils.dateparse import parse_datetime
 from api_service.accounts.limits import tenant_limits
 from api_service.accounts.models import Tenant
 from api_service.accounts.quotas import concurrency_check, quota_consume
-from api_service.core.errors import ApiError
+from api_service.core.errors import ApiError, GraphInvalid
 from api_service.core.text_safety import reject_unstorable_text
+from api_service.http.parsers import exceeds_depth, max_json_depth
 from api_service.webhooks.models import (
     EXECUTION_CANCELLED,
     EXECUTION_COMPLETED,
@@ -115,6 +116,16 @@ def workflow_delete(*, workflow: Workflow) -> None:
     Workflow.objects.filter(pk=workflow.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
 
 
+def workflow_depth_check(*, workflow: Workflow) -> None:
+    """A graph stored before request bodies were depth-bounded may nest too deep to run safely."""
+    if exceeds_depth(workflow.graph, max_json_depth()):
+        raise GraphInvalid(
+            f"This workflow's graph nests deeper than {max_json_depth()} levels and cannot run; "
+            "replace it (PUT) with a flatter one.",
+            type="json_too_deep",
+        )
+
+
 def execution_submit(
     *,
     tenant: Tenant,
@@ -124,6 +135,9 @@ def execution_submit(
     webhook_events: list[str] | None = None,
 ) -> Execution:
     """Resolve the inputs into a graph snapshot, validate it, insert the row, publish on commit."""
+    workflow_depth_check(workflow=workflow)
+    if webhook_url:
+        webhook_url_check(url=webhook_url, field="webhookUrl")
     reject_unstorable_text(inputs, field="inputs")
     try:
         graph = apply_named_inputs(workflow.graph, workflow.inputs, inputs)

@@ -12,12 +12,8 @@ from api_service.accounts.scopes import (
     WORKFLOWS_READ,
     WORKFLOWS_WRITE,
 )
-from api_service.core.errors import GraphInvalid
-from api_service.core.pagination import NewestFirstCursor
-from api_service.http.parsers import exceeds_depth, max_json_depth
 from api_service.http.schema import PAGE_PARAMETERS, paginated
 from api_service.http.views import ApiView
-from api_service.webhooks import services as webhook_services
 from api_service.workflows import selectors, services
 from api_service.workflows.serializers import (
     ExecuteInput,
@@ -26,17 +22,12 @@ from api_service.workflows.serializers import (
     ExecutionSummaryOutput,
     WorkflowCreateInput,
     WorkflowOutput,
+    WorkflowSummaryOutput,
     WorkflowUpdateInput,
 )
 
-WORKFLOW_PAGE = paginated(WorkflowOutput, "WorkflowPage")
+WORKFLOW_PAGE = paginated(WorkflowSummaryOutput, "WorkflowPage")
 EXECUTION_PAGE = paginated(ExecutionSummaryOutput, "ExecutionPage")
-
-
-def paginate(request: Request, view: ApiView, rows, serializer_class) -> Response:
-    paginator = NewestFirstCursor()
-    page = paginator.paginate_queryset(rows, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 class WorkflowCollectionView(ApiView):
@@ -48,11 +39,9 @@ class WorkflowCollectionView(ApiView):
         operation_id="workflows_list",
     )
     def get(self, request: Request) -> Response:
-        return paginate(
-            request,
-            self,
+        return self.paginate(
             selectors.workflow_list(tenant=request.user.tenant, only=request.user.workflow_ids),
-            WorkflowOutput,
+            WorkflowSummaryOutput,  # no graph: GET /v1/workflows/{id} has it
         )
 
     @extend_schema(
@@ -113,17 +102,9 @@ class WorkflowExecuteView(ApiView):
     )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = self.get_workflow(workflow_id)
-        if exceeds_depth(workflow.graph, max_json_depth()):  # stored before requests were bounded
-            raise GraphInvalid(
-                f"This workflow's graph nests deeper than {max_json_depth()} levels and cannot run; "
-                "replace it (PUT) with a flatter one.",
-                type="json_too_deep",
-            )
         data = ExecuteInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if values["webhookUrl"]:
-            webhook_services.webhook_url_check(url=values["webhookUrl"], field="webhookUrl")
         execution = services.execution_submit(
             tenant=request.user.tenant,
             workflow=workflow,
@@ -171,7 +152,7 @@ class WorkflowExecutionsView(ApiView):
     def get(self, request: Request, workflow_id: str) -> Response:
         workflow = self.get_workflow(workflow_id)
         rows = selectors.execution_list(tenant=request.user.tenant, workflow=workflow)  # already scoped
-        return paginate(request, self, rows, ExecutionSummaryOutput)
+        return self.paginate(rows, ExecutionSummaryOutput)
 
 
 class ExecutionListView(ApiView):
@@ -183,9 +164,7 @@ class ExecutionListView(ApiView):
         operation_id="executions_list",
     )
     def get(self, request: Request) -> Response:
-        return paginate(
-            request,
-            self,
+        return self.paginate(
             selectors.execution_list(tenant=request.user.tenant, only=request.user.workflow_ids),
             ExecutionSummaryOutput,
         )

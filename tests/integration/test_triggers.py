@@ -159,10 +159,14 @@ def test_body_limit_rate_limit_and_quota(api, stack) -> None:
         url, data=b'{"x": "' + b"a" * (256 * 1024) + b'"}', headers={"Content-Type": "application/json"}
     )
     assert too_big.status_code == 413 and too_big.json()["error"]["type"] == "payload_too_large"
-    answers = [fire(url, json={}).status_code for _ in range(3)]
-    assert answers[-1] == 429, answers  # the 413 counted too; the others miss their fields (400)
+    assert too_big.headers["RateLimit-Policy"] == '"trigger";q=3;w=60'  # the per-key headers' shape
+    answers = [fire(url, json={}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [400, 400, 429]  # the 413 counted too; no fields (400)
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
     limited = fire(url, json={})
     assert limited.json()["error"]["type"] == "rate_limit_exceeded" and "Retry-After" in limited.headers
+    assert limited.json()["error"]["limit"] == 3 and limited.headers["X-RateLimit-Limit"] == "3"
+    assert limited.headers["RateLimit"].startswith('"trigger";r=0;t=')
 
     spent = make_tenant(executions_per_day_override=0)
     owner = ApiClient(stack.base_url, make_key(spent))

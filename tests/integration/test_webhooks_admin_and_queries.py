@@ -135,3 +135,53 @@ def test_one_receiver_gets_at_most_its_share_of_in_flight_requests(db) -> None:
     slot_release(held[0])
     again = slot_acquire(target=target, hold_seconds=30)
     assert again is not None and again.key == held[0].key
+
+
+def test_malformed_ids_are_404s_and_lists_page_like_every_other(world) -> None:
+    from django.test import Client
+
+    from api_service.webhooks import services, triggers
+
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world.key}"}
+    delivery = finished_delivery(world)
+    workflow = delivery.execution.workflow
+    triggers.trigger_create(tenant=world.tenant, workflow=workflow, name="t")
+    endpoints = [services.endpoint_create(tenant=world.tenant, url=DEAD_URL) for _ in range(3)]
+    trigger_base = f"/v1/workflows/{workflow.id}/triggers"
+    for bad in ("%00", "whe_%00", "wf_1", "msg_a%00b", "trg_" + "a" * 41, "exe_x"):
+        for path, method in [
+            (f"/v1/webhook-endpoints/{bad}", "get"),
+            (f"/v1/webhook-endpoints/{bad}", "delete"),
+            (f"/v1/webhook-endpoints/{bad}/rotate-secret", "post"),
+            (f"/v1/webhook-deliveries/{bad}/redeliver", "post"),
+            (f"{trigger_base}/{bad}", "get"),
+            (f"{trigger_base}/{bad}/rotate", "post"),
+        ]:
+            answer = getattr(client, method)(path, **auth)
+            assert answer.status_code == 404, (method, path, answer.content)
+            assert answer.json()["error"]["type"] == "not_found"
+    # A workflowId in a body goes through the same lookup.
+    refused = client.post(
+        "/v1/webhook-endpoints",
+        {"url": DEAD_URL, "workflowId": "exe_1"},
+        content_type="application/json",
+        **auth,
+    )
+    assert refused.status_code == 404 and refused.json()["error"]["type"] == "not_found"
+
+    lists = [
+        "/v1/webhook-endpoints",
+        trigger_base,
+        f"/v1/workflows/executions/{delivery.execution_id}/webhooks",
+    ]
+    for path in lists:
+        page = client.get(path, **auth).json()
+        assert set(page) == {"items", "next", "previous"} and page["items"], path
+        for query, error in [("cursor=junk", "invalid_cursor"), ("limit=0", "invalid_limit")]:
+            bad = client.get(f"{path}?{query}", **auth)
+            assert bad.status_code == 400 and bad.json()["error"]["type"] == error, (path, query)
+    first = client.get("/v1/webhook-endpoints?limit=2", **auth).json()
+    second = client.get(first["next"], **auth).json()
+    seen = [item["id"] for item in first["items"] + second["items"]]
+    assert seen == [endpoint.id for endpoint in reversed(endpoints)]  # newest first, each once
