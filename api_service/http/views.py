@@ -10,11 +10,11 @@ carries the key's rate-limit headers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any, NoReturn, cast
 
 from django.conf import settings
 from django.core.signals import got_request_exception
+from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -70,7 +70,7 @@ class ApiView(APIView):
             only=principal.workflow_ids,
         )
 
-    def paginate(self, rows: Iterable[Any], serializer_class: type) -> Response:
+    def paginate(self, rows: QuerySet[Any], serializer_class: type) -> Response:
         """One cursor page, newest first: {"items", "next", "previous"} (a bad cursor or limit is a 400)."""
         paginator = NewestFirstCursor()
         page = paginator.paginate_queryset(rows, self.request, view=self)

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -138,7 +139,7 @@ def _send(delivery: WebhookDelivery, *, at: datetime) -> Outcome:
 def _judge(response: OutboundResponse) -> Outcome:
     excerpt = response.body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
     code = response.status
-    common = {"status_code": code, "latency_ms": response.latency_ms, "excerpt": excerpt}
+    common: dict[str, Any] = {"status_code": code, "latency_ms": response.latency_ms, "excerpt": excerpt}
     if 200 <= code < 300:
         return Outcome(succeeded=True, **common)
     if 300 <= code < 400:

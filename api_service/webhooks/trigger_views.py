@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -65,7 +67,7 @@ class TriggerCollectionView(TriggerApiView):
     def get(self, request: Request, workflow_id: str) -> Response:
         workflow = self.get_workflow(workflow_id)
         return self.paginate(
-            selectors.trigger_list(tenant=request.user.tenant, workflow_id=workflow.id), TriggerOutput
+            selectors.trigger_list(tenant=self.principal.tenant, workflow_id=workflow.id), TriggerOutput
         )
 
     @extend_schema(
@@ -83,7 +85,7 @@ class TriggerCollectionView(TriggerApiView):
         data.is_valid(raise_exception=True)
         values = {FIELDS[k]: v for k, v in data.validated_data.items()}
         trigger, token, secret = triggers.trigger_create(
-            tenant=request.user.tenant, workflow=workflow, **values
+            tenant=self.principal.tenant, workflow=workflow, **values
         )
         return _created(request, trigger, token, secret)
 
@@ -109,7 +111,7 @@ class TriggerDetailView(TriggerApiView):
         data.is_valid(raise_exception=True)
         changes = {FIELDS[k]: v for k, v in data.validated_data.items()}
         trigger, secret = triggers.trigger_update(trigger=trigger, **changes)
-        body = TriggerOutput(trigger).data
+        body: dict[str, Any] = dict(TriggerOutput(trigger).data)
         if secret:
             body = {**body, "signingSecret": secret}
         return Response(body)
@@ -173,7 +175,8 @@ class HookView(ApiView):
     )
     def post(self, request: Request, token: str) -> Response:
         # An unknown token is a 404 whatever the body; the trigger's limit gives every answer its headers.
-        trigger, request.rate_decision = triggers.trigger_admit(token=token)
+        trigger, decision = triggers.trigger_admit(token=token)
+        request.rate_decision = decision  # type: ignore[attr-defined]  # read by the base's finalize_response
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit():
             triggers.trigger_body_check(size=int(declared))  # before the body is read

@@ -48,7 +48,7 @@ class EndpointCollectionView(WebhookApiView):
 
     @extend_schema(responses=ENDPOINT_PAGE, parameters=PAGE_PARAMETERS, operation_id="webhook_endpoints_list")
     def get(self, request: Request) -> Response:
-        return self.paginate(selectors.endpoint_list(tenant=request.user.tenant), EndpointOutput)
+        return self.paginate(selectors.endpoint_list(tenant=self.principal.tenant), EndpointOutput)
 
     @extend_schema(
         request=EndpointCreateInput,
@@ -64,7 +64,7 @@ class EndpointCollectionView(WebhookApiView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         endpoint = services.endpoint_create(
-            tenant=request.user.tenant,
+            tenant=self.principal.tenant,
             url=values["url"],
             events=values.get("events"),
             description=values["description"],
@@ -133,7 +133,7 @@ class SigningSecretView(ApiView):
 
     @extend_schema(responses=SigningSecretOutput, operation_id="webhook_secret_retrieve")
     def get(self, request: Request) -> Response:
-        secret, shown = services.signing_secret_reveal(tenant=request.user.tenant)
+        secret, shown = services.signing_secret_reveal(tenant=self.principal.tenant)
         return Response(_signing_secret_body(secret, shown))
 
 
@@ -147,7 +147,7 @@ class SigningSecretRotateView(ApiView):
         data = RotateSecretInput(data=request.data)
         data.is_valid(raise_exception=True)
         secret, shown = services.signing_secret_rotate(
-            tenant=request.user.tenant, old_secret_valid_seconds=data.validated_data["expiresInSeconds"]
+            tenant=self.principal.tenant, old_secret_valid_seconds=data.validated_data["expiresInSeconds"]
         )
         return Response(_signing_secret_body(secret, shown))
 
@@ -160,7 +160,7 @@ class ExecutionWebhooksView(ApiView):
     )
     def get(self, request: Request, execution_id: str) -> Response:
         execution = self.get_execution(execution_id)
-        rows = selectors.delivery_list_for_execution(tenant=request.user.tenant, execution_id=execution.id)
+        rows = selectors.delivery_list_for_execution(tenant=self.principal.tenant, execution_id=execution.id)
         return self.paginate(rows, DeliveryOutput)
 
 
@@ -177,7 +177,7 @@ class DeliveryRedeliverView(ApiView):
     )
     def post(self, request: Request, delivery_id: str) -> Response:
         delivery = selectors.delivery_get(
-            tenant=request.user.tenant,
+            tenant=self.principal.tenant,
             delivery_id=id_or_404(delivery_id, prefix="msg", noun="webhook delivery"),
         )
         delivery = services.delivery_redeliver(delivery=delivery)

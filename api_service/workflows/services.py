@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -173,7 +173,11 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     Every transition is a conditional UPDATE on (id, attempt, status); a
     duplicate, stale or out-of-order event matches no row and is ignored.
     """
-    execution_id, attempt, kind = event.get("executionId"), event.get("attempt"), event.get("type")
+    execution_id, attempt, kind = (
+        str(event.get("executionId") or ""),
+        event.get("attempt") or 0,
+        event.get("type"),
+    )
     at = _event_time(event)
     rows = Execution.objects.filter(pk=execution_id, attempt=attempt)
     if kind not in (STARTED, COMPLETED, FAILED):
@@ -274,7 +278,7 @@ def execution_rerun(*, execution: Execution) -> Execution:
 def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> int:
     """Republish executions whose publish never happened (process died between commit and publish)."""
     age = older_than_seconds if older_than_seconds is not None else settings.SWEEP_UNPUBLISHED_AFTER_SECONDS
-    cutoff = timezone.now() - timezone.timedelta(seconds=age)
+    cutoff = timezone.now() - timedelta(seconds=age)
     ids = list(
         Execution.objects.filter(
             status=ExecutionStatus.QUEUED, published_at__isnull=True, created_at__lte=cutoff
@@ -288,7 +292,7 @@ def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> in
 def executions_fail_stale(*, older_than_seconds: int | None = None) -> int:
     """Fail RUNNING executions whose worker stopped reporting (killed, lost) long past the time limit."""
     age = older_than_seconds if older_than_seconds is not None else settings.EXECUTION_STALE_AFTER_SECONDS
-    cutoff = timezone.now() - timezone.timedelta(seconds=age)
+    cutoff = timezone.now() - timedelta(seconds=age)
     stale = Execution.objects.filter(status=ExecutionStatus.RUNNING, started_at__lte=cutoff)
     ids = list(stale.values_list("id", flat=True)[:500])
     failed = 0

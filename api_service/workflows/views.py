@@ -40,7 +40,7 @@ class WorkflowCollectionView(ApiView):
     )
     def get(self, request: Request) -> Response:
         return self.paginate(
-            selectors.workflow_list(tenant=request.user.tenant, only=request.user.workflow_ids),
+            selectors.workflow_list(tenant=self.principal.tenant, only=self.principal.workflow_ids),
             WorkflowSummaryOutput,  # no graph: GET /v1/workflows/{id} has it
         )
 
@@ -52,7 +52,7 @@ class WorkflowCollectionView(ApiView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         values["webhook_url"] = values.pop("webhookUrl")
-        workflow = services.workflow_create(tenant=request.user.tenant, **values)
+        workflow = services.workflow_create(tenant=self.principal.tenant, **values)
         return Response(WorkflowOutput(workflow).data, status=201)
 
 
@@ -106,7 +106,7 @@ class WorkflowExecuteView(ApiView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         execution = services.execution_submit(
-            tenant=request.user.tenant,
+            tenant=self.principal.tenant,
             workflow=workflow,
             inputs=values["inputs"],
             webhook_url=values["webhookUrl"],
@@ -151,7 +151,7 @@ class WorkflowExecutionsView(ApiView):
     )
     def get(self, request: Request, workflow_id: str) -> Response:
         workflow = self.get_workflow(workflow_id)
-        rows = selectors.execution_list(tenant=request.user.tenant, workflow=workflow)  # already scoped
+        rows = selectors.execution_list(tenant=self.principal.tenant, workflow=workflow)  # already scoped
         return self.paginate(rows, ExecutionSummaryOutput)
 
 
@@ -165,6 +165,6 @@ class ExecutionListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         return self.paginate(
-            selectors.execution_list(tenant=request.user.tenant, only=request.user.workflow_ids),
+            selectors.execution_list(tenant=self.principal.tenant, only=self.principal.workflow_ids),
             ExecutionSummaryOutput,
         )

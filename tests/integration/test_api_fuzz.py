@@ -14,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NotSet
+from schemathesis.core.result import Err
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -43,6 +44,8 @@ def fuzz_failures(base_url: str, key: str) -> list[str]:
     auth = {"Authorization": f"Bearer {key}"}
     failures: dict[str, str] = {}
     for result in schema.get_all_operations():
+        if isinstance(result, Err):  # an operation the document describes so badly it cannot be fuzzed
+            raise AssertionError(f"the OpenAPI document is invalid: {result.err()}")
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fuzz_operation(operation, mode, base_url, session, auth, failures)

@@ -271,7 +271,7 @@ def test_the_size_of_an_uploaded_image_flows_into_the_graphs_cost(free) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (3000, 2000), (10, 200, 30)).save(buffer, format="PNG")
     uploaded = free.post("/v1/files", files={"file": ("wide.png", buffer.getvalue(), "image/png")}).json()
-    graph = {
+    graph: dict[str, Any] = {
         "1": {"class_type": "LoadImage", "inputs": {"image": uploaded["fileId"]}},
         "4": {
             "class_type": "CheckpointLoaderSimple",
@@ -312,7 +312,8 @@ def test_a_full_list_page_stays_bounded_on_the_largest_plan(db, capsys) -> None:
 
     tenant = make_tenant(plan="enterprise")
     limits = tenant_cost_limits(tenant)
-    graph = text_to_image()
+    assert limits.graph_bytes is not None
+    graph: dict[str, Any] = text_to_image()
     graph["9"]["_meta"] = {"title": ""}
     graph["9"]["_meta"]["title"] = "é" * ((limits.graph_bytes - graph_bytes(graph)) // 2)  # kept, not run
     assert limits.graph_bytes - 2 <= graph_bytes(graph) <= limits.graph_bytes

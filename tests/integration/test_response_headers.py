@@ -23,12 +23,13 @@ class Assets(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if tag == "script":
-            if values.get("src"):
-                self.scripts.append(values["src"])
+            source = values.get("src")
+            if source:
+                self.scripts.append(source)
             elif values.get("type") != "application/json":
                 self._in_script = True
         if tag == "link" and values.get("rel") == "stylesheet":
-            self.stylesheets.append(values["href"])
+            self.stylesheets.append(values.get("href") or "")
 
     def handle_data(self, data: str) -> None:
         if self._in_script and data.strip():

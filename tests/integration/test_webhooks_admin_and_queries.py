@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.utils import timezone
 
@@ -132,9 +134,11 @@ def test_one_receiver_gets_at_most_its_share_of_in_flight_requests(db) -> None:
     assert all(slot is not None and slot.key for slot in held)
     assert slot_acquire(target=target, hold_seconds=30) is None  # this one waits its turn
     assert slot_acquire(target=f"{target}-other", hold_seconds=30) is not None  # others are not held up
-    slot_release(held[0])
+    first = held[0]
+    assert first is not None
+    slot_release(first)
     again = slot_acquire(target=target, hold_seconds=30)
-    assert again is not None and again.key == held[0].key
+    assert again is not None and again.key == first.key
 
 
 def test_malformed_ids_are_404s_and_lists_page_like_every_other(world) -> None:
@@ -143,20 +147,20 @@ def test_malformed_ids_are_404s_and_lists_page_like_every_other(world) -> None:
     from api_service.webhooks import services, triggers
 
     client = Client()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {world.key}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {world.key}"}
     delivery = finished_delivery(world)
     workflow = delivery.execution.workflow
     triggers.trigger_create(tenant=world.tenant, workflow=workflow, name="t")
     endpoints = [services.endpoint_create(tenant=world.tenant, url=DEAD_URL) for _ in range(3)]
     trigger_base = f"/v1/workflows/{workflow.id}/triggers"
-    for bad in ("%00", "whe_%00", "wf_1", "msg_a%00b", "trg_" + "a" * 41, "exe_x"):
+    for malformed in ("%00", "whe_%00", "wf_1", "msg_a%00b", "trg_" + "a" * 41, "exe_x"):
         for path, method in [
-            (f"/v1/webhook-endpoints/{bad}", "get"),
-            (f"/v1/webhook-endpoints/{bad}", "delete"),
-            (f"/v1/webhook-endpoints/{bad}/rotate-secret", "post"),
-            (f"/v1/webhook-deliveries/{bad}/redeliver", "post"),
-            (f"{trigger_base}/{bad}", "get"),
-            (f"{trigger_base}/{bad}/rotate", "post"),
+            (f"/v1/webhook-endpoints/{malformed}", "get"),
+            (f"/v1/webhook-endpoints/{malformed}", "delete"),
+            (f"/v1/webhook-endpoints/{malformed}/rotate-secret", "post"),
+            (f"/v1/webhook-deliveries/{malformed}/redeliver", "post"),
+            (f"{trigger_base}/{malformed}", "get"),
+            (f"{trigger_base}/{malformed}/rotate", "post"),
         ]:
             answer = getattr(client, method)(path, **auth)
             assert answer.status_code == 404, (method, path, answer.content)
