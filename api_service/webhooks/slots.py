@@ -28,13 +28,20 @@ class Slot:
     token: str
 
 
+def slot_keys(target: str) -> list[str]:
+    """The Redis keys of `target`'s slots, one per request it may have in flight."""
+    return [
+        f"crucible:webhook-slot:{target}:{index}"
+        for index in range(max(1, settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT))
+    ]
+
+
 def slot_acquire(*, target: str, hold_seconds: int) -> Slot | None:
     """A slot for one in-flight request to `target`, or None when all of them are taken."""
     token = uuid.uuid4().hex
     try:
         client = redis_client()
-        for index in range(max(1, settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT)):
-            key = f"crucible:webhook-slot:{target}:{index}"
+        for key in slot_keys(target):
             if client.set(key, token, nx=True, ex=hold_seconds):
                 return Slot(key=key, token=token)
     except Exception:

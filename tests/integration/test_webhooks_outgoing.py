@@ -428,8 +428,10 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
     from django.utils import timezone
 
     from api_service.celery import app
+    from api_service.core.redis import redis_client
     from api_service.webhooks.models import WebhookDelivery
     from api_service.webhooks.services import deliveries_sweep
+    from api_service.webhooks.slots import slot_keys
     from deploy.processes import wait_for
 
     control = next(m for m in stack.group.members if m.name == "control")
@@ -452,11 +454,13 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
         (delivery,) = WebhookDelivery.objects.filter(execution=execution)
         assert (delivery.status, delivery.attempt_count) == ("PENDING", 0)
         assert delivery.locked_until is not None
-        # Time passes until the dead worker's claim lapses; then the beat sweeper finds the row.
+        # Time passes until the dead worker's claim lapses, and with it the receiver's concurrency slot
+        # it held (both expire on their own); then the beat sweeper finds the row.
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             locked_until=timezone.now() - timedelta(seconds=1),
             next_attempt_at=timezone.now() - timedelta(minutes=1),
         )
+        redis_client().delete(*slot_keys(endpoint["id"]))
         assert deliveries_sweep() >= 1
         second = rx.wait_for(2)[1]
         delivery_settled(delivery.pk)
