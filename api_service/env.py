@@ -7,58 +7,17 @@ exports. The environment always wins; without the file only the environment coun
 
 from __future__ import annotations
 
-import functools
-import os
-import shlex
-from pathlib import Path
-
 from django.core.exceptions import ImproperlyConfigured
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCAL_ENV_NAME = "local.env"
-
-
-def local_env_path() -> Path:
-    """Where `make run` writes the settings of its processes: DATA_DIR's local.env, else the checkout's."""
-    data_dir = os.environ.get("DATA_DIR")
-    return (Path(data_dir) if data_dir else REPO_ROOT / ".data") / LOCAL_ENV_NAME
-
-
-def read_local_env(path: Path) -> dict[str, str]:
-    """``NAME=value`` lines (values shell-quoted, ``#`` comments); {} when the file does not exist."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ImproperlyConfigured(f"Cannot read {path}: {exc}.") from None
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, raw = line.partition("=")
-        try:
-            words = shlex.split(raw)
-        except ValueError:
-            words = None
-        if not sep or not name.isidentifier() or words is None or len(words) > 1:
-            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value, got {line!r}.")
-        values[name] = words[0] if words else ""
-    return values
-
-
-@functools.cache
-def _local_env(path: Path) -> dict[str, str]:
-    return read_local_env(path)
+from deploy import local_env
 
 
 def env_raw(name: str) -> str | None:
     """The variable from the environment; if unset there, from `make run`'s local.env (see above)."""
-    value = os.environ.get(name)
-    if value not in (None, ""):
-        return value
-    return _local_env(local_env_path()).get(name)
+    try:
+        return local_env.env_raw(name)
+    except local_env.LocalEnvError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 def env_str(name: str, default: str | None = None) -> str:

@@ -2,66 +2,28 @@
 
 A variable the environment leaves unset is looked up in the ``local.env`` that `make run` writes
 (DATA_DIR's, else the checkout's ``.data/``), so a worker started by hand beside it finds its
-services. The environment always wins. (api_service/env.py reads the same file on the Django side;
-the worker never imports Django, hence the small twin here.)
+services. The environment always wins. One reader, deploy/local_env.py, serves both sides: it
+imports neither Django nor torch.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCAL_ENV_NAME = "local.env"
+from deploy import local_env
 
 
 class ConfigError(ValueError):
     pass
 
 
-def local_env_path() -> Path:
-    data_dir = os.environ.get("DATA_DIR")
-    return (Path(data_dir) if data_dir else REPO_ROOT / ".data") / LOCAL_ENV_NAME
-
-
-def read_local_env(path: Path) -> dict[str, str]:
-    """``NAME=value`` lines (values shell-quoted, ``#`` comments); {} when the file does not exist."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, raw = line.partition("=")
-        try:
-            words = shlex.split(raw)
-        except ValueError:
-            words = None
-        if not sep or not name.isidentifier() or words is None or len(words) > 1:
-            raise ConfigError(f"{path}, line {number}: expected NAME=value, got {line!r}")
-        values[name] = words[0] if words else ""
-    return values
-
-
-@functools.cache
-def _local_env(path: Path) -> dict[str, str]:
-    return read_local_env(path)
-
-
 def env_raw(name: str) -> str | None:
     """The variable from the environment; if unset there, from `make run`'s local.env."""
-    value = os.environ.get(name)
-    if value not in (None, ""):
-        return value
-    return _local_env(local_env_path()).get(name)
+    try:
+        return local_env.env_raw(name)
+    except local_env.LocalEnvError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def env_str(name: str, default: str | None = None) -> str:

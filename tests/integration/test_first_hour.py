@@ -133,9 +133,15 @@ def test_busy_ports_and_suggestions() -> None:
 # --- settings for commands run by hand --------------------------------------------------------------
 
 
-def test_local_env_is_written_atomically_for_its_owner_and_read_by_both_sides(tmp_path: Path) -> None:
-    from api_service.env import read_local_env as api_read
-    from gpu_worker.config import read_local_env as worker_read
+def test_local_env_is_written_atomically_for_its_owner_and_read_by_both_sides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from api_service.env import env_raw as api_env
+    from deploy.local_env import read_local_env
+    from gpu_worker.config import ConfigError
+    from gpu_worker.config import env_raw as worker_env
 
     values = {
         "SECRET_KEY": "s3cr$t 'with' \"quotes\" & spaces",
@@ -147,18 +153,19 @@ def test_local_env_is_written_atomically_for_its_owner_and_read_by_both_sides(tm
     path.chmod(0o644)
     write_local_env(path, values)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert api_read(path) == worker_read(path) == values
+    assert read_local_env(path) == values
     assert [p.name for p in tmp_path.iterdir()] == ["local.env"]  # no temp file left behind
-    assert api_read(tmp_path / "missing.env") == {}
-    path.write_text("SECRET_KEY=a b\n")
-    from django.core.exceptions import ImproperlyConfigured
-
-    from gpu_worker.config import ConfigError
-
+    assert read_local_env(tmp_path / "missing.env") == {}
+    # Both sides read the one file through the one reader, and say what is wrong in their own terms.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "local.env").write_text("SECRET_KEY=a b\n")
+    monkeypatch.setenv("DATA_DIR", str(broken))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(ImproperlyConfigured, match=r"line 1: expected NAME=value"):
-        api_read(path)
+        api_env("SECRET_KEY")
     with pytest.raises(ConfigError, match=r"line 1: expected NAME=value"):
-        worker_read(path)
+        worker_env("SECRET_KEY")
 
 
 def _local_env_for(platform_env: dict[str, str], data_dir: Path) -> dict[str, str]:
