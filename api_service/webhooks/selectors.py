@@ -15,12 +15,17 @@ from api_service.webhooks.models import (
 )
 
 
-def endpoint_list(*, tenant: Tenant) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.filter(tenant=tenant, deleted_at__isnull=True)
+def endpoint_list(*, tenant: Tenant, only: list[str] | None = None) -> QuerySet[WebhookEndpoint]:
+    """`only`: a restricted key's workflows; it sees endpoints filtered to one of them, never the
+    all-workflows ones (they carry every workflow's data)."""
+    rows = WebhookEndpoint.objects.filter(tenant=tenant, deleted_at__isnull=True)
+    if only is not None:
+        rows = rows.filter(workflow_id__in=only)
+    return rows
 
 
-def endpoint_get(*, tenant: Tenant, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = endpoint_list(tenant=tenant).filter(pk=endpoint_id).first()
+def endpoint_get(*, tenant: Tenant, endpoint_id: str, only: list[str] | None = None) -> WebhookEndpoint:
+    endpoint = endpoint_list(tenant=tenant, only=only).filter(pk=endpoint_id).first()
     if endpoint is None:
         raise NotFound(f"No webhook endpoint {endpoint_id!r}.")
     return endpoint
@@ -38,10 +43,11 @@ def delivery_list_for_execution(*, tenant: Tenant, execution_id: str) -> QuerySe
     )
 
 
-def delivery_get(*, tenant: Tenant, delivery_id: str) -> WebhookDelivery:
-    delivery = (
-        WebhookDelivery.objects.filter(tenant=tenant, pk=delivery_id).select_related("endpoint").first()
-    )
+def delivery_get(*, tenant: Tenant, delivery_id: str, only: list[str] | None = None) -> WebhookDelivery:
+    rows = WebhookDelivery.objects.filter(tenant=tenant, pk=delivery_id)
+    if only is not None:
+        rows = rows.filter(execution__workflow_id__in=only)
+    delivery = rows.select_related("endpoint").first()
     if delivery is None:
         raise NotFound(f"No webhook delivery {delivery_id!r}.")
     return delivery

@@ -65,7 +65,12 @@ class SecretOutput(serializers.Serializer):
 
 class SigningSecretOutput(serializers.Serializer):
     secret = serializers.CharField(
-        allow_null=True, help_text="The full secret the first time only, then null."
+        allow_null=True,
+        help_text="The full secret once: on the first GET by a key with webhooks:write, or on rotate; "
+        "otherwise null.",
+    )
+    revealed = serializers.BooleanField(
+        help_text="Whether the current secret has been shown already (a webhooks:read key never uses it up)."
     )
     secretHint = serializers.CharField()
     createdAt = serializers.DateTimeField()

@@ -54,6 +54,24 @@ def webhook_events_check(*, events: list[str] | None, field: str = "events") -> 
     return list(dict.fromkeys(events))
 
 
+def workflow_restricted(message: str) -> ApiError:
+    return ApiError(message, type="workflow_restricted", status=403)
+
+
+def endpoint_workflow_check(*, workflow: Any, only: list[str] | None) -> None:
+    """A key restricted to some workflows may only point endpoints at those: an all-workflows
+    endpoint (workflow None) would receive every workflow's outputs and presigned URLs."""
+    if only is None:
+        return
+    if workflow is None:
+        raise workflow_restricted(
+            "This key is restricted to some workflows: set workflowId to one of them "
+            "(an endpoint for all workflows needs an unrestricted key)."
+        )
+    if workflow.pk not in only:
+        raise workflow_restricted(f"This key may not use workflow {workflow.pk!r}.")
+
+
 def endpoint_create(
     *,
     tenant: Tenant,
@@ -61,7 +79,9 @@ def endpoint_create(
     events: list[str] | None = None,
     description: str = "",
     workflow: Any = None,
+    only: list[str] | None = None,
 ) -> WebhookEndpoint:
+    endpoint_workflow_check(workflow=workflow, only=only)
     webhook_url_check(url=url)
     events = webhook_events_check(events=events)
     if (
@@ -78,11 +98,18 @@ def endpoint_create(
     )
 
 
-def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
+def endpoint_update(
+    *, endpoint: WebhookEndpoint, only: list[str] | None = None, **changes: Any
+) -> WebhookEndpoint:
     allowed = {"url", "events", "description", "enabled", "workflow"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
+    # Checked on the row as it is and as it would be: no widening to all workflows, nor moving
+    # another workflow's endpoint.
+    endpoint_workflow_check(workflow=endpoint.workflow, only=only)
+    if "workflow" in changes:
+        endpoint_workflow_check(workflow=changes["workflow"], only=only)
     if "url" in changes:
         webhook_url_check(url=changes["url"])
     if "events" in changes:
@@ -137,12 +164,24 @@ def signing_secret_ensure(*, tenant: Tenant) -> SigningSecret:
     return secret
 
 
-def signing_secret_reveal(*, tenant: Tenant) -> tuple[SigningSecret, str | None]:
-    """The tenant's secret; its value only the first time it is fetched (shown once)."""
+def signing_secret_access_check(*, only: list[str] | None) -> None:
+    """The tenant's secret signs every workflow's per-execution and per-workflow deliveries."""
+    if only is not None:
+        raise workflow_restricted(
+            "The tenant's signing secret covers every workflow; use an unrestricted key to read or rotate it."
+        )
+
+
+def signing_secret_reveal(
+    *, tenant: Tenant, may_reveal: bool = True, only: list[str] | None = None
+) -> tuple[SigningSecret, str | None]:
+    """The tenant's secret; its value only the first time it is fetched by a caller allowed to
+    reveal it (a webhooks:write key), so a read-only key cannot use up the one showing."""
+    signing_secret_access_check(only=only)
     signing_secret_ensure(tenant=tenant)
     with transaction.atomic():
         secret = SigningSecret.objects.select_for_update().get(tenant=tenant)
-        if secret.revealed:
+        if secret.revealed or not may_reveal:
             return secret, None
         secret.revealed = True
         secret.save(update_fields=["revealed"])
@@ -150,8 +189,9 @@ def signing_secret_reveal(*, tenant: Tenant) -> tuple[SigningSecret, str | None]
 
 
 def signing_secret_rotate(
-    *, tenant: Tenant, old_secret_valid_seconds: int | None = None
+    *, tenant: Tenant, old_secret_valid_seconds: int | None = None, only: list[str] | None = None
 ) -> tuple[SigningSecret, str]:
+    signing_secret_access_check(only=only)
     window = _rotation_window(old_secret_valid_seconds)
     signing_secret_ensure(tenant=tenant)
     with transaction.atomic():

@@ -28,6 +28,14 @@ ENDPOINT_PAGE = paginated(EndpointOutput, "WebhookEndpointPage")
 DELIVERY_PAGE = paginated(DeliveryOutput, "WebhookDeliveryPage")
 # A body may name a workflow: one the key cannot see is a 404, as in the workflow routes.
 NO_WORKFLOW = {404: OpenApiResponse(description="`not_found`: no such workflow (`workflowId`) for this key")}
+RESTRICTED = OpenApiResponse(
+    description="`insufficient_scope`; `workflow_restricted`: a key restricted to some workflows "
+    "must set `workflowId` to one of them"
+)
+RESTRICTED_SECRET = OpenApiResponse(
+    description="`insufficient_scope`; `workflow_restricted`: the tenant-wide secret needs an "
+    "unrestricted key"
+)
 
 
 class WebhookApiView(ApiView):
@@ -37,6 +45,7 @@ class WebhookApiView(ApiView):
         return selectors.endpoint_get(
             tenant=self.principal.tenant,
             endpoint_id=id_or_404(endpoint_id, prefix="whe", noun="webhook endpoint"),
+            only=self.principal.workflow_ids,
         )
 
     def get_optional_workflow(self, workflow_id: str | None) -> Workflow | None:
@@ -48,13 +57,15 @@ class EndpointCollectionView(WebhookApiView):
 
     @extend_schema(responses=ENDPOINT_PAGE, parameters=PAGE_PARAMETERS, operation_id="webhook_endpoints_list")
     def get(self, request: Request) -> Response:
-        return self.paginate(selectors.endpoint_list(tenant=self.principal.tenant), EndpointOutput)
+        rows = selectors.endpoint_list(tenant=self.principal.tenant, only=self.principal.workflow_ids)
+        return self.paginate(rows, EndpointOutput)
 
     @extend_schema(
         request=EndpointCreateInput,
         responses={
             201: EndpointCreatedOutput,
             400: OpenApiResponse(description="`webhook_url_not_allowed`"),
+            403: RESTRICTED,
             **NO_WORKFLOW,
         },
         operation_id="webhook_endpoints_create",
@@ -69,6 +80,7 @@ class EndpointCollectionView(WebhookApiView):
             events=values.get("events"),
             description=values["description"],
             workflow=self.get_optional_workflow(values["workflowId"]),
+            only=self.principal.workflow_ids,
         )
         return Response(EndpointCreatedOutput(endpoint).data, status=201)
 
@@ -82,7 +94,11 @@ class EndpointDetailView(WebhookApiView):
 
     @extend_schema(
         request=EndpointUpdateInput,
-        responses={200: EndpointOutput, 400: OpenApiResponse(description="`webhook_url_not_allowed`")},
+        responses={
+            200: EndpointOutput,
+            400: OpenApiResponse(description="`webhook_url_not_allowed`"),
+            403: RESTRICTED,
+        },
         operation_id="webhook_endpoints_update",
     )
     def patch(self, request: Request, endpoint_id: str) -> Response:
@@ -92,7 +108,8 @@ class EndpointDetailView(WebhookApiView):
         changes = dict(data.validated_data)
         if "workflowId" in changes:
             changes["workflow"] = self.get_optional_workflow(changes.pop("workflowId"))
-        return Response(EndpointOutput(services.endpoint_update(endpoint=endpoint, **changes)).data)
+        endpoint = services.endpoint_update(endpoint=endpoint, only=self.principal.workflow_ids, **changes)
+        return Response(EndpointOutput(endpoint).data)
 
     @extend_schema(responses={204: None}, operation_id="webhook_endpoints_delete")
     def delete(self, request: Request, endpoint_id: str) -> Response:
@@ -120,6 +137,7 @@ def _signing_secret_body(secret, shown: str | None) -> dict:
     return SigningSecretOutput(
         {
             "secret": shown,
+            "revealed": secret.revealed,
             "secretHint": secret_hint(secret.secret),
             "createdAt": secret.created_at,
             "rotatedAt": secret.rotated_at,
@@ -131,9 +149,16 @@ def _signing_secret_body(secret, shown: str | None) -> dict:
 class SigningSecretView(ApiView):
     required_scopes = {"GET": WEBHOOKS_READ}
 
-    @extend_schema(responses=SigningSecretOutput, operation_id="webhook_secret_retrieve")
+    @extend_schema(
+        responses={200: SigningSecretOutput, 403: RESTRICTED_SECRET}, operation_id="webhook_secret_retrieve"
+    )
     def get(self, request: Request) -> Response:
-        secret, shown = services.signing_secret_reveal(tenant=self.principal.tenant)
+        principal = self.principal
+        secret, shown = services.signing_secret_reveal(
+            tenant=principal.tenant,
+            may_reveal=WEBHOOKS_WRITE in principal.scopes,
+            only=principal.workflow_ids,
+        )
         return Response(_signing_secret_body(secret, shown))
 
 
@@ -141,13 +166,17 @@ class SigningSecretRotateView(ApiView):
     required_scopes = {"POST": WEBHOOKS_WRITE}
 
     @extend_schema(
-        request=RotateSecretInput, responses=SigningSecretOutput, operation_id="webhook_secret_rotate"
+        request=RotateSecretInput,
+        responses={200: SigningSecretOutput, 403: RESTRICTED_SECRET},
+        operation_id="webhook_secret_rotate",
     )
     def post(self, request: Request) -> Response:
         data = RotateSecretInput(data=request.data)
         data.is_valid(raise_exception=True)
         secret, shown = services.signing_secret_rotate(
-            tenant=self.principal.tenant, old_secret_valid_seconds=data.validated_data["expiresInSeconds"]
+            tenant=self.principal.tenant,
+            old_secret_valid_seconds=data.validated_data["expiresInSeconds"],
+            only=self.principal.workflow_ids,
         )
         return Response(_signing_secret_body(secret, shown))
 
@@ -179,6 +208,7 @@ class DeliveryRedeliverView(ApiView):
         delivery = selectors.delivery_get(
             tenant=self.principal.tenant,
             delivery_id=id_or_404(delivery_id, prefix="msg", noun="webhook delivery"),
+            only=self.principal.workflow_ids,
         )
         delivery = services.delivery_redeliver(delivery=delivery)
         return Response(DeliveryOutput(delivery).data, status=202)

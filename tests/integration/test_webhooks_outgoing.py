@@ -494,3 +494,96 @@ def register_other_tenant_endpoint(api, url: str) -> dict:
     client = ApiClient(api.base_url, make_key(tenant))
     endpoint = register(client, url)
     return {"endpoint": endpoint, "executions": [quiet_execution(tenant) for _ in range(3)]}
+
+
+def test_a_restricted_key_sees_and_creates_endpoints_only_for_its_workflows_and_redelivers_only_theirs(
+    api, world, stack
+) -> None:
+    from django.utils import timezone
+
+    from api_service.accounts import services
+    from api_service.accounts.models import ApiKey
+    from api_service.webhooks.models import WebhookDelivery
+    from api_service.workflows.models import Workflow
+    from tests.support.api import ApiClient
+
+    mine = api.create_workflow(TEXT_TO_IMAGE, name="mine")
+    other = api.create_workflow(TEXT_TO_IMAGE, name="other")
+    everything = register(api, "http://127.0.0.1:9/all")
+    others = register(api, "http://127.0.0.1:9/other", workflowId=other["id"])
+    created = services.api_key_create(
+        tenant=world.tenant, name="only mine", scopes=["webhooks:read", "webhooks:write"]
+    )
+    ApiKey.objects.filter(pk=created.api_key.pk).update(allowed_workflow_ids=[mine["id"]])
+    narrow = ApiClient(stack.base_url, created.secret)
+
+    refused = narrow.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"})
+    assert refused.status_code == 403 and refused.json()["error"]["type"] == "workflow_restricted"
+    assert "workflowId" in refused.json()["error"]["message"]
+    hidden = narrow.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/x", "workflowId": other["id"]}
+    )
+    assert hidden.status_code == 404
+    own = register(narrow, "http://127.0.0.1:9/mine", workflowId=mine["id"])
+    assert [e["id"] for e in narrow.get("/v1/webhook-endpoints").json()["items"]] == [own["id"]]
+    for endpoint in (everything, others):
+        path = f"/v1/webhook-endpoints/{endpoint['id']}"
+        assert narrow.get(path).status_code == 404
+        assert narrow.patch(path, json={"url": "http://127.0.0.1:9/stolen"}).status_code == 404
+        assert narrow.delete(path).status_code == 404
+        assert narrow.post(f"{path}/rotate-secret", json={}).status_code == 404
+    widened = narrow.patch(f"/v1/webhook-endpoints/{own['id']}", json={"workflowId": None})
+    assert widened.status_code == 403 and widened.json()["error"]["type"] == "workflow_restricted"
+    assert narrow.patch(f"/v1/webhook-endpoints/{own['id']}", json={"description": "ok"}).status_code == 200
+    assert api.get(f"/v1/webhook-endpoints/{everything['id']}").json()["url"] == "http://127.0.0.1:9/all"
+    assert len(api.get("/v1/webhook-endpoints").json()["items"]) == 3
+
+    now = timezone.now()
+    rows = {}
+    for workflow in (mine, other):
+        execution = quiet_execution(world.tenant, workflow=Workflow.objects.get(pk=workflow["id"]))
+        rows[workflow["id"]] = WebhookDelivery.objects.create(
+            tenant=world.tenant,
+            execution=execution,
+            url="http://127.0.0.1:9/d",
+            event_type="execution.completed",
+            occurred_at=now,
+            next_attempt_at=now,
+            status="FAILED",
+            completed_at=now,
+        )
+    assert narrow.post(f"/v1/webhook-deliveries/{rows[other['id']].id}/redeliver").status_code == 404
+    assert (
+        narrow.get(f"/v1/workflows/executions/{rows[other['id']].execution_id}/webhooks").status_code == 404
+    )
+    assert narrow.post(f"/v1/webhook-deliveries/{rows[mine['id']].id}/redeliver").status_code == 202
+    assert [d["id"] for d in deliveries(narrow, rows[mine["id"]].execution_id)] == [rows[mine["id"]].id]
+
+
+def test_the_tenant_secret_is_refused_to_a_restricted_key_and_a_read_key_does_not_use_up_its_reveal(
+    api, world, stack
+) -> None:
+    from api_service.accounts import services
+    from api_service.accounts.models import ApiKey
+    from tests.support.api import ApiClient
+    from tests.support.factories import make_key
+
+    mine = api.create_workflow(TEXT_TO_IMAGE, name="mine")
+    created = services.api_key_create(
+        tenant=world.tenant, name="only mine", scopes=["webhooks:read", "webhooks:write"]
+    )
+    ApiKey.objects.filter(pk=created.api_key.pk).update(allowed_workflow_ids=[mine["id"]])
+    narrow = ApiClient(stack.base_url, created.secret)
+    for response in (narrow.get("/v1/webhook-secret"), narrow.post("/v1/webhook-secret/rotate", json={})):
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["type"] == "workflow_restricted"
+        assert "unrestricted key" in response.json()["error"]["message"]
+
+    reader = ApiClient(stack.base_url, make_key(world.tenant, ["webhooks:read"]))
+    masked = [reader.get("/v1/webhook-secret").json() for _ in range(2)]
+    assert [(m["secret"], m["revealed"]) for m in masked] == [(None, False), (None, False)]
+    shown = api.get("/v1/webhook-secret").json()
+    assert shown["secret"].startswith("whsec_") and shown["revealed"] is True
+    assert shown["secretHint"] == masked[0]["secretHint"] == shown["secret"][:10] + "…"
+    again = api.get("/v1/webhook-secret").json()
+    assert again["secret"] is None and again["revealed"] is True
