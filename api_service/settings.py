@@ -182,7 +182,9 @@ SPECTACULAR_SETTINGS = {
 # --- Admin login throttling (django-axes) -------------------------------------------------------
 # Failed admin logins are counted per username *and* client IP: after AXES_FAILURE_LIMIT failures that
 # pair is locked out (429) for AXES_COOLOFF_MINUTES, so guessing a password is slow and one attacker
-# cannot lock a colleague out from another address. A successful login resets the count. Ops can see
+# cannot lock a colleague out from another address. They are also counted per username alone, from
+# any address: after AXES_USERNAME_FAILURE_LIMIT (higher) the username is locked out everywhere, so
+# rotating addresses does not buy unlimited guesses. A successful login resets the count. Ops can see
 # and clear attempts and lockouts in admin (Axes), or with `manage.py axes_reset`.
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks: it renders the lockout answer
@@ -192,7 +194,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FAILURE_LIMIT = env_int("AXES_USERNAME_FAILURE_LIMIT", 20)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]  # order read by the handler
+AXES_HANDLER = "api_service.core.login_lockout.TwoLimitLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "api_service.core.client_ip.client_ip"
 # Proxies in front of the api that append to X-Forwarded-For (0: the client is REMOTE_ADDR itself).

@@ -1,4 +1,7 @@
-"""Admin login is throttled per username and client address; production settings pass `check --deploy`."""
+"""Admin login is throttled per username and client address, and per username alone.
+
+Production settings pass `check --deploy`.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +46,36 @@ def test_admin_login_locks_a_username_and_address_out_after_repeated_failures(st
     assert locked.status_code == 429 and b"locked" in locked.content.lower()
     # Another address is not locked out of the same account, and logs in.
     assert _login(username, password, "10.0.0.2").status_code == 302
+
+
+def test_rotating_addresses_still_locks_the_username_out_at_its_own_higher_limit(staff) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    username, password = staff
+    per_address, per_username = settings.AXES_FAILURE_LIMIT - 1, settings.AXES_USERNAME_FAILURE_LIMIT
+    assert per_username > settings.AXES_FAILURE_LIMIT
+    answers = [
+        _login(username, "wrong", f"10.1.{n // per_address}.{n % per_address + 1}").status_code
+        for n in range(per_username)
+    ]
+    # No address reached its own limit; the username's count across them all locks on its limit-th.
+    assert answers == [200] * (per_username - 1) + [429]
+    locked = _login(username, password, "10.1.99.1")  # a fresh address, the right password
+    assert locked.status_code == 429 and b"locked" in locked.content.lower()
+    assert _login("someone-else", "wrong", "10.1.99.1").status_code == 200  # other usernames unaffected
+    call_command("axes_reset_username", username, verbosity=0)
+    assert _login(username, password, "10.1.99.1").status_code == 302
+
+
+def test_below_the_username_limit_the_admin_still_logs_in_from_a_fresh_address(staff) -> None:
+    from django.conf import settings
+
+    username, password = staff
+    per_address = settings.AXES_FAILURE_LIMIT - 1
+    for n in range(settings.AXES_USERNAME_FAILURE_LIMIT - 1):
+        assert _login(username, "wrong", f"10.2.{n // per_address}.{n % per_address + 1}").status_code == 200
+    assert _login(username, password, "10.2.99.1").status_code == 302
 
 
 def test_a_successful_login_resets_the_count(staff) -> None:
