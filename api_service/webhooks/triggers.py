@@ -204,15 +204,28 @@ def trigger_fire(*, trigger: Trigger, body: bytes, content_type: str, headers: d
 def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) -> None:
     if headers.get("webhook-signature"):
         try:
-            Webhook(trigger.signing_secret).verify(body, headers)
+            # json_parse=False: a signed form body is as valid as a signed JSON one.
+            Webhook(trigger.signing_secret).verify(body, headers, json_parse=False)
         except WebhookVerificationError as exc:
             raise SignatureInvalid(f"The Standard Webhooks signature does not verify: {exc}.") from None
+        except ValueError:
+            # A malformed header (no comma, bad base64) or a body that is not UTF-8: the client's input.
+            raise SignatureInvalid(
+                "webhook-signature must be space-separated 'v1,<base64 HMAC-SHA256>' entries over a UTF-8 "
+                "body; this one cannot be read."
+            ) from None
         return
     hub = headers.get("x-hub-signature-256", "")
     if hub:
-        expected = "sha256=" + hmac.new(trigger.signing_secret.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(hub.strip().lower(), expected):
-            raise SignatureInvalid("X-Hub-Signature-256 does not match the body.")
+        expected = (
+            b"sha256=" + hmac.new(trigger.signing_secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        )
+        # Bytes on both sides: compare_digest refuses a non-ASCII str instead of answering False.
+        given = hub.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(given, expected):
+            raise SignatureInvalid(
+                "X-Hub-Signature-256 does not match the body: send 'sha256=<hex HMAC-SHA256 of the body>'."
+            )
         return
     raise SignatureInvalid(
         "This trigger requires a signature: send Standard Webhooks headers "

@@ -174,3 +174,38 @@ def test_body_limit_rate_limit_and_quota(api, stack) -> None:
     spent_url = make_trigger(owner, other["id"], inputMapping={})["url"]
     quota = fire(spent_url, json={})
     assert quota.status_code == 429 and quota.json()["error"]["type"] == "quota_exceeded"
+
+
+def test_malformed_signatures_are_401s_and_a_signed_form_body_fires(api) -> None:
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], requireSignature=True, inputMapping={"prompt": "text"})
+    secret, url = trigger["signingSecret"], trigger["url"]
+    now = datetime.now(UTC)
+    standard = {"webhook-id": "evt_m", "webhook-timestamp": str(int(now.timestamp()))}
+    json_body = {"Content-Type": "application/json"}
+    cases = [
+        (b'{"text": "x"}', {**json_body, **standard, "webhook-signature": "junk"}),  # no comma
+        (b'{"text": "x"}', {**json_body, **standard, "webhook-signature": "v1,a,b"}),
+        (b'{"text": "x"}', {**json_body, **standard, "webhook-signature": "v1,A"}),  # bad base64
+        (b'{"text": "\xff"}', {**json_body, **standard, "webhook-signature": "v1,AAAA"}),  # not UTF-8
+        (b'{"text": "x"}', {**json_body, "X-Hub-Signature-256": "sha256=\u00e9t\u00e9".encode()}),
+    ]
+    for body, headers in cases:
+        answer = fire(url, data=body, headers=headers)
+        assert answer.status_code == 401, (headers, answer.text)
+        error = answer.json()["error"]
+        assert error["type"] == "invalid_signature" and error["message"], error
+    form = b"text=a+signed+form"
+    signature = Webhook(secret).sign("evt_form", now, form.decode())
+    signed_form = fire(
+        url,
+        data=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "webhook-id": "evt_form",
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+        },
+    )
+    assert signed_form.status_code == 202, signed_form.text
+    assert execution_inputs(signed_form.json()["executionId"]) == {"prompt": "a signed form"}
