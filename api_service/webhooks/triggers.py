@@ -31,6 +31,9 @@ TOKEN_PREFIX = "hk_"
 MAX_EVENT_ID_LENGTH = 255
 MAX_TRIGGERS_PER_WORKFLOW = 50
 SCALARS = (str, int, float, bool)
+UPDATABLE_FIELDS = frozenset(
+    {"name", "input_mapping", "require_signature", "event_id_field", "requests_per_minute", "enabled"}
+)
 
 
 class PayloadTooLarge(ApiError):
@@ -102,21 +105,15 @@ def trigger_create(
 
 def trigger_update(*, trigger: Trigger, **changes: Any) -> tuple[Trigger, str | None]:
     """Returns the trigger and a signing secret when this change made one (requireSignature turned on)."""
-    allowed = {
-        "name",
-        "input_mapping",
-        "require_signature",
-        "event_id_field",
-        "requests_per_minute",
-        "enabled",
-    }
-    unknown = set(changes) - allowed
+    unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
     if "input_mapping" in changes:
         _check_mapping(workflow=trigger.workflow, mapping=changes["input_mapping"])
     new_secret = None
-    if changes.get("require_signature") and not trigger.signing_secret:
+    # Whoever turns signing on (the API or admin), a signed trigger always has a key: an empty one
+    # would make the X-Hub HMAC forgeable by anyone.
+    if changes.get("require_signature", trigger.require_signature) and not trigger.signing_secret:
         new_secret = changes["signing_secret"] = secret_new()
     for field, value in changes.items():
         setattr(trigger, field, value)
@@ -201,7 +198,19 @@ def trigger_fire(*, trigger: Trigger, body: bytes, content_type: str, headers: d
     return execution
 
 
+def trigger_mapping_check(*, workflow: Any, mapping: dict[str, str]) -> dict[str, str]:
+    """The mapping, if every name is an input of the workflow and every path a dotted path (else 400)."""
+    return _check_mapping(workflow=workflow, mapping=mapping)
+
+
 def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) -> None:
+    if not trigger.signing_secret:
+        # Never verify against an empty key (anyone can compute that HMAC); trigger_update makes one.
+        raise SignatureInvalid(
+            "This trigger requires a signature but has no signing secret; its owner must PATCH "
+            "requireSignature: true to get one.",
+            type="signing_secret_missing",
+        )
     if headers.get("webhook-signature"):
         try:
             # json_parse=False: a signed form body is as valid as a signed JSON one.

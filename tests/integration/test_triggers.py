@@ -209,3 +209,47 @@ def test_malformed_signatures_are_401s_and_a_signed_form_body_fires(api) -> None
     )
     assert signed_form.status_code == 202, signed_form.text
     assert execution_inputs(signed_form.json()["executionId"]) == {"prompt": "a signed form"}
+
+
+def test_signing_turned_on_in_admin_gets_a_secret_and_an_empty_secret_never_verifies(api) -> None:
+    import secrets
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from api_service.webhooks.models import Trigger
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], inputMapping={})
+    user = get_user_model().objects.create_superuser(username=f"ops-{secrets.token_hex(4)}", password="pw")
+    admin = Client()
+    admin.force_login(user)
+    form = {"name": "zap", "input_mapping": "{}", "require_signature": "on", "event_id_field": ""}
+    page = f"/admin/webhooks/trigger/{trigger['id']}/change/"
+    bad = admin.post(page, {**form, "input_mapping": '{"colour": "c"}', "enabled": "on"})
+    assert bad.status_code == 200 and "unknown input" in bad.content.decode()  # the form, with the error
+    saved = admin.post(page, {**form, "enabled": "on"}, follow=True)
+    assert saved.status_code == 200
+    row = Trigger.objects.get(pk=trigger["id"])
+    assert row.require_signature and row.signing_secret.startswith("whsec_")
+    assert row.signing_secret in saved.content.decode()  # shown once to whoever turned it on
+
+    # A row left without a key (say, from before this fix) refuses every signature, the empty-key one too.
+    Trigger.objects.filter(pk=row.pk).update(signing_secret="")
+    body = b"{}"
+    empty_key = "sha256=" + hmac.new(b"", body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": empty_key}
+    refused = fire(trigger["url"], data=body, headers=headers)
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "signing_secret_missing"
+    now = datetime.now(UTC)
+    standard = {
+        "webhook-id": "e",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": "v1,AA",
+    }
+    refused = fire(trigger["url"], data=body, headers={**headers, **standard})
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "signing_secret_missing"
+    patched = api.patch(
+        f"/v1/workflows/{workflow['id']}/triggers/{trigger['id']}", json={"requireSignature": True}
+    )
+    assert patched.json()["signingSecret"].startswith("whsec_")
