@@ -171,10 +171,9 @@ def trigger_fire(*, trigger: Trigger, body: bytes, content_type: str, headers: d
     from api_service.workflows.services import execution_submit
 
     trigger_body_check(size=len(body))
-    if trigger.require_signature:
-        _verify_signature(trigger, body, headers)
+    signed_id = _verify_signature(trigger, body, headers) if trigger.require_signature else None
     payload = _parse_body(body, content_type)
-    event_id = _event_id(trigger, payload, headers)
+    event_id = _event_id(trigger, payload, headers, signed_id=signed_id)
     if event_id:
         seen = (
             TriggerEvent.objects.filter(trigger=trigger, event_id=event_id)
@@ -203,7 +202,8 @@ def trigger_mapping_check(*, workflow: Any, mapping: dict[str, str]) -> dict[str
     return _check_mapping(workflow=workflow, mapping=mapping)
 
 
-def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) -> None:
+def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) -> str | None:
+    """Raises unless the body is signed; returns the signed event id (Standard Webhooks' webhook-id)."""
     if not trigger.signing_secret:
         # Never verify against an empty key (anyone can compute that HMAC); trigger_update makes one.
         raise SignatureInvalid(
@@ -223,7 +223,7 @@ def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) ->
                 "webhook-signature must be space-separated 'v1,<base64 HMAC-SHA256>' entries over a UTF-8 "
                 "body; this one cannot be read."
             ) from None
-        return
+        return headers["webhook-id"]
     hub = headers.get("x-hub-signature-256", "")
     if hub:
         expected = (
@@ -235,7 +235,7 @@ def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) ->
             raise SignatureInvalid(
                 "X-Hub-Signature-256 does not match the body: send 'sha256=<hex HMAC-SHA256 of the body>'."
             )
-        return
+        return None  # no signed id nor timestamp: only an eventIdField guards against replays
     raise SignatureInvalid(
         "This trigger requires a signature: send Standard Webhooks headers "
         "(webhook-id, webhook-timestamp, webhook-signature) or X-Hub-Signature-256."
@@ -286,15 +286,26 @@ def _lookup(payload: Any, path: str, name: str) -> Any:
     return value
 
 
-def _event_id(trigger: Trigger, payload: dict[str, Any], headers: dict[str, str]) -> str | None:
-    value: Any = headers.get("idempotency-key")
-    if not value and trigger.event_id_field:
+def _event_id(
+    trigger: Trigger, payload: dict[str, Any], headers: dict[str, str], *, signed_id: str | None
+) -> str | None:
+    # A verified webhook-id is the event id: were an unsigned Idempotency-Key to replace it, a captured
+    # request could be replayed within the timestamp tolerance under a fresh key.
+    if signed_id:
+        return _event_id_checked(signed_id)
+    value: Any = None
+    if trigger.event_id_field:
         try:
             value = _lookup(payload, trigger.event_id_field, "event id")
         except ApiError:
             value = None
-    if not value and trigger.require_signature:
-        value = headers.get("webhook-id")
+    key = headers.get("idempotency-key")
+    # On a signed trigger the body field is signed and the header is not, so the field wins there.
+    value = (value or key) if trigger.require_signature else (key or value)
+    return _event_id_checked(value)
+
+
+def _event_id_checked(value: Any) -> str | None:
     if value is None or value == "":
         return None
     value = str(value)

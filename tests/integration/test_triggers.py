@@ -253,3 +253,32 @@ def test_signing_turned_on_in_admin_gets_a_secret_and_an_empty_secret_never_veri
         f"/v1/workflows/{workflow['id']}/triggers/{trigger['id']}", json={"requireSignature": True}
     )
     assert patched.json()["signingSecret"].startswith("whsec_")
+
+
+def test_a_captured_signed_request_replayed_under_a_fresh_idempotency_key_runs_once(api) -> None:
+    from api_service.workflows.models import Execution
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], requireSignature=True, eventIdField="id")
+    secret, url = trigger["signingSecret"], trigger["url"]
+    body = json.dumps({"id": "hub-1", "data": {"text": "replayed", "seed": 1}}).encode()
+    now = datetime.now(UTC)
+    standard = {
+        "Content-Type": "application/json",
+        "webhook-id": "evt_replay",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign("evt_replay", now, body.decode()),
+    }
+    runs = {
+        fire(url, data=body, headers={**standard, "Idempotency-Key": key}).json()["executionId"]
+        for key in "ab"
+    }
+    assert len(runs) == 1
+    # X-Hub-Signature-256 signs only the body: its signed eventIdField, not the header, names the event.
+    hub = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    plain = {"Content-Type": "application/json", "X-Hub-Signature-256": hub}
+    hub_runs = {
+        fire(url, data=body, headers={**plain, "Idempotency-Key": key}).json()["executionId"] for key in "cd"
+    }
+    assert len(hub_runs) == 1 and hub_runs != runs
+    assert Execution.objects.filter(workflow_id=workflow["id"]).count() == 2
