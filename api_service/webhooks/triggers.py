@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -130,6 +131,17 @@ def trigger_rotate(*, trigger: Trigger) -> str:
     token = token_new()
     Trigger.objects.filter(pk=trigger.pk).update(token_hash=hash_key(token), updated_at=timezone.now())
     return token
+
+
+def trigger_events_purge(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Forget event ids older than TRIGGER_EVENT_RETENTION_HOURS, in batches so no delete holds long locks."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.TRIGGER_EVENT_RETENTION_HOURS)
+    deleted = 0
+    while True:
+        ids = list(TriggerEvent.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += TriggerEvent.objects.filter(pk__in=ids).delete()[0]
 
 
 def trigger_for_token(*, token: str) -> Trigger:

@@ -282,3 +282,31 @@ def test_a_captured_signed_request_replayed_under_a_fresh_idempotency_key_runs_o
     }
     assert len(hub_runs) == 1 and hub_runs != runs
     assert Execution.objects.filter(workflow_id=workflow["id"]).count() == 2
+
+
+def test_event_ids_older_than_the_retention_are_purged_by_the_beat_task(world) -> None:
+    from datetime import timedelta
+
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from api_service.celery import app
+    from api_service.webhooks import triggers
+    from api_service.webhooks.models import TriggerEvent
+    from tests.support.webhooks import quiet_execution
+
+    execution = quiet_execution(world.tenant)
+    trigger, _, _ = triggers.trigger_create(tenant=world.tenant, workflow=execution.workflow, name="zap")
+    for event_id in ("old-1", "old-2", "old-3", "fresh"):
+        TriggerEvent.objects.create(trigger=trigger, event_id=event_id, execution=execution)
+    TriggerEvent.objects.exclude(event_id="fresh").update(created_at=timezone.now() - timedelta(hours=25))
+    TriggerEvent.objects.filter(event_id="fresh").update(created_at=timezone.now() - timedelta(hours=23))
+    with override_settings(TRIGGER_EVENT_RETENTION_HOURS=26):
+        assert triggers.trigger_events_purge() == 0
+    with override_settings(TRIGGER_EVENT_RETENTION_HOURS=24):
+        assert triggers.trigger_events_purge(batch=2) == 3  # more rows than one batch
+    assert list(TriggerEvent.objects.filter(trigger=trigger).values_list("event_id", flat=True)) == ["fresh"]
+    assert triggers.trigger_events_purge() == 0
+    app.loader.import_default_modules()
+    schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "crucible.control.purge_trigger_events" in schedule & set(app.tasks)
