@@ -177,9 +177,7 @@ class HookView(ApiView):
         # An unknown token is a 404 whatever the body; the trigger's limit gives every answer its headers.
         trigger, decision = triggers.trigger_admit(token=token)
         request.rate_decision = decision  # type: ignore[attr-defined]  # read by the base's finalize_response
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        if declared.isdigit():
-            triggers.trigger_body_check(size=int(declared))  # before the body is read
+        triggers.trigger_body_check(size=request.META.get("CONTENT_LENGTH"))  # before the body is read
         execution = triggers.trigger_fire(
             trigger=trigger,
             body=request.body,

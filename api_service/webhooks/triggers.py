@@ -173,8 +173,12 @@ def trigger_admit(*, token: str) -> tuple[Trigger, RateDecision | None]:
     return trigger, decision
 
 
-def trigger_body_check(*, size: int) -> None:
-    if size > settings.TRIGGER_MAX_BODY_BYTES:
+def trigger_body_check(*, size: int | str | None) -> None:
+    """413 above TRIGGER_MAX_BODY_BYTES; a declared Content-Length (a string) is checked before the body
+    is read, and one that is absent or not a number is left to the read body's own check."""
+    if isinstance(size, str):
+        size = int(size) if size.isdigit() else None
+    if size is not None and size > settings.TRIGGER_MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body is larger than {settings.TRIGGER_MAX_BODY_BYTES} bytes; send less.")
 
 
