@@ -301,12 +301,14 @@ def test_event_ids_older_than_the_retention_are_purged_by_the_beat_task(world) -
         TriggerEvent.objects.create(trigger=trigger, event_id=event_id, execution=execution)
     TriggerEvent.objects.exclude(event_id="fresh").update(created_at=timezone.now() - timedelta(hours=25))
     TriggerEvent.objects.filter(event_id="fresh").update(created_at=timezone.now() - timedelta(hours=23))
+    mine = TriggerEvent.objects.filter(trigger=trigger)
     with override_settings(TRIGGER_EVENT_RETENTION_HOURS=26):
-        assert triggers.trigger_events_purge() == 0
+        triggers.trigger_events_purge()
+    assert mine.count() == 4
     with override_settings(TRIGGER_EVENT_RETENTION_HOURS=24):
-        assert triggers.trigger_events_purge(batch=2) == 3  # more rows than one batch
-    assert list(TriggerEvent.objects.filter(trigger=trigger).values_list("event_id", flat=True)) == ["fresh"]
-    assert triggers.trigger_events_purge() == 0
+        assert triggers.trigger_events_purge(batch=2) >= 3  # more rows than one batch
+        assert list(mine.values_list("event_id", flat=True)) == ["fresh"]
+        assert triggers.trigger_events_purge() == 0
     app.loader.import_default_modules()
     schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert "crucible.control.purge_trigger_events" in schedule & set(app.tasks)
