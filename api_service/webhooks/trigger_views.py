@@ -136,7 +136,7 @@ class TriggerRotateView(TriggerApiView):
 HOOK_ERRORS = {
     400: "`missing_field`, `invalid_field`, `invalid_json`, `invalid_request`, `unknown_input`, "
     "`invalid_graph` and the other execution errors (docs/api.md)",
-    401: "`invalid_signature`",
+    401: "`invalid_signature`, `signing_secret_missing` (a signed trigger without a key)",
     404: "`not_found`: no such trigger URL (unknown, rotated or disabled)",
     406: "`not_acceptable`",
     413: "`payload_too_large`: over TRIGGER_MAX_BODY_BYTES (256 KiB by default)",
