@@ -14,6 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
 app = Celery("crucible_control")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["api_service.workflows", "api_service.webhooks"])
+app.autodiscover_tasks(["api_service.webhooks"], related_name="trigger_tasks")
 app.conf.beat_schedule = {
     "sweep-unpublished-executions": {
         "task": "crucible.control.sweep_unpublished",
@@ -32,6 +33,11 @@ app.conf.beat_schedule = {
     },
     "purge-expired-idempotency-keys": {
         "task": "crucible.control.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"queue": CONTROL_QUEUE},
+    },
+    "purge-old-trigger-events": {
+        "task": "crucible.control.purge_trigger_events",
         "schedule": 3600.0,
         "options": {"queue": CONTROL_QUEUE},
     },

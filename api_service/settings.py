@@ -149,6 +149,8 @@ WEBHOOK_RETRY_SCHEDULE_SECONDS = [
 
 TRIGGER_MAX_BODY_BYTES = env_int("TRIGGER_MAX_BODY_BYTES", 256 * 1024)
 TRIGGER_REQUESTS_PER_MINUTE = env_int("TRIGGER_REQUESTS_PER_MINUTE", 60)
+# Event ids outlive any retry (and the 5-minute signature tolerance); at least an hour.
+TRIGGER_EVENT_RETENTION_HOURS = max(1, env_int("TRIGGER_EVENT_RETENTION_HOURS", 24))
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 
 # API keys are stored as HMAC-SHA256 under this secret; rotating it invalidates every key.

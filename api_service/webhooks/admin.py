@@ -5,12 +5,14 @@ Secrets and token hashes are never shown.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from api_service.core.errors import ApiError
-from api_service.webhooks import services
+from api_service.webhooks import services, triggers
 from api_service.webhooks.models import Trigger, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -93,8 +95,22 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         return False
 
 
+class TriggerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Trigger
+        fields = sorted(triggers.UPDATABLE_FIELDS)
+
+    def clean_input_mapping(self) -> dict:
+        mapping = self.cleaned_data.get("input_mapping") or {}
+        try:
+            return triggers.trigger_mapping_check(workflow=self.instance.workflow, mapping=mapping)
+        except ApiError as exc:
+            raise ValidationError(exc.message) from None
+
+
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
+    form = TriggerAdminForm
     list_display = (
         "id",
         "name",
@@ -113,3 +129,16 @@ class TriggerAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the service, so turning requireSignature on here makes a signing secret too.
+        changes = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in triggers.UPDATABLE_FIELDS
+        }
+        _, secret = triggers.trigger_update(trigger=obj, **changes)
+        if secret:
+            self.message_user(
+                request,
+                f"Signing secret for {obj.pk} (shown once; give it to the sender): {secret}",
+                messages.WARNING,
+            )

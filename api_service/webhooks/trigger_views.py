@@ -136,7 +136,7 @@ class TriggerRotateView(TriggerApiView):
 HOOK_ERRORS = {
     400: "`missing_field`, `invalid_field`, `invalid_json`, `invalid_request`, `unknown_input`, "
     "`invalid_graph` and the other execution errors (docs/api.md)",
-    401: "`invalid_signature`",
+    401: "`invalid_signature`, `signing_secret_missing` (a signed trigger without a key)",
     404: "`not_found`: no such trigger URL (unknown, rotated or disabled)",
     406: "`not_acceptable`",
     413: "`payload_too_large`: over TRIGGER_MAX_BODY_BYTES (256 KiB by default)",
@@ -177,9 +177,7 @@ class HookView(ApiView):
         # An unknown token is a 404 whatever the body; the trigger's limit gives every answer its headers.
         trigger, decision = triggers.trigger_admit(token=token)
         request.rate_decision = decision  # type: ignore[attr-defined]  # read by the base's finalize_response
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        if declared.isdigit():
-            triggers.trigger_body_check(size=int(declared))  # before the body is read
+        triggers.trigger_body_check(size=request.META.get("CONTENT_LENGTH"))  # before the body is read
         execution = triggers.trigger_fire(
             trigger=trigger,
             body=request.body,

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,6 +32,9 @@ TOKEN_PREFIX = "hk_"
 MAX_EVENT_ID_LENGTH = 255
 MAX_TRIGGERS_PER_WORKFLOW = 50
 SCALARS = (str, int, float, bool)
+UPDATABLE_FIELDS = frozenset(
+    {"name", "input_mapping", "require_signature", "event_id_field", "requests_per_minute", "enabled"}
+)
 
 
 class PayloadTooLarge(ApiError):
@@ -102,21 +106,15 @@ def trigger_create(
 
 def trigger_update(*, trigger: Trigger, **changes: Any) -> tuple[Trigger, str | None]:
     """Returns the trigger and a signing secret when this change made one (requireSignature turned on)."""
-    allowed = {
-        "name",
-        "input_mapping",
-        "require_signature",
-        "event_id_field",
-        "requests_per_minute",
-        "enabled",
-    }
-    unknown = set(changes) - allowed
+    unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
     if "input_mapping" in changes:
         _check_mapping(workflow=trigger.workflow, mapping=changes["input_mapping"])
     new_secret = None
-    if changes.get("require_signature") and not trigger.signing_secret:
+    # Whoever turns signing on (the API or admin), a signed trigger always has a key: an empty one
+    # would make the X-Hub HMAC forgeable by anyone.
+    if changes.get("require_signature", trigger.require_signature) and not trigger.signing_secret:
         new_secret = changes["signing_secret"] = secret_new()
     for field, value in changes.items():
         setattr(trigger, field, value)
@@ -133,6 +131,17 @@ def trigger_rotate(*, trigger: Trigger) -> str:
     token = token_new()
     Trigger.objects.filter(pk=trigger.pk).update(token_hash=hash_key(token), updated_at=timezone.now())
     return token
+
+
+def trigger_events_purge(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Forget event ids older than TRIGGER_EVENT_RETENTION_HOURS, in batches so no delete holds long locks."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.TRIGGER_EVENT_RETENTION_HOURS)
+    deleted = 0
+    while True:
+        ids = list(TriggerEvent.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += TriggerEvent.objects.filter(pk__in=ids).delete()[0]
 
 
 def trigger_for_token(*, token: str) -> Trigger:
@@ -164,8 +173,12 @@ def trigger_admit(*, token: str) -> tuple[Trigger, RateDecision | None]:
     return trigger, decision
 
 
-def trigger_body_check(*, size: int) -> None:
-    if size > settings.TRIGGER_MAX_BODY_BYTES:
+def trigger_body_check(*, size: int | str | None) -> None:
+    """413 above TRIGGER_MAX_BODY_BYTES; a declared Content-Length (a string) is checked before the body
+    is read, and one that is absent or not a number is left to the read body's own check."""
+    if isinstance(size, str):
+        size = int(size) if size.isdigit() else None
+    if size is not None and size > settings.TRIGGER_MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body is larger than {settings.TRIGGER_MAX_BODY_BYTES} bytes; send less.")
 
 
@@ -174,10 +187,9 @@ def trigger_fire(*, trigger: Trigger, body: bytes, content_type: str, headers: d
     from api_service.workflows.services import execution_submit
 
     trigger_body_check(size=len(body))
-    if trigger.require_signature:
-        _verify_signature(trigger, body, headers)
+    signed_id = _verify_signature(trigger, body, headers) if trigger.require_signature else None
     payload = _parse_body(body, content_type)
-    event_id = _event_id(trigger, payload, headers)
+    event_id = _event_id(trigger, payload, headers, signed_id=signed_id)
     if event_id:
         seen = (
             TriggerEvent.objects.filter(trigger=trigger, event_id=event_id)
@@ -201,19 +213,45 @@ def trigger_fire(*, trigger: Trigger, body: bytes, content_type: str, headers: d
     return execution
 
 
-def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) -> None:
+def trigger_mapping_check(*, workflow: Any, mapping: dict[str, str]) -> dict[str, str]:
+    """The mapping, if every name is an input of the workflow and every path a dotted path (else 400)."""
+    return _check_mapping(workflow=workflow, mapping=mapping)
+
+
+def _verify_signature(trigger: Trigger, body: bytes, headers: dict[str, str]) -> str | None:
+    """Raises unless the body is signed; returns the signed event id (Standard Webhooks' webhook-id)."""
+    if not trigger.signing_secret:
+        # Never verify against an empty key (anyone can compute that HMAC); trigger_update makes one.
+        raise SignatureInvalid(
+            "This trigger requires a signature but has no signing secret; its owner must PATCH "
+            "requireSignature: true to get one.",
+            type="signing_secret_missing",
+        )
     if headers.get("webhook-signature"):
         try:
-            Webhook(trigger.signing_secret).verify(body, headers)
+            # json_parse=False: a signed form body is as valid as a signed JSON one.
+            Webhook(trigger.signing_secret).verify(body, headers, json_parse=False)
         except WebhookVerificationError as exc:
             raise SignatureInvalid(f"The Standard Webhooks signature does not verify: {exc}.") from None
-        return
+        except ValueError:
+            # A malformed header (no comma, bad base64) or a body that is not UTF-8: the client's input.
+            raise SignatureInvalid(
+                "webhook-signature must be space-separated 'v1,<base64 HMAC-SHA256>' entries over a UTF-8 "
+                "body; this one cannot be read."
+            ) from None
+        return headers["webhook-id"]
     hub = headers.get("x-hub-signature-256", "")
     if hub:
-        expected = "sha256=" + hmac.new(trigger.signing_secret.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(hub.strip().lower(), expected):
-            raise SignatureInvalid("X-Hub-Signature-256 does not match the body.")
-        return
+        expected = (
+            b"sha256=" + hmac.new(trigger.signing_secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        )
+        # Bytes on both sides: compare_digest refuses a non-ASCII str instead of answering False.
+        given = hub.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(given, expected):
+            raise SignatureInvalid(
+                "X-Hub-Signature-256 does not match the body: send 'sha256=<hex HMAC-SHA256 of the body>'."
+            )
+        return None  # no signed id nor timestamp: only an eventIdField guards against replays
     raise SignatureInvalid(
         "This trigger requires a signature: send Standard Webhooks headers "
         "(webhook-id, webhook-timestamp, webhook-signature) or X-Hub-Signature-256."
@@ -264,15 +302,26 @@ def _lookup(payload: Any, path: str, name: str) -> Any:
     return value
 
 
-def _event_id(trigger: Trigger, payload: dict[str, Any], headers: dict[str, str]) -> str | None:
-    value: Any = headers.get("idempotency-key")
-    if not value and trigger.event_id_field:
+def _event_id(
+    trigger: Trigger, payload: dict[str, Any], headers: dict[str, str], *, signed_id: str | None
+) -> str | None:
+    # A verified webhook-id is the event id: were an unsigned Idempotency-Key to replace it, a captured
+    # request could be replayed within the timestamp tolerance under a fresh key.
+    if signed_id:
+        return _event_id_checked(signed_id)
+    value: Any = None
+    if trigger.event_id_field:
         try:
             value = _lookup(payload, trigger.event_id_field, "event id")
         except ApiError:
             value = None
-    if not value and trigger.require_signature:
-        value = headers.get("webhook-id")
+    key = headers.get("idempotency-key")
+    # On a signed trigger the body field is signed and the header is not, so the field wins there.
+    value = (value or key) if trigger.require_signature else (key or value)
+    return _event_id_checked(value)
+
+
+def _event_id_checked(value: Any) -> str | None:
     if value is None or value == "":
         return None
     value = str(value)

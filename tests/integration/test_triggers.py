@@ -174,3 +174,141 @@ def test_body_limit_rate_limit_and_quota(api, stack) -> None:
     spent_url = make_trigger(owner, other["id"], inputMapping={})["url"]
     quota = fire(spent_url, json={})
     assert quota.status_code == 429 and quota.json()["error"]["type"] == "quota_exceeded"
+
+
+def test_malformed_signatures_are_401s_and_a_signed_form_body_fires(api) -> None:
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], requireSignature=True, inputMapping={"prompt": "text"})
+    secret, url = trigger["signingSecret"], trigger["url"]
+    now = datetime.now(UTC)
+    standard = {"webhook-id": "evt_m", "webhook-timestamp": str(int(now.timestamp()))}
+    json_body = {"Content-Type": "application/json"}
+    cases = [
+        (b'{"text": "x"}', {**json_body, **standard, "webhook-signature": "junk"}),  # no comma
+        (b'{"text": "x"}', {**json_body, **standard, "webhook-signature": "v1,a,b"}),
+        (b'{"text": "x"}', {**json_body, **standard, "webhook-signature": "v1,A"}),  # bad base64
+        (b'{"text": "\xff"}', {**json_body, **standard, "webhook-signature": "v1,AAAA"}),  # not UTF-8
+        (b'{"text": "x"}', {**json_body, "X-Hub-Signature-256": "sha256=\u00e9t\u00e9".encode()}),
+    ]
+    for body, headers in cases:
+        answer = fire(url, data=body, headers=headers)
+        assert answer.status_code == 401, (headers, answer.text)
+        error = answer.json()["error"]
+        assert error["type"] == "invalid_signature" and error["message"], error
+    form = b"text=a+signed+form"
+    signature = Webhook(secret).sign("evt_form", now, form.decode())
+    signed_form = fire(
+        url,
+        data=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "webhook-id": "evt_form",
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+        },
+    )
+    assert signed_form.status_code == 202, signed_form.text
+    assert execution_inputs(signed_form.json()["executionId"]) == {"prompt": "a signed form"}
+
+
+def test_signing_turned_on_in_admin_gets_a_secret_and_an_empty_secret_never_verifies(api) -> None:
+    import secrets
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from api_service.webhooks.models import Trigger
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], inputMapping={})
+    user = get_user_model().objects.create_superuser(username=f"ops-{secrets.token_hex(4)}", password="pw")
+    admin = Client()
+    admin.force_login(user)
+    form = {"name": "zap", "input_mapping": "{}", "require_signature": "on", "event_id_field": ""}
+    page = f"/admin/webhooks/trigger/{trigger['id']}/change/"
+    bad = admin.post(page, {**form, "input_mapping": '{"colour": "c"}', "enabled": "on"})
+    assert bad.status_code == 200 and "unknown input" in bad.content.decode()  # the form, with the error
+    saved = admin.post(page, {**form, "enabled": "on"}, follow=True)
+    assert saved.status_code == 200
+    row = Trigger.objects.get(pk=trigger["id"])
+    assert row.require_signature and row.signing_secret.startswith("whsec_")
+    assert row.signing_secret in saved.content.decode()  # shown once to whoever turned it on
+
+    # A row left without a key (say, from before this fix) refuses every signature, the empty-key one too.
+    Trigger.objects.filter(pk=row.pk).update(signing_secret="")
+    body = b"{}"
+    empty_key = "sha256=" + hmac.new(b"", body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": empty_key}
+    refused = fire(trigger["url"], data=body, headers=headers)
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "signing_secret_missing"
+    now = datetime.now(UTC)
+    standard = {
+        "webhook-id": "e",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": "v1,AA",
+    }
+    refused = fire(trigger["url"], data=body, headers={**headers, **standard})
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "signing_secret_missing"
+    patched = api.patch(
+        f"/v1/workflows/{workflow['id']}/triggers/{trigger['id']}", json={"requireSignature": True}
+    )
+    assert patched.json()["signingSecret"].startswith("whsec_")
+
+
+def test_a_captured_signed_request_replayed_under_a_fresh_idempotency_key_runs_once(api) -> None:
+    from api_service.workflows.models import Execution
+
+    workflow = api.create_workflow(TEXT_TO_IMAGE, TEXT_TO_IMAGE_INPUTS)
+    trigger = make_trigger(api, workflow["id"], requireSignature=True, eventIdField="id")
+    secret, url = trigger["signingSecret"], trigger["url"]
+    body = json.dumps({"id": "hub-1", "data": {"text": "replayed", "seed": 1}}).encode()
+    now = datetime.now(UTC)
+    standard = {
+        "Content-Type": "application/json",
+        "webhook-id": "evt_replay",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign("evt_replay", now, body.decode()),
+    }
+    runs = {
+        fire(url, data=body, headers={**standard, "Idempotency-Key": key}).json()["executionId"]
+        for key in "ab"
+    }
+    assert len(runs) == 1
+    # X-Hub-Signature-256 signs only the body: its signed eventIdField, not the header, names the event.
+    hub = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    plain = {"Content-Type": "application/json", "X-Hub-Signature-256": hub}
+    hub_runs = {
+        fire(url, data=body, headers={**plain, "Idempotency-Key": key}).json()["executionId"] for key in "cd"
+    }
+    assert len(hub_runs) == 1 and hub_runs != runs
+    assert Execution.objects.filter(workflow_id=workflow["id"]).count() == 2
+
+
+def test_event_ids_older_than_the_retention_are_purged_by_the_beat_task(world) -> None:
+    from datetime import timedelta
+
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from api_service.celery import app
+    from api_service.webhooks import triggers
+    from api_service.webhooks.models import TriggerEvent
+    from tests.support.webhooks import quiet_execution
+
+    execution = quiet_execution(world.tenant)
+    trigger, _, _ = triggers.trigger_create(tenant=world.tenant, workflow=execution.workflow, name="zap")
+    for event_id in ("old-1", "old-2", "old-3", "fresh"):
+        TriggerEvent.objects.create(trigger=trigger, event_id=event_id, execution=execution)
+    TriggerEvent.objects.exclude(event_id="fresh").update(created_at=timezone.now() - timedelta(hours=25))
+    TriggerEvent.objects.filter(event_id="fresh").update(created_at=timezone.now() - timedelta(hours=23))
+    mine = TriggerEvent.objects.filter(trigger=trigger)
+    with override_settings(TRIGGER_EVENT_RETENTION_HOURS=26):
+        triggers.trigger_events_purge()
+    assert mine.count() == 4
+    with override_settings(TRIGGER_EVENT_RETENTION_HOURS=24):
+        assert triggers.trigger_events_purge(batch=2) >= 3  # more rows than one batch
+        assert list(mine.values_list("event_id", flat=True)) == ["fresh"]
+        assert triggers.trigger_events_purge() == 0
+    app.loader.import_default_modules()
+    schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "crucible.control.purge_trigger_events" in schedule & set(app.tasks)
