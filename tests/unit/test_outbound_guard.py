@@ -181,3 +181,18 @@ def test_a_closed_port_is_a_refused_connection() -> None:
     with pytest.raises(OutboundFailed) as failed:
         outbound_request(method="POST", url=url, body=b"{}", timeout=2, policy=LOCAL)
     assert failed.value.error_class == "connection_refused"
+
+
+@pytest.mark.parametrize("body", [b"", b"x" * 50], ids=["headers", "body"])
+def test_a_receiver_that_drips_bytes_is_cut_at_the_wall_clock_deadline(body: bytes) -> None:
+    """Each byte comes well inside a socket timeout, yet the whole answer would take far longer."""
+    import time
+
+    with receiver(lambda n: Answer(body=body, drip=0.2)) as rx:
+        started = time.monotonic()
+        with pytest.raises(OutboundFailed) as failed:
+            outbound_request(method="POST", url=rx.url, body=b"{}", timeout=1.0, policy=LOCAL)
+        took = time.monotonic() - started
+    assert failed.value.error_class == "timeout"
+    # The answer needs 8 s or more at this pace; the deadline ended it long before (not a timing bound).
+    assert took < 8, took
