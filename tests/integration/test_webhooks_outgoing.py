@@ -494,3 +494,35 @@ def register_other_tenant_endpoint(api, url: str) -> dict:
     client = ApiClient(api.base_url, make_key(tenant))
     endpoint = register(client, url)
     return {"endpoint": endpoint, "executions": [quiet_execution(tenant) for _ in range(3)]}
+
+
+def test_an_attempt_whose_claim_was_taken_over_records_nothing(api, world) -> None:
+    """The claim lapsed mid-send and another worker claimed the row: only that worker records an attempt."""
+    from django.utils import timezone
+
+    from api_service.webhooks.delivery import delivery_attempt
+    from api_service.webhooks.models import WebhookAttempt, WebhookDelivery
+
+    def take_over(n: int) -> Answer:
+        # While our request is in flight, as if our claim lapsed and a second worker took the row.
+        WebhookDelivery.objects.filter(pk=row.pk).update(locked_until=timezone.now() + timedelta(minutes=5))
+        return Answer()
+
+    with receiver(take_over) as rx:
+        endpoint_id = register(api, rx.url)["id"]
+        execution = quiet_execution(world.tenant)
+        now = timezone.now()
+        row = WebhookDelivery.objects.create(
+            tenant=world.tenant,
+            execution=execution,
+            endpoint_id=endpoint_id,
+            url=rx.url,
+            event_type="execution.completed",
+            occurred_at=now,
+            next_attempt_at=now,
+        )
+        assert delivery_attempt(delivery_id=row.pk) == "claim_lost"
+    assert len(rx.requests) == 1
+    assert not WebhookAttempt.objects.filter(delivery_id=row.pk).exists()
+    row.refresh_from_db()
+    assert (row.status, row.attempt_count) == ("PENDING", 0)
