@@ -83,7 +83,7 @@ def delivery_attempt(*, delivery_id: str) -> str:
             last_error=f"the endpoint is disabled: {endpoint.disabled_reason or 'by its owner'}",
         )
         return "skipped"
-    slot_key = endpoint.id if endpoint is not None else f"url:{delivery.url}"
+    slot_key = slots.slot_target(endpoint_id=endpoint.id if endpoint is not None else None, url=delivery.url)
     slot = slots.slot_acquire(target=slot_key, hold_seconds=int(hold.total_seconds()))
     if slot is None:
         # The receiver already has its share of in-flight requests: try again shortly, not an attempt.

@@ -526,3 +526,44 @@ def test_an_attempt_whose_claim_was_taken_over_records_nothing(api, world) -> No
     assert not WebhookAttempt.objects.filter(delivery_id=row.pk).exists()
     row.refresh_from_db()
     assert (row.status, row.attempt_count) == ("PENDING", 0)
+
+
+def test_ad_hoc_urls_share_their_receivers_slots_whatever_the_query_string(api, world) -> None:
+    """A per-execution webhookUrl takes a slot of its origin: a new query string is not a new receiver."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from api_service.webhooks import slots
+    from api_service.webhooks.delivery import delivery_attempt
+    from api_service.webhooks.models import WebhookDelivery
+    from api_service.webhooks.services import signing_secret_ensure
+
+    signing_secret_ensure(tenant=world.tenant)  # ad-hoc URLs are signed with the tenant's secret
+    with receiver() as rx:
+        targets = [slots.slot_target(endpoint_id=None, url=f"{rx.url}?n={i}") for i in range(9)]
+        held = [
+            slots.slot_acquire(target=targets[i], hold_seconds=60)
+            for i in range(settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT)
+        ]
+        try:
+            assert all(slot is not None for slot in held)
+            now = timezone.now()
+            row = WebhookDelivery.objects.create(
+                tenant=world.tenant,
+                execution=quiet_execution(world.tenant),
+                url=f"{rx.url}?other=query",
+                event_type="execution.completed",
+                occurred_at=now,
+                next_attempt_at=now,
+            )
+            assert delivery_attempt(delivery_id=row.pk) == "deferred"
+        finally:
+            for slot in held:
+                if slot is not None:
+                    slots.slot_release(slot)
+        delivery_settled(row.pk)  # once the slots are free, the deferred delivery goes out
+    (request,) = rx.requests
+    assert request.path == "/hook?other=query"
+    assert slots.slot_target(endpoint_id=None, url="HTTP://Example.com/a?x=1") == slots.slot_target(
+        endpoint_id=None, url="http://example.com:80/b"
+    )
