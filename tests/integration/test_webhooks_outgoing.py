@@ -380,8 +380,22 @@ def test_a_delivery_whose_publish_was_lost_or_whose_sender_died_is_sent_by_the_s
                 published_at=long_ago,
                 locked_until=timezone.now() - timedelta(seconds=1),
             )
+            # Published a moment ago, its message still queued behind others: the sweeper leaves it be.
+            queued = WebhookDelivery.objects.create(
+                tenant=world.tenant,
+                execution=execution,
+                endpoint_id=endpoint_id,
+                url=rx.url,
+                event_type="execution.failed",
+                occurred_at=long_ago,
+                next_attempt_at=long_ago,
+                published_at=timezone.now(),
+            )
         assert deliveries_sweep() >= 2
         received = rx.wait_for(2)
+        # Not republished: its publish mark is the one it had (a publish would have moved it).
+        assert WebhookDelivery.objects.get(pk=queued.pk).published_at == queued.published_at
+        WebhookDelivery.objects.filter(pk=queued.pk).update(status="SKIPPED")
         delivery_settled(lost.id)
         delivery_settled(orphan.id)
     assert {r.headers["webhook-id"] for r in received} == {lost.id, orphan.id}
@@ -458,7 +472,8 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
         # it held (both expire on their own); then the beat sweeper finds the row.
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             locked_until=timezone.now() - timedelta(seconds=1),
-            next_attempt_at=timezone.now() - timedelta(minutes=1),
+            next_attempt_at=timezone.now() - timedelta(minutes=5),
+            published_at=timezone.now() - timedelta(minutes=5),
         )
         redis_client().delete(*slot_keys(endpoint["id"]))
         assert deliveries_sweep() >= 1
