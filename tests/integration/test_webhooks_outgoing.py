@@ -434,7 +434,7 @@ def test_a_real_run_tells_its_webhook_url_and_a_dead_receiver_does_not_hold_it_u
     assert attempts[0]["errorClass"] == "connection_refused"
 
 
-def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) -> None:
+def test_a_webhooks_worker_killed_mid_delivery_loses_no_event(api, world, stack) -> None:
     """SIGKILL while the receiver holds the request: the claim lapses, and the event goes out again."""
     import os
     import signal
@@ -448,22 +448,22 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
     from api_service.webhooks.slots import slot_keys
     from deploy.processes import wait_for
 
-    control = next(m for m in stack.group.members if m.name == "control")
+    sender = next(m for m in stack.group.members if m.name == "webhooks")
     with receiver(lambda n: Answer(delay=1.5) if n == 0 else Answer()) as rx:
         endpoint = register(api, rx.url)
         execution = quiet_execution(world.tenant)
         worker_event(execution, COMPLETED, outputs={})
         (first,) = rx.wait_for(1)
-        os.killpg(control.process.pid, signal.SIGKILL)  # mid-send: no attempt gets recorded
-        control.process.wait(10)
-        control.start()
+        os.killpg(sender.process.pid, signal.SIGKILL)  # mid-send: no attempt gets recorded
+        sender.process.wait(10)
+        sender.start()
         wait_for(
             lambda: any(
-                "control@" in name for reply in app.control.ping(timeout=1.0) or [] for name in reply
+                "webhooks@" in name for reply in app.control.ping(timeout=1.0) or [] for name in reply
             ),
             timeout=90,
             interval=1.0,
-            what="restarted control worker",
+            what="restarted webhooks worker",
         )
         (delivery,) = WebhookDelivery.objects.filter(execution=execution)
         assert (delivery.status, delivery.attempt_count) == ("PENDING", 0)
@@ -582,3 +582,32 @@ def test_ad_hoc_urls_share_their_receivers_slots_whatever_the_query_string(api, 
     assert slots.slot_target(endpoint_id=None, url="HTTP://Example.com/a?x=1") == slots.slot_target(
         endpoint_id=None, url="http://example.com:80/b"
     )
+
+
+def test_execution_events_do_not_wait_behind_slow_deliveries(api, world, stack) -> None:
+    """Deliveries have their own worker: while slow receivers keep it busy, the control worker applies a
+    gpu worker's event, sent through the broker as the gpu worker sends it."""
+    from api_service.celery import app
+    from api_service.workflows.models import Execution
+    from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE
+
+    queues = {
+        worker.split("@")[0]: {q["name"] for q in found}
+        for worker, found in (app.control.inspect(timeout=2.0).active_queues() or {}).items()
+    }
+    assert queues["control"] == {"control"} and queues["webhooks"] == {"webhooks"}
+    with receiver(lambda n: Answer(delay=5)) as slow_a, receiver(lambda n: Answer(delay=5)) as slow_b:
+        register(api, slow_a.url)
+        register(api, slow_b.url)
+        for execution in [quiet_execution(world.tenant) for _ in range(3)]:
+            worker_event(execution, COMPLETED, outputs={})
+        slow_a.wait_for(1)
+        slow_b.wait_for(1)  # both webhooks processes are now waiting on a receiver
+        execution = quiet_execution(world.tenant)
+        event = {"type": STARTED, "executionId": execution.id, "attempt": execution.attempt, "worker": "g"}
+        app.send_task(APPLY_EVENT_TASK, args=[event], queue=CONTROL_QUEUE)
+        eventually(lambda: Execution.objects.get(pk=execution.pk).status == "RUNNING", what="RUNNING")
+        # Applied while the deliveries were still going on: three per receiver, two seconds each.
+        assert len(slow_a.requests) + len(slow_b.requests) < 6
+        slow_a.wait_for(3, timeout=120)
+        slow_b.wait_for(3, timeout=120)
