@@ -36,6 +36,8 @@ import urllib3
 import urllib3.connection
 from django.conf import settings
 
+from api_service.core.outbound_hosts import HostPort
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_URL_LENGTH = 2048
 
@@ -125,7 +127,7 @@ def address_refusal(address: IPAddress) -> str | None:
 class OutboundPolicy:
     """What may be called: hosts let through the address check, and ports beside 80 and 443."""
 
-    allowed_hosts: tuple[str, ...] = ()
+    allowed_hosts: tuple[HostPort, ...] = ()  # (host, port or None), as settings parse them
     allowed_ports: tuple[int, ...] = ()
 
     @classmethod
@@ -136,21 +138,7 @@ class OutboundPolicy:
         )
 
     def lets_through(self, host: str, port: int) -> bool:
-        return any(host == h and (p is None or p == port) for h, p in _parse_hosts(self.allowed_hosts))
-
-
-def _parse_hosts(items: tuple[str, ...]) -> list[tuple[str, int | None]]:
-    allowed = []
-    for item in items:
-        host, port = item.strip().lower(), None
-        if host.startswith("["):  # [::1]:8080
-            inner, _, rest = host[1:].partition("]")
-            host, port = inner, int(rest[1:]) if rest.startswith(":") else None
-        elif host.count(":") == 1:
-            host, raw_port = host.split(":")
-            port = int(raw_port)
-        allowed.append((host, port))
-    return allowed
+        return any(host == h and (p is None or p == port) for h, p in self.allowed_hosts)
 
 
 def _odd_ipv4_spelling(host: str) -> bool:
