@@ -611,3 +611,19 @@ def test_execution_events_do_not_wait_behind_slow_deliveries(api, world, stack) 
         assert len(slow_a.requests) + len(slow_b.requests) < 6
         slow_a.wait_for(3, timeout=120)
         slow_b.wait_for(3, timeout=120)
+
+
+def test_a_receiver_that_drips_its_answer_is_a_timeout_attempt(api, world) -> None:
+    """One byte every half second never trips a socket timeout; the wall-clock deadline ends the attempt."""
+    answers = [Answer(body=b"x" * 40, drip=0.5), Answer()]
+    with receiver(lambda n: answers[min(n, 1)]) as rx:
+        register(api, rx.url)
+        execution = quiet_execution(world.tenant)
+        worker_event(execution, COMPLETED, outputs={})
+        rx.wait_for(2)
+        (delivery,) = deliveries(api, execution.id)
+        delivery_settled(delivery["id"])
+    (delivery,) = deliveries(api, execution.id)
+    first, second = delivery["attempts"]
+    assert (first["errorClass"], first["statusCode"], first["succeeded"]) == ("timeout", None, False)
+    assert second["succeeded"] and delivery["status"] == "SUCCEEDED"
