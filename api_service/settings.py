@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from api_service.core.outbound_hosts import outbound_hosts_parse
 from api_service.env import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -132,7 +133,8 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 
 # Outgoing requests on a customer's behalf (api_service/core/outbound.py): listed hosts skip the
 # public-address check (self-hosted receivers, the tests' local ones); extra ports beside 80 and 443.
-OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS", [])
+# Parsed here, once: (host, port or None) pairs; a malformed entry stops startup, naming it.
+OUTBOUND_ALLOWED_HOSTS = outbound_hosts_parse(env_list("OUTBOUND_ALLOWED_HOSTS", []))
 OUTBOUND_ALLOWED_PORTS = [int(p) for p in env_list("OUTBOUND_ALLOWED_PORTS", [])]
 
 # Webhooks (docs/webhooks.md).

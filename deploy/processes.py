@@ -29,11 +29,8 @@ def api_command(*, port: int, workers: int = 2, threads: int = 4) -> list[str]:
 
 
 def control_worker_command(*, concurrency: int = 2, beat: bool = True, name: str = "control") -> list[str]:
-    cmd = [
-        PYTHON, "-m", "celery", "-A", "api_service.celery:app", "worker",
-        "-Q", "control,webhooks", "-c", str(concurrency), "-n", f"{name}@%h",
-        "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-    ]  # fmt: skip
+    """Execution state changes (and beat): never behind a webhook delivery, which has its own worker."""
+    cmd = _celery_worker("control", concurrency=concurrency, name=name)
     if beat:
         # Embedded beat: fine for one control worker; production runs `celery beat` once.
         cmd += [
@@ -42,6 +39,19 @@ def control_worker_command(*, concurrency: int = 2, beat: bool = True, name: str
             str(Path(os.environ.get("DATA_DIR", REPO / ".data")) / "celerybeat-schedule"),
         ]
     return cmd
+
+
+def webhooks_worker_command(*, concurrency: int = 4, name: str = "webhooks") -> list[str]:
+    """Webhook deliveries and their sweeper: slow receivers hold up only each other, up to their limits."""
+    return _celery_worker("webhooks", concurrency=concurrency, name=name)
+
+
+def _celery_worker(queues: str, *, concurrency: int, name: str) -> list[str]:
+    return [
+        PYTHON, "-m", "celery", "-A", "api_service.celery:app", "worker",
+        "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h",
+        "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
 
 
 def gpu_worker_command(*, pool: str = "default", name: str = "gpu") -> list[str]:

@@ -3,7 +3,7 @@
 Starts the embedded PostgreSQL, Valkey and SeaweedFS for whatever the
 environment does not name, migrates, creates a local tenant, admin user and
 API key on first start, writes the demo checkpoint, then runs the api on
-:8000, the control worker (with beat) and one gpu worker. The settings its
+:8000, the control worker (with beat), the webhooks worker and one gpu worker. The settings its
 processes get are written to DATA_DIR/local.env, where `manage.py` and the
 gpu worker, started by hand from the checkout, find them.
 """
@@ -24,7 +24,14 @@ from typing import IO
 from deploy.embedded import DEFAULT_PORTS, EmbeddedServiceError, left_running, start_embedded
 from deploy.local_env import LOCAL_ENV_KEYS, write_local_env
 from deploy.ports import PortUse, busy_ports, busy_report
-from deploy.processes import REPO, ProcessGroup, api_command, control_worker_command, gpu_worker_command
+from deploy.processes import (
+    REPO,
+    ProcessGroup,
+    api_command,
+    control_worker_command,
+    gpu_worker_command,
+    webhooks_worker_command,
+)
 
 # The variable that moves each embedded service, and how many ports from there it takes.
 EMBEDDED_PORTS = {
@@ -114,10 +121,11 @@ def _run_platform(data_dir: Path, port: int | None) -> int:
         logs = data_dir / "logs"
         group.start("api", api_command(port=api_port), log_dir=logs, env=env)
         group.start("control", control_worker_command(), log_dir=logs, env=env)
+        group.start("webhooks", webhooks_worker_command(), log_dir=logs, env=env)
         group.start("gpu", gpu_worker_command(), log_dir=logs, env=env)
         print(f"\nCrucible is up: api http://127.0.0.1:{api_port}  docs http://127.0.0.1:{api_port}/docs")
         print(
-            f"logs: {logs}/{{api,control,gpu}}.log (followed below). Ctrl-C stops everything.\n"
+            f"logs: {logs}/{{api,control,webhooks,gpu}}.log (followed below). Ctrl-C stops everything.\n"
             f"settings for `python manage.py ...` and `python -m gpu_worker.launcher` from this checkout: "
             f"{local_env}\n",
             flush=True,

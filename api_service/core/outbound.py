@@ -11,8 +11,9 @@ provider URLs later) goes through here. The rules:
   and the connection goes to the address that was checked (the name is kept
   for the Host header, SNI and certificate checks), so a second DNS answer
   cannot swap in a private one;
-- redirects are never followed; the response is read up to a cap, within an
-  overall deadline.
+- redirects are never followed; the response is read up to a cap, and the
+  whole request (connect, headers, body) ends at a wall-clock deadline, however
+  slowly the other side drips bytes.
 
 OUTBOUND_ALLOWED_HOSTS (`host` or `host:port`, comma-separated) lets listed
 hosts through the address check, for self-hosters and for the tests' local
@@ -21,14 +22,21 @@ receivers.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import ipaddress
 import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import urllib3
+import urllib3.connection
 from django.conf import settings
+
+from api_service.core.outbound_hosts import HostPort
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_URL_LENGTH = 2048
@@ -119,7 +127,7 @@ def address_refusal(address: IPAddress) -> str | None:
 class OutboundPolicy:
     """What may be called: hosts let through the address check, and ports beside 80 and 443."""
 
-    allowed_hosts: tuple[str, ...] = ()
+    allowed_hosts: tuple[HostPort, ...] = ()  # (host, port or None), as settings parse them
     allowed_ports: tuple[int, ...] = ()
 
     @classmethod
@@ -130,21 +138,7 @@ class OutboundPolicy:
         )
 
     def lets_through(self, host: str, port: int) -> bool:
-        return any(host == h and (p is None or p == port) for h, p in _parse_hosts(self.allowed_hosts))
-
-
-def _parse_hosts(items: tuple[str, ...]) -> list[tuple[str, int | None]]:
-    allowed = []
-    for item in items:
-        host, port = item.strip().lower(), None
-        if host.startswith("["):  # [::1]:8080
-            inner, _, rest = host[1:].partition("]")
-            host, port = inner, int(rest[1:]) if rest.startswith(":") else None
-        elif host.count(":") == 1:
-            host, raw_port = host.split(":")
-            port = int(raw_port)
-        allowed.append((host, port))
-    return allowed
+        return any(host == h and (p is None or p == port) for h, p in self.allowed_hosts)
 
 
 def _odd_ipv4_spelling(host: str) -> bool:
@@ -258,42 +252,39 @@ def outbound_request(
     if target.port != DEFAULT_PORTS[target.scheme]:
         host_header += f":{target.port}"
     send_headers = {"Host": host_header, "User-Agent": "Crucible-Outbound/1", **(headers or {})}
-    pool_kwargs: dict = {
-        "timeout": urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
-        "retries": False,
-        "maxsize": 1,
-    }
+    # One connection of our own, to the checked address, so the whole exchange can be cut at the deadline.
+    connect_timeout = min(timeout, 10.0)
     if target.scheme == "https":
         # Connect to the checked address; verify the certificate against the name.
-        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+        conn: urllib3.connection.HTTPConnection = urllib3.connection.HTTPSConnection(
             str(address),
             target.port,
+            timeout=connect_timeout,
             server_hostname=target.host,
             assert_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
-            **pool_kwargs,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(str(address), target.port, **pool_kwargs)
+        conn = urllib3.connection.HTTPConnection(str(address), target.port, timeout=connect_timeout)
     started = time.monotonic()
-    deadline = started + timeout
+    deadline = Deadline(started + timeout, seconds=timeout)
+    watchdog: threading.Timer | None = None
     try:
-        response = pool.urlopen(
-            method,
-            target.path,
-            body=body,
-            headers=send_headers,
-            redirect=False,
-            retries=False,
-            preload_content=False,
-            assert_same_host=False,
-        )
+        conn.connect()
+        # Socket timeouts bound each read, not the request: a receiver that drips a byte now and then
+        # would outlive any of them. At the deadline the watchdog shuts the socket, which ends the read.
+        watchdog = threading.Timer(deadline.remaining(), deadline.expire, args=(conn,))
+        watchdog.daemon = True
+        watchdog.start()
+        deadline.bound(conn)
+        conn.request(method, target.path, body=body, headers=send_headers, preload_content=False)
+        deadline.bound(conn)
+        response = conn.getresponse()
         chunks: list[bytes] = []
         size, truncated = 0, False
         try:
             while True:
-                if time.monotonic() > deadline:
-                    raise OutboundFailed(f"No complete answer within {timeout:g} s.", error_class="timeout")
+                deadline.bound(conn)
                 chunk = response.read(min(16384, max_bytes + 1 - size), decode_content=False)
                 if not chunk:
                     break
@@ -305,6 +296,8 @@ def outbound_request(
         finally:
             # Never drain a huge answer: drop the connection instead.
             response.close()
+        if deadline.expired:
+            raise OutboundFailed(f"No complete answer within {timeout:g} s.", error_class="timeout")
         data = b"".join(chunks)[:max_bytes]
         return OutboundResponse(
             status=response.status,
@@ -318,13 +311,46 @@ def outbound_request(
         raise
     except urllib3.exceptions.NewConnectionError:  # before ConnectTimeoutError, its base class
         raise OutboundFailed("The connection was refused.", error_class="connection_refused") from None
-    except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError):
+    except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError, TimeoutError):
         raise OutboundFailed(f"No answer within {timeout:g} s.", error_class="timeout") from None
-    except urllib3.exceptions.SSLError as exc:
-        raise OutboundFailed(f"TLS failed: {exc}", error_class="tls_error") from None
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise OutboundFailed(
-            f"The connection failed: {type(exc).__name__}.", error_class="connection_error"
-        ) from None
+    except Exception as exc:
+        if deadline.expired:  # the watchdog cut the socket mid-read
+            raise OutboundFailed(f"No complete answer within {timeout:g} s.", error_class="timeout") from None
+        if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
+            raise OutboundFailed(f"TLS failed: {exc}", error_class="tls_error") from None
+        if isinstance(exc, urllib3.exceptions.HTTPError | http.client.HTTPException | OSError):
+            raise OutboundFailed(
+                f"The connection failed: {type(exc).__name__}.", error_class="connection_error"
+            ) from None
+        raise
     finally:
-        pool.close()
+        if watchdog is not None:
+            watchdog.cancel()
+        conn.close()
+
+
+class Deadline:
+    """The request's wall-clock end: each read may block only for what is left of it."""
+
+    def __init__(self, at: float, *, seconds: float) -> None:
+        self.at = at
+        self.seconds = seconds
+        self.expired = False
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def bound(self, conn: urllib3.connection.HTTPConnection) -> None:
+        left = self.remaining()
+        if left <= 0 or self.expired:
+            self.expired = True
+            raise OutboundFailed(f"No complete answer within {self.seconds:g} s.", error_class="timeout")
+        if conn.sock is not None:
+            conn.sock.settimeout(left)
+
+    def expire(self, conn: urllib3.connection.HTTPConnection) -> None:
+        self.expired = True
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -35,6 +36,17 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600
 MAX_COUNTDOWN_SECONDS = 900
 
 
+def attempt_time_limits() -> tuple[int, int, int]:
+    """(soft, hard, hold) seconds for one attempt, all derived from WEBHOOK_TIMEOUT_SECONDS.
+
+    The deliver task runs under soft/hard; the claim and the receiver slot are held for `hold`,
+    which outlasts the hard limit, so no second worker can take a row whose attempt may still run.
+    """
+    soft = settings.WEBHOOK_TIMEOUT_SECONDS + 30
+    hard = soft + 15
+    return soft, hard, hard + 30
+
+
 @dataclass(frozen=True)
 class Outcome:
     succeeded: bool
@@ -50,13 +62,14 @@ class Outcome:
 def delivery_attempt(*, delivery_id: str) -> str:
     """One attempt of one delivery, if it is due and nobody else holds it. Returns what happened."""
     now = timezone.now()
-    hold = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 60)
+    hold = timedelta(seconds=attempt_time_limits()[2])
+    claim = now + hold  # the claim's token: only the worker that set this value may settle the row
     claimed = (
         WebhookDelivery.objects.filter(
             pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now + timedelta(seconds=1)
         )
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + hold)
+        .update(locked_until=claim)
     )
     if not claimed:
         return "not_due"
@@ -70,7 +83,7 @@ def delivery_attempt(*, delivery_id: str) -> str:
             last_error=f"the endpoint is disabled: {endpoint.disabled_reason or 'by its owner'}",
         )
         return "skipped"
-    slot_key = endpoint.id if endpoint is not None else f"url:{delivery.url}"
+    slot_key = slots.slot_target(endpoint_id=endpoint.id if endpoint is not None else None, url=delivery.url)
     slot = slots.slot_acquire(target=slot_key, hold_seconds=int(hold.total_seconds()))
     if slot is None:
         # The receiver already has its share of in-flight requests: try again shortly, not an attempt.
@@ -80,12 +93,15 @@ def delivery_attempt(*, delivery_id: str) -> str:
         )
         dispatch.delivery_publish(delivery_id=delivery_id, countdown=wait)
         return "deferred"
+    started = timezone.now()
     try:
-        started = timezone.now()
         outcome = _send(delivery, at=started)
+    except SoftTimeLimitExceeded:
+        # Building the body or sending overran the task's limit: a failed attempt like any other timeout.
+        outcome = Outcome(succeeded=False, error_class="timeout", error="The attempt overran its time limit.")
     finally:
         slots.slot_release(slot)
-    return _settle(delivery, outcome, started=started)
+    return _settle(delivery, outcome, started=started, claim=claim)
 
 
 def delivery_body(delivery: WebhookDelivery) -> str:
@@ -181,11 +197,22 @@ def _next_wait(delivery: WebhookDelivery, outcome: Outcome) -> float | None:
     return base * (1 + random.random() * 0.2)
 
 
-def _settle(delivery: WebhookDelivery, outcome: Outcome, *, started: datetime) -> str:
+def _settle(delivery: WebhookDelivery, outcome: Outcome, *, started: datetime, claim: datetime) -> str:
     now = timezone.now()
-    wait = None if outcome.succeeded else _next_wait(delivery, outcome)
-    number = delivery.attempt_count + 1
     with transaction.atomic():
+        # Fenced on the claim: if it lapsed and another worker claimed the row, that worker records.
+        current = (
+            WebhookDelivery.objects.select_for_update()
+            .filter(pk=delivery.pk, status=DeliveryStatus.PENDING, locked_until=claim)
+            .only("attempt_count", "round_start")
+            .first()
+        )
+        if current is None:
+            log.warning("webhook %s: claim lost before the attempt was recorded; not recording", delivery.id)
+            return "claim_lost"
+        delivery.attempt_count, delivery.round_start = current.attempt_count, current.round_start
+        wait = None if outcome.succeeded else _next_wait(delivery, outcome)
+        number = delivery.attempt_count + 1
         WebhookAttempt.objects.create(
             delivery=delivery,
             number=number,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -27,7 +28,10 @@ def delivery_publish(*, delivery_id: str, countdown: float | None = None) -> boo
             retry=True,
             retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         )
-        WebhookDelivery.objects.filter(pk=delivery_id).update(published_at=timezone.now())
+        # When the message becomes deliverable (its countdown included): the sweeper leaves the row
+        # alone until well after that, so a backlog is not answered with more copies of the message.
+        due = timezone.now() + timedelta(seconds=countdown or 0)
+        WebhookDelivery.objects.filter(pk=delivery_id).update(published_at=due)
     except Exception:
         log.exception("publishing webhook delivery %s failed; the sweeper will retry", delivery_id)
         return False

@@ -105,6 +105,7 @@ class WebhookDelivery(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     # attempt_count when the current round of retries began (a redelivery starts a new round).
     round_start = models.PositiveIntegerField(default=0)
+    # When the last published message became deliverable; the sweeper republishes only long after it.
     published_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from api_service.accounts.models import Tenant
@@ -288,12 +289,20 @@ def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def deliveries_sweep(*, grace_seconds: int = 30, limit: int = 500) -> int:
-    """Publish pending deliveries that are due but that no worker took: a lost publish, a long retry wait."""
+    """Publish pending deliveries that are due but that no worker took: a lost publish, a long retry wait.
+
+    A row whose last message became deliverable less than a claim's hold ago is left alone: that
+    message is most likely still queued behind others, and a copy would only lengthen the queue.
+    """
+    from api_service.webhooks.delivery import attempt_time_limits
+
     now = timezone.now()
+    republish_before = now - timedelta(seconds=max(grace_seconds, attempt_time_limits()[2]))
     ids = list(
         WebhookDelivery.objects.filter(
             status=DeliveryStatus.PENDING, next_attempt_at__lte=now - timedelta(seconds=grace_seconds)
         )
+        .filter(Q(published_at__isnull=True) | Q(published_at__lt=republish_before))
         .exclude(locked_until__gt=now)
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:limit]

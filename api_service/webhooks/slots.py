@@ -1,4 +1,4 @@
-"""Bounded concurrency per receiver: a few Redis slot keys per endpoint (or URL), taken with SET NX.
+"""Bounded concurrency per receiver: a few Redis slot keys per endpoint (or ad-hoc origin), by SET NX.
 
 A slot expires by itself, so a worker that died never keeps one. Without Redis, sending goes on
 unbounded rather than stopping (the delivery rows stay the source of truth).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -26,6 +27,22 @@ return 0
 class Slot:
     key: str | None
     token: str
+
+
+def slot_target(*, endpoint_id: str | None, url: str) -> str:
+    """Whose slots a delivery takes: its endpoint's, or for an ad-hoc URL its receiver's (scheme, host, port).
+
+    Keyed by origin, not by the whole URL: otherwise a new query string would be a new receiver each time.
+    """
+    if endpoint_id is not None:
+        return endpoint_id
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    except ValueError:
+        port = 0
+    return f"origin:{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def slot_keys(target: str) -> list[str]:

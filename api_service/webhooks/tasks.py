@@ -8,9 +8,14 @@ from api_service.webhooks import delivery, services
 from api_service.webhooks.dispatch import DELIVER_TASK
 from gpu_worker.protocol import WEBHOOKS_QUEUE
 
+SOFT_LIMIT, HARD_LIMIT, _HOLD = delivery.attempt_time_limits()
+
 
 # acks_late: a worker killed mid-send leaves the message to be taken again; the row's claim lapses.
-@shared_task(name=DELIVER_TASK, queue=WEBHOOKS_QUEUE, acks_late=True, time_limit=120, soft_time_limit=100)
+# The limits come from delivery.attempt_time_limits, which also sizes the claim to outlast them.
+@shared_task(
+    name=DELIVER_TASK, queue=WEBHOOKS_QUEUE, acks_late=True, time_limit=HARD_LIMIT, soft_time_limit=SOFT_LIMIT
+)
 def deliver(delivery_id: str) -> str:
     return delivery.delivery_attempt(delivery_id=delivery_id)
 

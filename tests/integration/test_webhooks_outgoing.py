@@ -380,8 +380,22 @@ def test_a_delivery_whose_publish_was_lost_or_whose_sender_died_is_sent_by_the_s
                 published_at=long_ago,
                 locked_until=timezone.now() - timedelta(seconds=1),
             )
+            # Published a moment ago, its message still queued behind others: the sweeper leaves it be.
+            queued = WebhookDelivery.objects.create(
+                tenant=world.tenant,
+                execution=execution,
+                endpoint_id=endpoint_id,
+                url=rx.url,
+                event_type="execution.failed",
+                occurred_at=long_ago,
+                next_attempt_at=long_ago,
+                published_at=timezone.now(),
+            )
         assert deliveries_sweep() >= 2
         received = rx.wait_for(2)
+        # Not republished: its publish mark is the one it had (a publish would have moved it).
+        assert WebhookDelivery.objects.get(pk=queued.pk).published_at == queued.published_at
+        WebhookDelivery.objects.filter(pk=queued.pk).update(status="SKIPPED")
         delivery_settled(lost.id)
         delivery_settled(orphan.id)
     assert {r.headers["webhook-id"] for r in received} == {lost.id, orphan.id}
@@ -420,7 +434,7 @@ def test_a_real_run_tells_its_webhook_url_and_a_dead_receiver_does_not_hold_it_u
     assert attempts[0]["errorClass"] == "connection_refused"
 
 
-def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) -> None:
+def test_a_webhooks_worker_killed_mid_delivery_loses_no_event(api, world, stack) -> None:
     """SIGKILL while the receiver holds the request: the claim lapses, and the event goes out again."""
     import os
     import signal
@@ -434,22 +448,22 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
     from api_service.webhooks.slots import slot_keys
     from deploy.processes import wait_for
 
-    control = next(m for m in stack.group.members if m.name == "control")
+    sender = next(m for m in stack.group.members if m.name == "webhooks")
     with receiver(lambda n: Answer(delay=1.5) if n == 0 else Answer()) as rx:
         endpoint = register(api, rx.url)
         execution = quiet_execution(world.tenant)
         worker_event(execution, COMPLETED, outputs={})
         (first,) = rx.wait_for(1)
-        os.killpg(control.process.pid, signal.SIGKILL)  # mid-send: no attempt gets recorded
-        control.process.wait(10)
-        control.start()
+        os.killpg(sender.process.pid, signal.SIGKILL)  # mid-send: no attempt gets recorded
+        sender.process.wait(10)
+        sender.start()
         wait_for(
             lambda: any(
-                "control@" in name for reply in app.control.ping(timeout=1.0) or [] for name in reply
+                "webhooks@" in name for reply in app.control.ping(timeout=1.0) or [] for name in reply
             ),
             timeout=90,
             interval=1.0,
-            what="restarted control worker",
+            what="restarted webhooks worker",
         )
         (delivery,) = WebhookDelivery.objects.filter(execution=execution)
         assert (delivery.status, delivery.attempt_count) == ("PENDING", 0)
@@ -458,7 +472,8 @@ def test_a_control_worker_killed_mid_delivery_loses_no_event(api, world, stack) 
         # it held (both expire on their own); then the beat sweeper finds the row.
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             locked_until=timezone.now() - timedelta(seconds=1),
-            next_attempt_at=timezone.now() - timedelta(minutes=1),
+            next_attempt_at=timezone.now() - timedelta(minutes=5),
+            published_at=timezone.now() - timedelta(minutes=5),
         )
         redis_client().delete(*slot_keys(endpoint["id"]))
         assert deliveries_sweep() >= 1
@@ -587,3 +602,121 @@ def test_the_tenant_secret_is_refused_to_a_restricted_key_and_a_read_key_does_no
     assert shown["secretHint"] == masked[0]["secretHint"] == shown["secret"][:10] + "…"
     again = api.get("/v1/webhook-secret").json()
     assert again["secret"] is None and again["revealed"] is True
+
+
+def test_an_attempt_whose_claim_was_taken_over_records_nothing(api, world) -> None:
+    """The claim lapsed mid-send and another worker claimed the row: only that worker records an attempt."""
+    from django.utils import timezone
+
+    from api_service.webhooks.delivery import delivery_attempt
+    from api_service.webhooks.models import WebhookAttempt, WebhookDelivery
+
+    def take_over(n: int) -> Answer:
+        # While our request is in flight, as if our claim lapsed and a second worker took the row.
+        WebhookDelivery.objects.filter(pk=row.pk).update(locked_until=timezone.now() + timedelta(minutes=5))
+        return Answer()
+
+    with receiver(take_over) as rx:
+        endpoint_id = register(api, rx.url)["id"]
+        execution = quiet_execution(world.tenant)
+        now = timezone.now()
+        row = WebhookDelivery.objects.create(
+            tenant=world.tenant,
+            execution=execution,
+            endpoint_id=endpoint_id,
+            url=rx.url,
+            event_type="execution.completed",
+            occurred_at=now,
+            next_attempt_at=now,
+        )
+        assert delivery_attempt(delivery_id=row.pk) == "claim_lost"
+    assert len(rx.requests) == 1
+    assert not WebhookAttempt.objects.filter(delivery_id=row.pk).exists()
+    row.refresh_from_db()
+    assert (row.status, row.attempt_count) == ("PENDING", 0)
+
+
+def test_ad_hoc_urls_share_their_receivers_slots_whatever_the_query_string(api, world) -> None:
+    """A per-execution webhookUrl takes a slot of its origin: a new query string is not a new receiver."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from api_service.webhooks import slots
+    from api_service.webhooks.delivery import delivery_attempt
+    from api_service.webhooks.models import WebhookDelivery
+    from api_service.webhooks.services import signing_secret_ensure
+
+    signing_secret_ensure(tenant=world.tenant)  # ad-hoc URLs are signed with the tenant's secret
+    with receiver() as rx:
+        targets = [slots.slot_target(endpoint_id=None, url=f"{rx.url}?n={i}") for i in range(9)]
+        held = [
+            slots.slot_acquire(target=targets[i], hold_seconds=60)
+            for i in range(settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT)
+        ]
+        try:
+            assert all(slot is not None for slot in held)
+            now = timezone.now()
+            row = WebhookDelivery.objects.create(
+                tenant=world.tenant,
+                execution=quiet_execution(world.tenant),
+                url=f"{rx.url}?other=query",
+                event_type="execution.completed",
+                occurred_at=now,
+                next_attempt_at=now,
+            )
+            assert delivery_attempt(delivery_id=row.pk) == "deferred"
+        finally:
+            for slot in held:
+                if slot is not None:
+                    slots.slot_release(slot)
+        delivery_settled(row.pk)  # once the slots are free, the deferred delivery goes out
+    (request,) = rx.requests
+    assert request.path == "/hook?other=query"
+    assert slots.slot_target(endpoint_id=None, url="HTTP://Example.com/a?x=1") == slots.slot_target(
+        endpoint_id=None, url="http://example.com:80/b"
+    )
+
+
+def test_execution_events_do_not_wait_behind_slow_deliveries(api, world, stack) -> None:
+    """Deliveries have their own worker: while slow receivers keep it busy, the control worker applies a
+    gpu worker's event, sent through the broker as the gpu worker sends it."""
+    from api_service.celery import app
+    from api_service.workflows.models import Execution
+    from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE
+
+    queues = {
+        worker.split("@")[0]: {q["name"] for q in found}
+        for worker, found in (app.control.inspect(timeout=2.0).active_queues() or {}).items()
+    }
+    assert queues["control"] == {"control"} and queues["webhooks"] == {"webhooks"}
+    with receiver(lambda n: Answer(delay=5)) as slow_a, receiver(lambda n: Answer(delay=5)) as slow_b:
+        register(api, slow_a.url)
+        register(api, slow_b.url)
+        for execution in [quiet_execution(world.tenant) for _ in range(3)]:
+            worker_event(execution, COMPLETED, outputs={})
+        slow_a.wait_for(1)
+        slow_b.wait_for(1)  # both webhooks processes are now waiting on a receiver
+        execution = quiet_execution(world.tenant)
+        event = {"type": STARTED, "executionId": execution.id, "attempt": execution.attempt, "worker": "g"}
+        app.send_task(APPLY_EVENT_TASK, args=[event], queue=CONTROL_QUEUE)
+        eventually(lambda: Execution.objects.get(pk=execution.pk).status == "RUNNING", what="RUNNING")
+        # Applied while the deliveries were still going on: three per receiver, two seconds each.
+        assert len(slow_a.requests) + len(slow_b.requests) < 6
+        slow_a.wait_for(3, timeout=120)
+        slow_b.wait_for(3, timeout=120)
+
+
+def test_a_receiver_that_drips_its_answer_is_a_timeout_attempt(api, world) -> None:
+    """One byte every half second never trips a socket timeout; the wall-clock deadline ends the attempt."""
+    answers = [Answer(body=b"x" * 40, drip=0.5), Answer()]
+    with receiver(lambda n: answers[min(n, 1)]) as rx:
+        register(api, rx.url)
+        execution = quiet_execution(world.tenant)
+        worker_event(execution, COMPLETED, outputs={})
+        rx.wait_for(2)
+        (delivery,) = deliveries(api, execution.id)
+        delivery_settled(delivery["id"])
+    (delivery,) = deliveries(api, execution.id)
+    first, second = delivery["attempts"]
+    assert (first["errorClass"], first["statusCode"], first["succeeded"]) == ("timeout", None, False)
+    assert second["succeeded"] and delivery["status"] == "SUCCEEDED"

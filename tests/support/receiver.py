@@ -24,6 +24,7 @@ class Answer:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering
+    drip: float = 0.0  # when set, the whole answer goes out one byte per `drip` seconds
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Receiver:
     requests: list[Received]
     # Called with the request number (0-based); returns what to answer.
     script: Callable[[int], Answer]
+    # For each dripped answer, (bytes of it that went out before the client hung up, its whole length).
+    dripped: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -63,6 +66,9 @@ def receiver(script: Callable[[int], Answer] | None = None, port: int = 0) -> It
             answer = state.script(number)
             if answer.delay:
                 time.sleep(answer.delay)
+            if answer.drip:
+                self._drip(answer)
+                return
             try:
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
@@ -72,6 +78,21 @@ def receiver(script: Callable[[int], Answer] | None = None, port: int = 0) -> It
                 self.wfile.write(answer.body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading, as it should with huge answers
+
+        def _drip(self, answer: Answer) -> None:
+            head = f"HTTP/1.1 {answer.status} OK\r\nContent-Length: {len(answer.body)}\r\n\r\n"
+            whole = head.encode() + answer.body
+            sent = 0
+            try:
+                for byte in whole:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    sent += 1
+                    time.sleep(answer.drip)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should
+            finally:
+                state.dripped.append((sent, len(whole)))
 
         do_POST = do_GET = do_PUT = _handle
 

@@ -1,4 +1,4 @@
-"""The platform's processes for a test session: api (gunicorn), control worker, gpu worker.
+"""The platform's processes for a test session: api (gunicorn), control, webhooks and gpu workers.
 
 Started with the same commands `make run` uses; logs go to files that a
 failing test prints.
@@ -13,7 +13,14 @@ from pathlib import Path
 
 import requests
 
-from deploy.processes import ProcessGroup, api_command, control_worker_command, gpu_worker_command, wait_for
+from deploy.processes import (
+    ProcessGroup,
+    api_command,
+    control_worker_command,
+    gpu_worker_command,
+    wait_for,
+    webhooks_worker_command,
+)
 
 
 @dataclass
@@ -45,6 +52,7 @@ def start_stack(env: dict[str, str], log_dir: Path) -> Stack:
     group = ProcessGroup()
     group.start("api", api_command(port=port, workers=2, threads=4), log_dir=log_dir, env=child_env)
     group.start("control", control_worker_command(concurrency=2, beat=False), log_dir=log_dir, env=child_env)
+    group.start("webhooks", webhooks_worker_command(concurrency=2), log_dir=log_dir, env=child_env)
     group.start("gpu", gpu_worker_command(pool="default"), log_dir=log_dir, env=child_env)
     stack = Stack(base_url=f"http://127.0.0.1:{port}", group=group, log_dir=log_dir)
     try:
@@ -54,7 +62,7 @@ def start_stack(env: dict[str, str], log_dir: Path) -> Stack:
             stack.assert_alive()
             replies = app.control.ping(timeout=1.0) or []
             names = {name.split("@")[0] for reply in replies for name in reply}
-            return {"control", "gpu"} <= names
+            return {"control", "webhooks", "gpu"} <= names
 
         wait_for(workers_ready, timeout=90, interval=1.0, what="celery workers")
     except BaseException:

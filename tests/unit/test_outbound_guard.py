@@ -15,10 +15,11 @@ from api_service.core.outbound import (
     outbound_parse,
     outbound_request,
 )
+from api_service.core.outbound_hosts import outbound_hosts_parse
 from tests.support.receiver import Answer, receiver
 
 NOBODY = OutboundPolicy()
-LOCAL = OutboundPolicy(allowed_hosts=("127.0.0.1",))
+LOCAL = OutboundPolicy(allowed_hosts=outbound_hosts_parse(["127.0.0.1"]))
 
 REFUSED_ADDRESSES = [
     ("127.0.0.1", "loopback"),
@@ -127,13 +128,13 @@ def test_a_name_that_does_not_resolve_is_refused() -> None:
 
 def test_listed_hosts_pass_and_a_listed_port_is_only_that_port() -> None:
     assert outbound_check_url("http://127.0.0.1:8123/x", policy=LOCAL).allowed_by_config
-    only_port = OutboundPolicy(allowed_hosts=("127.0.0.1:8123",))
+    only_port = OutboundPolicy(allowed_hosts=outbound_hosts_parse(["127.0.0.1:8123"]))
     assert outbound_check_url("http://127.0.0.1:8123/x", policy=only_port).allowed_by_config
     with pytest.raises(OutboundRefused):
         outbound_check_url("http://127.0.0.1:8124/x", policy=only_port)
     with pytest.raises(OutboundRefused):  # another spelling of a listed host is not listed
         outbound_check_url("http://localhost:8123/x", policy=only_port)
-    assert OutboundPolicy(allowed_hosts=("[::1]:9000",)).lets_through("::1", 9000)
+    assert OutboundPolicy(allowed_hosts=outbound_hosts_parse(["[::1]:9000"])).lets_through("::1", 9000)
 
 
 def test_extra_ports_are_allowed_only_when_configured() -> None:
@@ -181,3 +182,54 @@ def test_a_closed_port_is_a_refused_connection() -> None:
     with pytest.raises(OutboundFailed) as failed:
         outbound_request(method="POST", url=url, body=b"{}", timeout=2, policy=LOCAL)
     assert failed.value.error_class == "connection_refused"
+
+
+@pytest.mark.parametrize("body", [b"", b"x" * 50], ids=["headers", "body"])
+def test_a_receiver_that_drips_bytes_is_cut_at_the_wall_clock_deadline(body: bytes) -> None:
+    """Each byte comes well inside a socket timeout, yet the whole answer would take far longer: the
+    client hangs up at its deadline, so most of the answer never goes out (a per-read timeout would
+    have read it all)."""
+    import time
+
+    with receiver(lambda n: Answer(body=body, drip=0.2)) as rx:
+        with pytest.raises(OutboundFailed) as failed:
+            outbound_request(method="POST", url=rx.url, body=b"{}", timeout=1.0, policy=LOCAL)
+        while not rx.dripped:  # the receiver notices the hang-up at its next write
+            time.sleep(0.05)
+    assert failed.value.error_class == "timeout"
+    sent, whole = rx.dripped[0]
+    assert sent < whole / 2, (sent, whole)
+
+
+@pytest.mark.parametrize(
+    "entry", ["host:abc", "host:", "host:0", "host:70000", "[::1", "[::1]x", "::1", ":80"]
+)
+def test_a_malformed_allowed_host_is_refused_naming_the_entry(entry: str) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="OUTBOUND_ALLOWED_HOSTS") as refused:
+        outbound_hosts_parse(["ok.example", entry])
+    assert repr(entry) in str(refused.value)
+
+
+def test_allowed_hosts_parse_to_hosts_and_optional_ports() -> None:
+    assert outbound_hosts_parse([" Example.com ", "127.0.0.1:8123", "[::1]", "[::1]:9000"]) == (
+        ("example.com", None),
+        ("127.0.0.1", 8123),
+        ("::1", None),
+        ("::1", 9000),
+    )
+
+
+def test_a_bad_allowed_host_stops_manage_py_check() -> None:
+    """Loudly at startup, not as a 500 at registration or a crashing delivery."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SECRET_KEY": "check", "OUTBOUND_ALLOWED_HOSTS": "good.example,host:abc"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "'host:abc'" in result.stderr, result.stderr[-2000:]
