@@ -32,6 +32,18 @@ def deliveries(api, execution_id: str) -> list[dict]:
     return response.json()["items"]
 
 
+def settled_completion(api, tenant, rx, *, requests: int) -> dict:
+    """A quiet execution of the tenant completes; once `rx` got `requests` requests and the one delivery
+    it caused has settled, that delivery as the api lists it."""
+    execution = quiet_execution(tenant)
+    worker_event(execution, COMPLETED, outputs={})
+    rx.wait_for(requests)
+    (delivery,) = deliveries(api, execution.id)
+    delivery_settled(delivery["id"])
+    (delivery,) = deliveries(api, execution.id)
+    return delivery
+
+
 def test_endpoints_crud_and_the_secret_is_shown_once(api) -> None:
     created = register(api, "http://127.0.0.1:9/hook", description="orders")
     assert created["id"].startswith("whe_") and created["secret"].startswith("whsec_")
@@ -188,12 +200,7 @@ def test_a_receiver_that_fails_then_recovers_gets_the_event_with_the_same_webhoo
 def test_a_redirect_is_a_failure_and_is_never_followed(api, world) -> None:
     with receiver() as target, receiver(lambda n: Answer(status=302, headers={"Location": target.url})) as rx:
         endpoint = register(api, rx.url)
-        execution = quiet_execution(world.tenant)
-        worker_event(execution, COMPLETED, outputs={})
-        rx.wait_for(4)
-        (delivery,) = deliveries(api, execution.id)
-        delivery_settled(delivery["id"])
-        (delivery,) = deliveries(api, execution.id)
+        delivery = settled_completion(api, world.tenant, rx, requests=4)
         assert target.requests == []
     assert delivery["status"] == "FAILED"
     assert [a["errorClass"] for a in delivery["attempts"]] == ["redirect"] * 4
@@ -225,12 +232,7 @@ def test_a_slow_receiver_times_out_and_a_huge_answer_is_read_only_in_part(api, w
     answers = [Answer(delay=4), Answer(body=b"x" * (10 * 2**20))]
     with receiver(lambda n: answers[min(n, 1)]) as rx:
         register(api, rx.url)
-        execution = quiet_execution(world.tenant)
-        worker_event(execution, COMPLETED, outputs={})
-        rx.wait_for(2)
-        (delivery,) = deliveries(api, execution.id)
-        delivery_settled(delivery["id"])
-    (delivery,) = deliveries(api, execution.id)
+        delivery = settled_completion(api, world.tenant, rx, requests=2)
     first, second = delivery["attempts"]
     assert (first["errorClass"], first["statusCode"]) == ("timeout", None)
     assert second["succeeded"] and second["response"] == "x" * 1024
@@ -243,12 +245,7 @@ def test_retry_after_is_honoured_on_429_and_503(api, world) -> None:
     ]
     with receiver(lambda n: answers[n] if n < 2 else Answer()) as rx:
         register(api, rx.url)
-        execution = quiet_execution(world.tenant)
-        worker_event(execution, COMPLETED, outputs={})
-        rx.wait_for(3)
-        (delivery,) = deliveries(api, execution.id)
-        delivery_settled(delivery["id"])
-    (delivery,) = deliveries(api, execution.id)
+        delivery = settled_completion(api, world.tenant, rx, requests=3)
     assert [a["retryInSeconds"] for a in delivery["attempts"]] == [3.0, 2.0, None]
     assert delivery["status"] == "SUCCEEDED"
 
@@ -711,12 +708,7 @@ def test_a_receiver_that_drips_its_answer_is_a_timeout_attempt(api, world) -> No
     answers = [Answer(body=b"x" * 40, drip=0.5), Answer()]
     with receiver(lambda n: answers[min(n, 1)]) as rx:
         register(api, rx.url)
-        execution = quiet_execution(world.tenant)
-        worker_event(execution, COMPLETED, outputs={})
-        rx.wait_for(2)
-        (delivery,) = deliveries(api, execution.id)
-        delivery_settled(delivery["id"])
-    (delivery,) = deliveries(api, execution.id)
+        delivery = settled_completion(api, world.tenant, rx, requests=2)
     first, second = delivery["attempts"]
     assert (first["errorClass"], first["statusCode"], first["succeeded"]) == ("timeout", None, False)
     assert second["succeeded"] and delivery["status"] == "SUCCEEDED"
