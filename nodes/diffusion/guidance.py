@@ -36,6 +36,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from nodes.diffusion.family_calls import family_call
 from nodes.diffusion.unet_inputs import unet_kwargs
 
 Conditioning = list[list[Any]]
@@ -193,7 +194,7 @@ def _call_unet(
             x=x, t=t, context=context, dtype=unet.dtype, unet_kwargs=kwargs, groups=len(entries)
         )
         kwargs.update(residuals)
-    return unet(x.to(unet.dtype), t, encoder_hidden_states=context, **kwargs).sample.float()
+    return family_call(model.family)(model, x, t, context, kwargs)
 
 
 def _batchable(positive: list[Entry], negative: list[Entry]) -> bool:

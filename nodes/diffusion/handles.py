@@ -18,6 +18,9 @@ class ModelHandle:
     family: str = "sd15"
     # Weight patches (LoRA) applied around each use; see patching.py.
     patches: tuple[Any, ...] = ()
+    # nodes.sampling.model_sampling.ModelSampling: how outputs, sigmas and timesteps relate. None: the
+    # discrete schedule of scheduler_config (SD 1.x/SDXL); ModelSampling* nodes and flow families set it.
+    model_sampling: Any = None
 
 
 @dataclass(frozen=True)

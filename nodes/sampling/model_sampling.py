@@ -1,0 +1,168 @@
+"""How a model's output, its noise level and its timestep relate: ComfyUI's "model sampling".
+
+Every sampler works on ComfyUI's terms: a latent `x` at noise level `sigma`, and a denoiser that
+returns the clean-latent prediction ("denoised", x0). A ModelSampling turns one model's raw output
+into that prediction, names the timestep the network is given for a sigma, and adds noise to a
+latent the way that model was trained:
+
+- "eps" and "v": discrete diffusion (SD 1.x/2.x/SDXL), sigma = sqrt((1 - a) / a) over the
+  training schedule's cumulative alphas; the network sees x / sqrt(sigma^2 + 1) and the nearest
+  training timestep.
+- "flow": rectified flow (SD3, FLUX, AuraFlow, Wan, LTX): x = (1 - sigma) * x0 + sigma * noise,
+  the network predicts the velocity, sigma in (0, 1] shifted toward noise by `shift`.
+  `flux_shift` picks FLUX's exponential time shift over SD3's rational one.
+
+Written from the published definitions (Karras et al. 2022 for the sigma view, Esser et al. 2024
+for SD3's shift, Black Forest Labs' reference for FLUX's), not from ComfyUI's code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+Prediction = Literal["eps", "v", "flow"]
+
+
+def discrete_sigmas(noise_schedule: dict[str, Any]) -> torch.Tensor:
+    """The model's sigma at each training timestep (ascending), from a diffusers-style noise schedule."""
+    steps = int(noise_schedule.get("num_train_timesteps", 1000))
+    trained = noise_schedule.get("trained_betas")
+    kind = noise_schedule.get("beta_schedule", "scaled_linear")
+    start = float(noise_schedule.get("beta_start", 0.00085))
+    end = float(noise_schedule.get("beta_end", 0.012))
+    if trained is not None:
+        betas = torch.tensor(trained, dtype=torch.float64)
+    elif kind == "scaled_linear":
+        betas = torch.linspace(start**0.5, end**0.5, steps, dtype=torch.float64) ** 2
+    elif kind == "linear":
+        betas = torch.linspace(start, end, steps, dtype=torch.float64)
+    else:
+        raise ValueError(f"Noise schedule {kind!r} is not one this model sampling knows.")
+    alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+    return ((1.0 - alphas_cumprod) / alphas_cumprod).sqrt().float()
+
+
+def sd3_time_shift(shift: float, t: torch.Tensor) -> torch.Tensor:
+    """SD3's resolution shift: t' = shift * t / (1 + (shift - 1) * t)."""
+    if shift == 1.0:
+        return t
+    return shift * t / (1.0 + (shift - 1.0) * t)
+
+
+def flux_time_shift(mu: float, t: torch.Tensor) -> torch.Tensor:
+    """FLUX's exponential shift: t' = e^mu / (e^mu + 1/t - 1)."""
+    return math.exp(mu) / (math.exp(mu) + (1.0 / t - 1.0))
+
+
+@dataclass(frozen=True)
+class ModelSampling:
+    prediction: Prediction = "eps"
+    # discrete models: sigma per training timestep, ascending (index = timestep)
+    table: torch.Tensor | None = field(default=None, repr=False)
+    # flow models: the time shift and the factor from sigma to the network's timestep
+    shift: float = 1.0
+    multiplier: float = 1000.0
+    flux_shift: bool = False
+    # flow models are tabulated at this many points for schedulers that walk the table (simple, ...)
+    flow_points: int = 1000
+
+    @classmethod
+    def discrete(cls, noise_schedule: dict[str, Any], prediction: Prediction | None = None) -> ModelSampling:
+        kind = prediction or {"epsilon": "eps", "v_prediction": "v"}.get(
+            str(noise_schedule.get("prediction_type", "epsilon")), "eps"
+        )
+        return cls(prediction=kind, table=discrete_sigmas(noise_schedule))
+
+    @classmethod
+    def flow(cls, *, shift: float = 1.0, multiplier: float = 1000.0, flux: bool = False) -> ModelSampling:
+        return cls(prediction="flow", shift=shift, multiplier=multiplier, flux_shift=flux)
+
+    # --- the sigma grid ---------------------------------------------------------------------
+    @property
+    def sigmas(self) -> torch.Tensor:
+        """Every sigma the model knows, ascending (flow models: tabulated)."""
+        if self.table is not None:
+            return self.table
+        t = torch.arange(1, self.flow_points + 1, dtype=torch.float64) / self.flow_points
+        return self._shifted(t).float()
+
+    @property
+    def sigma_min(self) -> float:
+        return float(self.sigmas[0])
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.sigmas[-1])
+
+    def _shifted(self, t: torch.Tensor) -> torch.Tensor:
+        return flux_time_shift(self.shift, t) if self.flux_shift else sd3_time_shift(self.shift, t)
+
+    def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The timestep the network is given at `sigma` (discrete: the nearest training timestep)."""
+        if self.table is None:
+            return sigma * self.multiplier
+        log_sigmas = self.table.to(sigma.device).log()
+        distance = (sigma.float().log().reshape(-1, 1) - log_sigmas.reshape(1, -1)).abs()
+        return distance.argmin(dim=1).reshape(sigma.shape).float()
+
+    def sigma(self, timestep: torch.Tensor) -> torch.Tensor:
+        """The sigma of a (fractional) timestep: log-linear between training timesteps."""
+        if self.table is None:
+            return self._shifted(timestep / self.multiplier)
+        log_sigmas = self.table.to(timestep.device).log()
+        t = timestep.float().clamp(0, len(log_sigmas) - 1)
+        low = t.floor().long()
+        high = (low + 1).clamp(max=len(log_sigmas) - 1)
+        w = t - low
+        return ((1 - w) * log_sigmas[low] + w * log_sigmas[high]).exp()
+
+    def percent_to_sigma(self, percent: float) -> float:
+        """The sigma a fraction of the way through sampling stands for (0: start, 1: end)."""
+        if percent <= 0.0:
+            return 999999999.9
+        if percent >= 1.0:
+            return 0.0
+        if self.table is None:
+            return float(self._shifted(torch.tensor(1.0 - percent, dtype=torch.float64)))
+        last = len(self.table) - 1
+        return float(self.sigma(torch.tensor((1.0 - percent) * last)))
+
+    # --- model output <-> denoised ----------------------------------------------------------
+    def model_input(self, sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """What the network is fed at `sigma` (discrete models take x scaled to unit variance)."""
+        if self.prediction == "flow":
+            return x
+        return x / _expand(sigma, x).pow(2).add(1.0).sqrt()
+
+    def denoised(self, sigma: torch.Tensor, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The clean-latent prediction from the network's raw output."""
+        s = _expand(sigma, x)
+        if self.prediction == "v":
+            return x / (s * s + 1.0) - output * s / (s * s + 1.0).sqrt()
+        return x - output * s  # eps, and flow's velocity (noise - x0)
+
+    def noise_scaling(
+        self, sigma: torch.Tensor, noise: torch.Tensor, latent: torch.Tensor, *, max_denoise: bool = False
+    ) -> torch.Tensor:
+        """`latent` noised to level `sigma` (max_denoise: the first step of a full txt2img run)."""
+        s = _expand(sigma, noise)
+        if self.prediction == "flow":
+            return s * noise + (1.0 - s) * latent
+        if max_denoise:
+            return latent + noise * (s * s + 1.0).sqrt()
+        return latent + noise * s
+
+    def inverse_noise_scaling(self, sigma: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """A sampler's final x as a LATENT (flow models' leftover noise is undone by 1 - sigma)."""
+        if self.prediction == "flow":
+            return latent / (1.0 - _expand(sigma, latent))
+        return latent
+
+
+def _expand(sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    sigma = torch.as_tensor(sigma, dtype=like.dtype, device=like.device)
+    return sigma.reshape(sigma.shape + (1,) * (like.dim() - sigma.dim())) if sigma.dim() else sigma
