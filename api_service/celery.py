@@ -21,9 +21,9 @@ app.conf.beat_schedule = {
         "schedule": float(getattr(settings, "SWEEP_INTERVAL_SECONDS", 15)),
         "options": {"queue": CONTROL_QUEUE},
     },
-    "fail-stale-executions": {
-        "task": "crucible.control.fail_stale",
-        "schedule": 60.0,
+    "reap-executions": {
+        "task": "crucible.control.reap",
+        "schedule": float(getattr(settings, "REAPER_INTERVAL_SECONDS", 5)),
         "options": {"queue": CONTROL_QUEUE},
     },
     "sweep-webhook-deliveries": {

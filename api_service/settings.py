@@ -9,8 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from api_service.core.outbound_hosts import outbound_hosts_parse
-from api_service.env import database_from_url, env_bool, env_int, env_list, env_str
+from api_service.env import database_from_url, env_bool, env_int, env_list, env_raw, env_str
+from protocol.timing import FleetTiming, TimingError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -93,8 +96,22 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SWEEP_UNPUBLISHED_AFTER_SECONDS = env_int("SWEEP_UNPUBLISHED_AFTER_SECONDS", 30)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 15)
-# RUNNING this long means the worker is gone (the gpu task limit is GPU_TASK_TIME_LIMIT, 1800 s).
-EXECUTION_STALE_AFTER_SECONDS = env_int("EXECUTION_STALE_AFTER_SECONDS", 2100)
+# The fleet's coupled time settings (task limit, heartbeat lease, visibility timeout, stale age) come
+# from one place, protocol/timing.py, shared with the gpu worker; a contradiction stops start-up.
+try:
+    FLEET_TIMING = FleetTiming.from_env(env_raw)
+except TimingError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+CELERY_BROKER_TRANSPORT_OPTIONS = FLEET_TIMING.celery_transport_options()
+# RUNNING this long is past every limit: the run is over, whatever its heartbeat says.
+EXECUTION_STALE_AFTER_SECONDS = FLEET_TIMING.stale_after
+# Attempts one execution may take (worker killed, lost) before it fails as worker_lost.
+EXECUTION_MAX_ATTEMPTS = env_int("EXECUTION_MAX_ATTEMPTS", 3)
+if EXECUTION_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured(f"EXECUTION_MAX_ATTEMPTS must be at least 1, got {EXECUTION_MAX_ATTEMPTS}.")
+# A run queued this long on a pool with no live worker fails as no_worker.
+NO_WORKER_FAIL_AFTER_SECONDS = env_int("NO_WORKER_FAIL_AFTER_SECONDS", 600)
+REAPER_INTERVAL_SECONDS = env_int("REAPER_INTERVAL_SECONDS", 5)
 
 # Object storage (S3-compatible).
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:58333")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from celery import Celery
 
-from gpu_worker.config import env_raw
+from gpu_worker.config import config_or_exit, env_raw
 from gpu_worker.protocol import CONTROL_QUEUE
 
 # The environment's, else `make run`'s local.env (gpu_worker/config.py), else the local default.
 broker = env_raw("CELERY_BROKER_URL") or env_raw("REDIS_URL") or "redis://127.0.0.1:6379/0"
+# The whole configuration is checked here, when a worker (or anything else) loads the app: a bad value
+# stops the process at start-up with a message naming the variable, not on the first task.
+CONFIG = config_or_exit()
 
 app = Celery("crucible_gpu", broker=broker)
 app.conf.update(
@@ -21,6 +24,6 @@ app.conf.update(
     task_default_queue=CONTROL_QUEUE,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
-    broker_transport_options={"visibility_timeout": 3600},
+    broker_transport_options=CONFIG.timing.celery_transport_options(),
 )
 app.autodiscover_tasks(["gpu_worker"], related_name="tasks", force=True)

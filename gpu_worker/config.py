@@ -8,10 +8,13 @@ imports neither Django nor torch.
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from deploy import local_env
+from protocol.timing import FleetTiming, TimingError
 
 
 class ConfigError(ValueError):
@@ -57,12 +60,17 @@ class WorkerConfig:
     pool: str
     model_cache_bytes: int
     node_cache_bytes: int
-    task_time_limit: int
+    timing: FleetTiming
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
+        """Every setting, checked as a whole: a bad value fails here, at start-up, naming its variable."""
         redis_url = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-        return cls(
+        try:
+            timing = FleetTiming.from_env(env_raw)
+        except TimingError as exc:
+            raise ConfigError(str(exc)) from None
+        config = cls(
             broker_url=env_raw("CELERY_BROKER_URL") or redis_url,
             redis_url=redis_url,
             s3_endpoint_url=env_str("S3_ENDPOINT_URL", "http://127.0.0.1:58333"),
@@ -75,5 +83,38 @@ class WorkerConfig:
             pool=env_str("GPU_WORKER_POOL", "default"),
             model_cache_bytes=env_int("MODEL_CACHE_BYTES", 0),
             node_cache_bytes=env_int("NODE_CACHE_BYTES", 2 * 2**30),
-            task_time_limit=env_int("GPU_TASK_TIME_LIMIT", 1800),
+            timing=timing,
         )
+        config.check()
+        return config
+
+    def check(self) -> None:
+        for name, url, schemes in (
+            ("REDIS_URL", self.redis_url, ("redis", "rediss", "unix")),
+            ("CELERY_BROKER_URL", self.broker_url, ("redis", "rediss", "amqp", "amqps", "pyamqp", "unix")),
+            ("S3_ENDPOINT_URL", self.s3_endpoint_url, ("http", "https")),
+        ):
+            scheme = url.split("://", 1)[0] if "://" in url else ""
+            if scheme not in schemes:
+                raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL, got {url!r}")
+        if not DEVICE.fullmatch(self.device):
+            raise ConfigError(f"GPU_WORKER_DEVICE must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if not POOL_NAME.fullmatch(self.pool):
+            raise ConfigError(f"GPU_WORKER_POOL must be 1-64 letters, digits, '-' or '_', got {self.pool!r}")
+        sizes = (("MODEL_CACHE_BYTES", self.model_cache_bytes), ("NODE_CACHE_BYTES", self.node_cache_bytes))
+        for name, value in sizes:
+            if value < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {value}")
+
+
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+POOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def config_or_exit() -> WorkerConfig:
+    """The configuration, or exit at once with the message (a worker must never start half-configured)."""
+    try:
+        return WorkerConfig.from_env()
+    except ConfigError as exc:
+        print(f"crucible gpu worker: bad configuration: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

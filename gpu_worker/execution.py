@@ -13,13 +13,14 @@ from gpu_worker.model_cache import release_memory
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.protocol import CANCEL_KEY, CANCELLED, COMPLETED, FAILED, STARTED, RunSpec, make_event
 from gpu_worker.runtime import Runtime
-from nodes.context import ExecutionCancelled
+from nodes.context import AttemptSuperseded, DeadlineExceeded, ExecutionCancelled
 from nodes.graph import GraphIssue, validate_graph
 from nodes.model_check import unloadable_model_issues
 from nodes.model_store import FOLDERS
 
 log = logging.getLogger(__name__)
 EmitEvent = Callable[[dict[str, Any]], None]
+DEADLINE_ERROR = {"type": "timeout", "message": "The execution ran past its deadline and was stopped."}
 
 
 def cancel_requested(redis: Any, execution_id: str) -> bool:
@@ -31,12 +32,27 @@ def cancel_requested(redis: Any, execution_id: str) -> bool:
         return False
 
 
-def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_name: str) -> str:
+def execution_run(
+    *,
+    spec: RunSpec,
+    runtime: Runtime,
+    emit: EmitEvent,
+    worker_name: str,
+    superseded: Callable[[], bool] = lambda: False,
+) -> str:
     """Runs the spec and emits its events; returns the terminal event type (or CANCELLED)."""
 
     def cancelled() -> bool:
+        # Asked between steps and nodes: the deadline and a newer attempt stop the run like a cancel.
+        if spec.deadline_at is not None and time.time() > spec.deadline_at:
+            raise DeadlineExceeded(f"Execution {spec.execution_id} ran past its deadline.")
+        if superseded():
+            raise AttemptSuperseded(f"Execution {spec.execution_id} has a newer attempt.")
         return cancel_requested(runtime.redis, spec.execution_id)
 
+    if spec.deadline_at is not None and time.time() > spec.deadline_at:
+        emit(make_event(FAILED, spec, error=DEADLINE_ERROR))
+        return FAILED
     if cancelled():
         log.info("execution %s was cancelled before it started", spec.execution_id)
         return CANCELLED
@@ -84,11 +100,19 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         recover_memory(runtime, out_of_memory=out_of_memory, requested=requested)
         emit(make_event(FAILED, spec, error=error, durationMs=_ms_since(started), cachedNodes=cached))
         return FAILED
-    except ExecutionCancelled:
-        # The row is CANCELLED already (the api set it before raising the flag): nothing to report,
-        # and no progress left behind for it (images saved before the stop stay in storage).
+    except ExecutionCancelled as stop:
+        # Cancelled: the row is CANCELLED already (the api set it before raising the flag), so nothing
+        # to report, and no progress left behind (images saved before the stop stay in storage).
+        # Superseded: the newer attempt reports. Past the deadline: the run fails as a timeout.
+        reason = stop.reason
+        del stop
         reporter.clear()
         recover_memory(runtime)
+        if reason == DeadlineExceeded.reason:
+            emit(make_event(FAILED, spec, error=DEADLINE_ERROR, durationMs=_ms_since(started)))
+            return FAILED
+        if reason == AttemptSuperseded.reason:
+            return AttemptSuperseded.reason
         log.info(
             "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)
         )

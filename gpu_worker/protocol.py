@@ -44,6 +44,10 @@ class RunSpec:
     storage_prefix: str
     # fileId -> object key, for LoadImage and file inputs.
     files: dict[str, str] = field(default_factory=dict)
+    # Attempts allowed before the run fails as worker_lost (a run that kills its worker every time).
+    max_attempts: int = 3
+    # Wall-clock deadline (Unix seconds): past it the run stops and fails as a timeout. None: no deadline.
+    deadline_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +58,8 @@ class RunSpec:
             "outputNodeIds": self.output_node_ids,
             "storagePrefix": self.storage_prefix,
             "files": self.files,
+            "maxAttempts": self.max_attempts,
+            "deadlineAt": self.deadline_at,
         }
 
     @classmethod
@@ -66,6 +72,8 @@ class RunSpec:
             output_node_ids=list(data["outputNodeIds"]),
             storage_prefix=data["storagePrefix"],
             files=dict(data.get("files") or {}),
+            max_attempts=int(data.get("maxAttempts") or 3),
+            deadline_at=float(data["deadlineAt"]) if data.get("deadlineAt") is not None else None,
         )
 
 

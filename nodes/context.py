@@ -18,6 +18,20 @@ T = TypeVar("T")
 class ExecutionCancelled(Exception):
     """Raised by NodeContext.check_cancelled once the execution was cancelled: stop at once."""
 
+    reason = "cancelled"
+
+
+class DeadlineExceeded(ExecutionCancelled):
+    """The execution ran past its deadline: stop at once; it fails as a timeout."""
+
+    reason = "deadline"
+
+
+class AttemptSuperseded(ExecutionCancelled):
+    """A newer attempt of the execution holds its lease: stop; this attempt's events would be ignored."""
+
+    reason = "superseded"
+
 
 class ModelProvider(Protocol):
     def get(self, key: tuple[Any, ...], loader: Callable[[], T]) -> T:

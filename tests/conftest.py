@@ -90,6 +90,9 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
         # One request in flight per receiver: a slow one keeps the control worker's other slot free.
         "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "1",
         "TRIGGER_REQUESTS_PER_MINUTE": "30",
+        # A lease lapses after 3 s without a heartbeat, so the fleet tests see retries quickly.
+        "HEARTBEAT_SECONDS": "1",
+        "HEARTBEAT_MISSES": "3",
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")

@@ -47,6 +47,12 @@ class Plan(models.Model):
     )
     max_nodes = models.PositiveIntegerField(null=True, blank=True, help_text="Nodes in a graph.")
     max_graph_bytes = models.PositiveIntegerField(null=True, blank=True, help_text="A graph's size as JSON.")
+    execution_deadline_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds from submission after which an execution is stopped and fails as a timeout "
+        "(the execute body may ask for less). Empty: the gpu task time limit.",
+    )
 
     class Meta:
         ordering = ("requests_per_minute",)

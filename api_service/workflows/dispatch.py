@@ -17,8 +17,10 @@ from gpu_worker.protocol import (
     RunSpec,
     gpu_queue,
 )
+from protocol import leases
 
 log = logging.getLogger(__name__)
+SILENT_KEY = "crucible:reaper:silent"  # execution id -> when it was first seen without a heartbeat
 
 
 def execution_publish(*, execution_id: str) -> bool:
@@ -43,6 +45,8 @@ def execution_publish(*, execution_id: str) -> bool:
             output_node_ids=execution.output_node_ids,
             storage_prefix=execution.storage_prefix,
             files=execution.files,
+            max_attempts=execution.max_attempts,
+            deadline_at=execution.deadline_at.timestamp() if execution.deadline_at else None,
         )
         app.send_task(
             EXECUTE_TASK,
@@ -60,6 +64,42 @@ def execution_publish(*, execution_id: str) -> bool:
         log.exception("publishing %s failed; the sweeper will retry", execution_id)
         return False
     return True
+
+
+def heartbeats_read(*, execution_ids: list[str]) -> dict[str, bool] | None:
+    """Which executions' attempts are alive (their lease's heartbeat is fresh); None if Redis is down,
+    when nothing can be told and the reaper must not act."""
+    if not execution_ids:
+        return {}
+    try:
+        values = redis_client().mget([leases.HEARTBEAT_KEY.format(execution_id=i) for i in execution_ids])
+    except Exception:
+        log.warning("heartbeats unavailable: Redis did not answer")
+        return None
+    return {i: value is not None for i, value in zip(execution_ids, values, strict=True)}
+
+
+def silence_mark(*, execution_ids: list[str], now: float) -> dict[str, float] | None:
+    """When each execution was first seen without a heartbeat (kept across reaper passes in Redis, so
+    one late beat never looks like a death); clears the others. None if Redis is down."""
+    try:
+        client = redis_client()
+        pipe = client.pipeline()
+        for execution_id in execution_ids:
+            pipe.hsetnx(SILENT_KEY, execution_id, str(now))
+        pipe.hgetall(SILENT_KEY)
+        seen = pipe.execute()[-1]
+    except Exception:
+        log.warning("could not record silent executions: Redis did not answer")
+        return None
+    first = {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in seen.items()}
+    gone = [k for k in first if k not in execution_ids]
+    if gone:
+        try:
+            client.hdel(SILENT_KEY, *gone)
+        except Exception:
+            log.warning("could not clear silent executions")
+    return {k: v for k, v in first.items() if k in execution_ids}
 
 
 def progress_read(*, execution_id: str) -> dict[str, Any] | None:

@@ -60,7 +60,12 @@ class Execution(models.Model):
     output_node_ids = models.JSONField(default=list)
     files = models.JSONField(default=dict, blank=True)
     pool = models.CharField(max_length=64, default="default")
+    # The attempt whose events count (a fencing token: events of older attempts are ignored), and how many
+    # attempts a run may take before it fails as worker_lost.
     attempt = models.PositiveIntegerField(default=1)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    # Past this the run is stopped and fails as a timeout (plan default, or lower from the execute body).
+    deadline_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -48,6 +48,14 @@ class ExecuteInput(serializers.Serializer):
         min_length=1,
         help_text="Default: the terminal events.",
     )
+    deadlineSeconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="Stop the execution this many seconds after submission (FAILED, timeout). At most the "
+        "plan's deadline; default: the plan's.",
+    )
 
 
 class WorkflowSummaryOutput(serializers.Serializer):
@@ -96,6 +104,8 @@ class ExecutionPollOutput(ExecutionSummaryOutput):
     inputs = serializers.JSONField()
     durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
     cachedNodes = serializers.JSONField(source="cached_nodes")
+    attempt = serializers.IntegerField(help_text="1, or more when the run was retried after losing its worker.")
+    deadlineAt = serializers.DateTimeField(source="deadline_at", allow_null=True)
 
     def get_progress(self, execution) -> dict | None:
         return selectors.execution_progress(execution=execution)

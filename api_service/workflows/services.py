@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -25,6 +26,7 @@ from api_service.webhooks.models import (
 )
 from api_service.webhooks.services import deliveries_record, webhook_url_check
 from api_service.workflows import dispatch
+from api_service.workflows.deadlines import execution_deadline_at
 from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
 from api_service.workflows.named_inputs import UnknownNamedInputs, apply_named_inputs, named_input_issues
@@ -133,6 +135,7 @@ def execution_submit(
     inputs: dict[str, Any],
     webhook_url: str = "",
     webhook_events: list[str] | None = None,
+    deadline_seconds: int | None = None,
 ) -> Execution:
     """Resolve the inputs into a graph snapshot, validate it, insert the row, publish on commit."""
     workflow_depth_check(workflow=workflow)
@@ -151,6 +154,7 @@ def execution_submit(
         limits = tenant_limits(locked)
         active = Execution.objects.filter(tenant=locked, status__in=ACTIVE_STATUSES).count()
         concurrency_check(tenant=locked, limits=limits, active=active)
+        deadline_at = execution_deadline_at(plan=locked.plan, requested_seconds=deadline_seconds)
         quota_consume(tenant=locked, limits=limits)
         execution = Execution.objects.create(
             tenant=tenant,
@@ -162,6 +166,8 @@ def execution_submit(
             pool=workflow.pool,
             webhook_url=webhook_url,
             webhook_events=webhook_events,
+            max_attempts=settings.EXECUTION_MAX_ATTEMPTS,
+            deadline_at=deadline_at,
         )
         transaction.on_commit(lambda: dispatch.execution_publish(execution_id=execution.id))
     return execution
@@ -175,11 +181,12 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     """
     execution_id, attempt, kind = (
         str(event.get("executionId") or ""),
-        event.get("attempt") or 0,
+        _attempt(event.get("attempt")),
         event.get("type"),
     )
     at = _event_time(event)
-    rows = Execution.objects.filter(pk=execution_id, attempt=attempt)
+    # The attempt is a fencing token: an event of an attempt older than the row's is stale.
+    rows = Execution.objects.filter(pk=execution_id, attempt__lte=attempt)
     if kind not in (STARTED, COMPLETED, FAILED):
         log.warning("ignoring event of unknown type %r for %s", kind, execution_id)
         return False
@@ -199,12 +206,23 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
 
 
 def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime) -> int:
+    attempt = _attempt(event.get("attempt"))
     if kind == STARTED:
-        changed = rows.filter(status=ExecutionStatus.QUEUED).update(
-            status=ExecutionStatus.RUNNING, started_at=at, worker=str(event.get("worker", ""))[:200]
+        # QUEUED, or RUNNING an older attempt (its worker died and the broker handed the run on).
+        changed = rows.filter(
+            Q(status=ExecutionStatus.QUEUED) | Q(status=ExecutionStatus.RUNNING, attempt__lt=attempt)
+        ).update(
+            status=ExecutionStatus.RUNNING,
+            attempt=attempt,
+            started_at=at,
+            worker=str(event.get("worker", ""))[:200],
         )
     else:
-        fields: dict[str, Any] = {"completed_at": at, "duration_ms": event.get("durationMs")}
+        fields: dict[str, Any] = {
+            "completed_at": at,
+            "duration_ms": event.get("durationMs"),
+            "attempt": attempt,
+        }
         if kind == COMPLETED:
             fields.update(
                 status=ExecutionStatus.COMPLETED,
@@ -289,26 +307,11 @@ def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> in
     return len(ids)
 
 
-def executions_fail_stale(*, older_than_seconds: int | None = None) -> int:
-    """Fail RUNNING executions whose worker stopped reporting (killed, lost) long past the time limit."""
-    age = older_than_seconds if older_than_seconds is not None else settings.EXECUTION_STALE_AFTER_SECONDS
-    cutoff = timezone.now() - timedelta(seconds=age)
-    stale = Execution.objects.filter(status=ExecutionStatus.RUNNING, started_at__lte=cutoff)
-    ids = list(stale.values_list("id", flat=True)[:500])
-    failed = 0
-    for execution_id in ids:
-        with transaction.atomic():
-            changed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
-                status=ExecutionStatus.FAILED,
-                completed_at=timezone.now(),
-                error={"type": "worker_lost", "message": "The worker stopped reporting on this execution."},
-            )
-            if changed:
-                deliveries_record(execution_id=execution_id, event_type=EXECUTION_FAILED)
-        failed += changed
-    for execution_id in ids:
-        dispatch.progress_clear(execution_id=execution_id)
-    return failed
+def _attempt(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _event_time(event: dict[str, Any]) -> datetime:

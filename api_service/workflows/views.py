@@ -111,6 +111,7 @@ class WorkflowExecuteView(ApiView):
             inputs=values["inputs"],
             webhook_url=values["webhookUrl"],
             webhook_events=values["webhookEvents"],
+            deadline_seconds=values["deadlineSeconds"],
         )
         body = ExecutionAcceptedOutput(execution, context={"request": request}).data
         return Response(body, status=202, headers={"Location": body["pollUrl"]})

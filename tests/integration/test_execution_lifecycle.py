@@ -126,7 +126,8 @@ def test_running_executions_whose_worker_vanished_are_failed(world) -> None:
     from django.utils import timezone
 
     from api_service.workflows.models import Execution
-    from api_service.workflows.services import execution_apply_event, executions_fail_stale
+    from api_service.workflows.reaper import executions_fail_stale
+    from api_service.workflows.services import execution_apply_event
 
     # Only this test's rows are asserted on: other tests' executions may be RUNNING on the live stack
     # meanwhile and the sweep counts them too. Ours started 20 minutes ago, far beyond any test run,

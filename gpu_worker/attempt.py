@@ -1,0 +1,73 @@
+"""One delivery of a run: claim its lease, run it under a heartbeat, settle the lease.
+
+Whatever delivered the run (first publish, broker redelivery after a crash, the reaper's retry), only
+one copy runs at a time and each run counts as an attempt; past the execution's attempt limit it
+fails as worker_lost instead of running again, so a run that kills its worker cannot loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gpu_worker.execution import EmitEvent, execution_run
+from gpu_worker.lease import Claim, Heartbeat, lease_claim, lease_finish
+from gpu_worker.protocol import FAILED, RunSpec, make_event
+from gpu_worker.runtime import Runtime
+from nodes.context import AttemptSuperseded
+from protocol import leases
+from protocol.timing import FleetTiming
+
+log = logging.getLogger(__name__)
+WORKER_LOST_ERROR = {
+    "type": "worker_lost",
+    "message": "The execution stopped its worker on every attempt (killed, out of memory or lost); "
+    "it is not retried again.",
+}
+INTERNAL_ERROR = {"type": "internal_error", "message": "The worker failed; it has been logged."}
+TIMEOUT_ERROR = {"type": "timeout", "message": "The execution ran past its time limit."}
+
+
+def attempt_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker: str, timing: FleetTiming) -> str:
+    """Returns what became of this delivery: a terminal event type, "cancelled", "busy" or "finished"."""
+    claim = lease_claim(runtime.redis, spec, worker=worker, timing=timing)
+    if claim.status != leases.RUN:
+        # Another copy is running it, or it ended: acknowledge this delivery and do nothing else.
+        log.info("execution %s: %s (%s); this delivery exits", spec.execution_id, claim.status, claim.holder)
+        return claim.status
+    outcome = FAILED
+    try:
+        if claim.spec.attempt > claim.spec.max_attempts:
+            log.warning(
+                "execution %s reached attempt %s of %s; failing it as worker_lost",
+                spec.execution_id,
+                claim.spec.attempt,
+                claim.spec.max_attempts,
+            )
+            emit(make_event(FAILED, claim.spec, error=WORKER_LOST_ERROR))
+            return FAILED
+        outcome = _run_with_heartbeat(claim, runtime, emit, worker, timing)
+        return outcome
+    finally:
+        # A superseded attempt leaves the run to the newer one: it must not mark the run finished.
+        lease_finish(runtime.redis, claim, done=outcome != AttemptSuperseded.reason)
+
+
+def _run_with_heartbeat(
+    claim: Claim, runtime: Runtime, emit: EmitEvent, worker: str, timing: FleetTiming
+) -> str:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    spec = claim.spec
+    with Heartbeat(runtime.redis, claim, timing) as heartbeat:
+        try:
+            return execution_run(
+                spec=spec, runtime=runtime, emit=emit, worker_name=worker, superseded=lambda: heartbeat.lost
+            )
+        except Exception as exc:
+            # Whatever broke outside a node (storage, Redis, a time limit), the row must not stay RUNNING.
+            log.exception("execution %s failed outside its nodes", spec.execution_id)
+            timed_out = isinstance(exc, SoftTimeLimitExceeded)
+            error: dict[str, Any] = TIMEOUT_ERROR if timed_out else INTERNAL_ERROR
+            emit(make_event(FAILED, spec, error=error))
+            return FAILED
