@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "api_service.files",
     "api_service.workflows",
     "api_service.webhooks",
+    "api_service.fleet",
 ]
 
 MIDDLEWARE = [
@@ -124,6 +125,10 @@ S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 900)
 
 MODELS_DIR = Path(env_str("MODELS_DIR", str(BASE_DIR / "models"))).resolve()
 GPU_POOL_DEFAULT = env_str("GPU_POOL_DEFAULT", "default")
+# The pools a workflow may name (each served by `python -m gpu_worker.launcher --pool NAME`).
+GPU_POOLS = env_list("GPU_POOLS", [GPU_POOL_DEFAULT])
+if GPU_POOL_DEFAULT not in GPU_POOLS:
+    raise ImproperlyConfigured(f"GPU_POOL_DEFAULT {GPU_POOL_DEFAULT!r} must be one of GPU_POOLS {GPU_POOLS}.")
 
 FILE_UPLOAD_MAX_BYTES = env_int("FILE_UPLOAD_MAX_BYTES", 20 * 2**20)
 FILE_UPLOAD_MAX_PIXELS = env_int("FILE_UPLOAD_MAX_PIXELS", 64 * 2**20)

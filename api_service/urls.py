@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 from api_service.accounts.views import UsageView
 from api_service.catalog.views import ModelListView, NodeDetailView, NodeListView
 from api_service.files.views import FileUploadView
+from api_service.fleet.admin_views import fleet_page
+from api_service.fleet.views import PoolListView
 from api_service.webhooks.trigger_views import (
     HookView,
     TriggerCollectionView,
@@ -23,6 +25,7 @@ from api_service.webhooks.views import (
     SigningSecretRotateView,
     SigningSecretView,
 )
+from api_service.workflows.event_stream import execution_events
 from api_service.workflows.views import (
     ExecutionCancelView,
     ExecutionListView,
@@ -53,11 +56,13 @@ class PublicDocsView(SpectacularSwaggerSplitView):
 
 urlpatterns = [
     path("healthz", healthz),
+    path("admin/fleet/", admin.site.admin_view(fleet_page), name="admin-fleet"),
     path("admin/", admin.site.urls),
     path("v1/openapi.json", PublicSchemaView.as_view(), name="openapi"),
     path("docs", PublicDocsView.as_view(url_name="openapi"), name="docs"),
     path("v1/workflows", WorkflowCollectionView.as_view()),
     path("v1/workflows/executions/<str:execution_id>/poll", ExecutionPollView.as_view()),
+    path("v1/workflows/executions/<str:execution_id>/events", execution_events),
     path("v1/workflows/executions/<str:execution_id>/cancel", ExecutionCancelView.as_view()),
     path("v1/workflows/executions/<str:execution_id>/webhooks", ExecutionWebhooksView.as_view()),
     path("v1/workflows/<str:workflow_id>", WorkflowDetailView.as_view()),
@@ -72,6 +77,7 @@ urlpatterns = [
     path("v1/nodes", NodeListView.as_view()),
     path("v1/nodes/<str:class_type>", NodeDetailView.as_view()),
     path("v1/models", ModelListView.as_view()),
+    path("v1/pools", PoolListView.as_view()),
     path("v1/usage", UsageView.as_view()),
     path("v1/webhook-endpoints", EndpointCollectionView.as_view()),
     path("v1/webhook-endpoints/<str:endpoint_id>", EndpointDetailView.as_view()),

@@ -19,11 +19,13 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def api_command(*, port: int, workers: int = 2, threads: int = 4) -> list[str]:
+def api_command(*, port: int, workers: int = 2) -> list[str]:
+    """gunicorn with uvicorn workers (ASGI): event streams wait on Redis without holding a thread."""
     return [
-        PYTHON, "-m", "gunicorn", "api_service.wsgi:application",
+        PYTHON, "-m", "gunicorn", "api_service.asgi:application",
+        "--worker-class", "uvicorn_worker.UvicornWorker",
         "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads),
+        "--workers", str(workers),
         "--access-logfile", "-", "--graceful-timeout", "5",
     ]  # fmt: skip
 
@@ -65,6 +67,7 @@ class Supervised:
     log_path: Path
     env: dict[str, str]
     process: subprocess.Popen | None = None
+    stop_timeout: float = 15.0  # seconds between SIGTERM and SIGKILL
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,9 +79,10 @@ class Supervised:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         if self.process is None:
             return
+        timeout = self.stop_timeout if timeout is None else timeout
         # The whole group, even when its leader already died: its children may still run.
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -103,8 +107,10 @@ class ProcessGroup:
 
     members: list[Supervised] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], *, log_dir: Path, env: dict[str, str]) -> Supervised:
-        member = Supervised(name, argv, log_dir / f"{name}.log", env)
+    def start(
+        self, name: str, argv: list[str], *, log_dir: Path, env: dict[str, str], stop_timeout: float = 15.0
+    ) -> Supervised:
+        member = Supervised(name, argv, log_dir / f"{name}.log", env, stop_timeout=stop_timeout)
         member.start()
         self.members.append(member)
         return member

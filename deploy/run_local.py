@@ -32,6 +32,7 @@ from deploy.processes import (
     gpu_worker_command,
     webhooks_worker_command,
 )
+from protocol.timing import FleetTiming
 
 # The variable that moves each embedded service, and how many ports from there it takes.
 EMBEDDED_PORTS = {
@@ -122,7 +123,9 @@ def _run_platform(data_dir: Path, port: int | None) -> int:
         group.start("api", api_command(port=api_port), log_dir=logs, env=env)
         group.start("control", control_worker_command(), log_dir=logs, env=env)
         group.start("webhooks", webhooks_worker_command(), log_dir=logs, env=env)
-        group.start("gpu", gpu_worker_command(), log_dir=logs, env=env)
+        # Stopped first (newest first) with time to drain: its run finishes or is handed back.
+        drain = FleetTiming.from_env(env.get).stop_timeout
+        group.start("gpu", gpu_worker_command(), log_dir=logs, env=env, stop_timeout=drain)
         print(f"\nCrucible is up: api http://127.0.0.1:{api_port}  docs http://127.0.0.1:{api_port}/docs")
         print(
             f"logs: {logs}/{{api,control,webhooks,gpu}}.log (followed below). Ctrl-C stops everything.\n"

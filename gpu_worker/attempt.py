@@ -8,11 +8,13 @@ fails as worker_lost instead of running again, so a run that kills its worker ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from gpu_worker.execution import EmitEvent, execution_run
 from gpu_worker.lease import Claim, Heartbeat, lease_claim, lease_finish
-from gpu_worker.protocol import FAILED, RunSpec, make_event
+from gpu_worker.protocol import FAILED, HANDED_BACK, RunSpec, make_event
 from gpu_worker.runtime import Runtime
 from nodes.context import AttemptSuperseded
 from protocol import leases
@@ -28,8 +30,17 @@ INTERNAL_ERROR = {"type": "internal_error", "message": "The worker failed; it ha
 TIMEOUT_ERROR = {"type": "timeout", "message": "The execution ran past its time limit."}
 
 
-def attempt_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker: str, timing: FleetTiming) -> str:
-    """Returns what became of this delivery: a terminal event type, "cancelled", "busy" or "finished"."""
+def attempt_run(
+    *,
+    spec: RunSpec,
+    runtime: Runtime,
+    emit: EmitEvent,
+    worker: str,
+    timing: FleetTiming,
+    hand_back: Callable[[], bool] = lambda: False,
+) -> str:
+    """Returns what became of this delivery: a terminal event type, "cancelled", "handed_back",
+    "busy" or "finished"."""
     claim = lease_claim(runtime.redis, spec, worker=worker, timing=timing)
     if claim.status != leases.RUN:
         # Another copy is running it, or it ended: acknowledge this delivery and do nothing else.
@@ -46,15 +57,27 @@ def attempt_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker: str
             )
             emit(make_event(FAILED, claim.spec, error=WORKER_LOST_ERROR))
             return FAILED
-        outcome = _run_with_heartbeat(claim, runtime, emit, worker, timing)
+        announcer = getattr(runtime, "announcer", None)
+        if announcer is not None:
+            announcer.set("busy", spec.execution_id)
+        try:
+            outcome = _run_with_heartbeat(claim, runtime, emit, worker, timing, hand_back)
+        finally:
+            if announcer is not None:
+                announcer.set("draining" if announcer.state == "draining" else "ready")
         return outcome
     finally:
-        # A superseded attempt leaves the run to the newer one: it must not mark the run finished.
-        lease_finish(runtime.redis, claim, done=outcome != AttemptSuperseded.reason)
+        # A superseded or handed-back attempt leaves the run to another: it must not mark it finished.
+        lease_finish(runtime.redis, claim, done=outcome not in (AttemptSuperseded.reason, HANDED_BACK))
 
 
 def _run_with_heartbeat(
-    claim: Claim, runtime: Runtime, emit: EmitEvent, worker: str, timing: FleetTiming
+    claim: Claim,
+    runtime: Runtime,
+    emit: EmitEvent,
+    worker: str,
+    timing: FleetTiming,
+    hand_back: Callable[[], bool],
 ) -> str:
     from celery.exceptions import SoftTimeLimitExceeded
 
@@ -62,7 +85,12 @@ def _run_with_heartbeat(
     with Heartbeat(runtime.redis, claim, timing) as heartbeat:
         try:
             return execution_run(
-                spec=spec, runtime=runtime, emit=emit, worker_name=worker, superseded=lambda: heartbeat.lost
+                spec=spec,
+                runtime=runtime,
+                emit=emit,
+                worker_name=worker,
+                superseded=lambda: heartbeat.lost,
+                hand_back=hand_back,
             )
         except Exception as exc:
             # Whatever broke outside a node (storage, Redis, a time limit), the row must not stay RUNNING.
@@ -71,3 +99,18 @@ def _run_with_heartbeat(
             error: dict[str, Any] = TIMEOUT_ERROR if timed_out else INTERNAL_ERROR
             emit(make_event(FAILED, spec, error=error))
             return FAILED
+
+
+def refuse_protocol(raw: dict[str, Any], message: str, *, emit: EmitEvent) -> str:
+    """A spec from a newer api: fail the run with a clear error rather than misreading it."""
+    log.error("refusing execution %s: %s", raw.get("executionId"), message)
+    emit(
+        {
+            "type": FAILED,
+            "executionId": str(raw.get("executionId") or ""),
+            "attempt": raw.get("attempt"),
+            "at": datetime.now(UTC).isoformat(),
+            "error": {"type": "protocol_mismatch", "message": message},
+        }
+    )
+    return FAILED

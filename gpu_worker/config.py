@@ -8,10 +8,12 @@ imports neither Django nor torch.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deploy import local_env
 from protocol.timing import FleetTiming, TimingError
@@ -61,6 +63,8 @@ class WorkerConfig:
     model_cache_bytes: int
     node_cache_bytes: int
     timing: FleetTiming
+    # GPU_WORKER_WARMUP: an API-format workflow (JSON file) run once at start, before the worker is ready.
+    warmup_graph: dict[str, Any] | None = None
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -84,6 +88,7 @@ class WorkerConfig:
             model_cache_bytes=env_int("MODEL_CACHE_BYTES", 0),
             node_cache_bytes=env_int("NODE_CACHE_BYTES", 2 * 2**30),
             timing=timing,
+            warmup_graph=_warmup_graph(env_raw("GPU_WORKER_WARMUP")),
         )
         config.check()
         return config
@@ -109,6 +114,18 @@ class WorkerConfig:
 
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 POOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _warmup_graph(path: str | None) -> dict[str, Any] | None:
+    if not path:
+        return None
+    try:
+        graph = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"GPU_WORKER_WARMUP must name a readable JSON workflow file: {exc}") from None
+    if not isinstance(graph, dict) or not graph:
+        raise ConfigError("GPU_WORKER_WARMUP must hold an API-format workflow (a JSON object of nodes)")
+    return graph
 
 
 def config_or_exit() -> WorkerConfig:

@@ -11,9 +11,18 @@ from gpu_worker.context import WorkerContext
 from gpu_worker.executor import NodeFailure, execution_plan, run_graph
 from gpu_worker.model_cache import release_memory
 from gpu_worker.progress import ProgressReporter
-from gpu_worker.protocol import CANCEL_KEY, CANCELLED, COMPLETED, FAILED, STARTED, RunSpec, make_event
+from gpu_worker.protocol import (
+    CANCEL_KEY,
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    HANDED_BACK,
+    STARTED,
+    RunSpec,
+    make_event,
+)
 from gpu_worker.runtime import Runtime
-from nodes.context import AttemptSuperseded, DeadlineExceeded, ExecutionCancelled
+from nodes.context import AttemptSuperseded, DeadlineExceeded, ExecutionCancelled, HandedBack
 from nodes.graph import GraphIssue, validate_graph
 from nodes.model_check import unloadable_model_issues
 from nodes.model_store import FOLDERS
@@ -39,6 +48,7 @@ def execution_run(
     emit: EmitEvent,
     worker_name: str,
     superseded: Callable[[], bool] = lambda: False,
+    hand_back: Callable[[], bool] = lambda: False,
 ) -> str:
     """Runs the spec and emits its events; returns the terminal event type (or CANCELLED)."""
 
@@ -48,6 +58,8 @@ def execution_run(
             raise DeadlineExceeded(f"Execution {spec.execution_id} ran past its deadline.")
         if superseded():
             raise AttemptSuperseded(f"Execution {spec.execution_id} has a newer attempt.")
+        if hand_back():
+            raise HandedBack(f"Execution {spec.execution_id} is handed back: the worker is shutting down.")
         return cancel_requested(runtime.redis, spec.execution_id)
 
     if spec.deadline_at is not None and time.time() > spec.deadline_at:
@@ -73,7 +85,7 @@ def execution_run(
         return FAILED
 
     plan = execution_plan(spec.graph, spec.output_node_ids)
-    reporter = ProgressReporter(runtime.redis, spec.execution_id, len(plan))
+    reporter = ProgressReporter(runtime.redis, spec.execution_id, len(plan), attempt=spec.attempt)
     ctx = WorkerContext(
         spec=spec,
         device=runtime.device,
@@ -113,6 +125,9 @@ def execution_run(
             return FAILED
         if reason == AttemptSuperseded.reason:
             return AttemptSuperseded.reason
+        if reason == HandedBack.reason:
+            emit(make_event(HANDED_BACK, spec, worker=worker_name))
+            return HANDED_BACK
         log.info(
             "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)
         )

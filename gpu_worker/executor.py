@@ -117,13 +117,13 @@ def _run_nodes(
         ctx.node_id = node_id
         if cache is not None and saves_artifacts and _reuse_output(cache, keys[node_id], ctx, run, node_id):
             results[node_id] = ()
-            reporter.node_finished()
+            reporter.node_cached(node_id, class_type)
             continue
         cached = cache.get(keys[node_id]) if cache is not None and cacheable else None
         if cached is not None:
             results[node_id] = cached
             run.cached_nodes.append(node_id)
-            reporter.node_finished()
+            reporter.node_cached(node_id, class_type)
             continue
         kwargs: dict[str, Any] = {}
         for inp in spec.inputs:

@@ -48,6 +48,7 @@ class ModelCache:
         self._lock = threading.Lock()
         self.loads = 0
         self.hits = 0
+        self.evictions = 0
 
     def get(self, key: tuple[Any, ...], loader: Callable[[], T], *, replaces: tuple[Any, ...] = ()) -> T:
         """The cached model for `key`, loaded on a miss. Entries whose key starts with `replaces` (the
@@ -91,6 +92,7 @@ class ModelCache:
             if key == keep:
                 break
             del self._entries[key]
+            self.evictions += 1
             log.info("evicted model %s", key)
         release_memory(collect=False)
 
@@ -98,8 +100,10 @@ class ModelCache:
         return {
             "entries": len(self._entries),
             "usedBytes": self.used_bytes(),
+            "budgetBytes": self.budget_bytes,
             "loads": self.loads,
             "hits": self.hits,
+            "evictions": self.evictions,
         }
 
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# Bumped when a run spec or an event changes in a way an older side cannot read. A worker refuses a
+# spec newer than it knows (the run fails protocol_mismatch); the api may keep sending older ones.
+PROTOCOL_VERSION = 1
+
 EXECUTE_TASK = "crucible.gpu.execute"
 APPLY_EVENT_TASK = "crucible.control.apply_event"
 CONTROL_QUEUE = "control"
@@ -19,7 +23,10 @@ WEBHOOKS_QUEUE = "webhooks"
 STARTED = "started"
 COMPLETED = "completed"
 FAILED = "failed"
-EVENT_TYPES = (STARTED, COMPLETED, FAILED)
+# The worker is shutting down (SIGTERM) and gave the run back unfinished: the control plane queues
+# the next attempt for another worker.
+HANDED_BACK = "handed_back"
+EVENT_TYPES = (STARTED, COMPLETED, FAILED, HANDED_BACK)
 
 PROGRESS_KEY = "crucible:progress:{execution_id}"
 # Set by the api when an execution is cancelled; a running worker checks it between steps and nodes.
@@ -30,6 +37,10 @@ CANCELLED = "cancelled"  # what the worker's task returns for a run it stopped (
 
 def gpu_queue(pool: str) -> str:
     return f"gpu.{pool}"
+
+
+class ProtocolTooNew(ValueError):
+    """A run spec from a newer api than this worker understands."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class RunSpec:
     max_attempts: int = 3
     # Wall-clock deadline (Unix seconds): past it the run stops and fails as a timeout. None: no deadline.
     deadline_at: float | None = None
+    protocol_version: int = PROTOCOL_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,10 +72,17 @@ class RunSpec:
             "files": self.files,
             "maxAttempts": self.max_attempts,
             "deadlineAt": self.deadline_at,
+            "protocolVersion": self.protocol_version,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        version = int(data.get("protocolVersion") or 1)
+        if version > PROTOCOL_VERSION:
+            raise ProtocolTooNew(
+                f"This worker speaks run-spec protocol {PROTOCOL_VERSION}; the run needs {version}. "
+                "Upgrade the gpu workers of this pool."
+            )
         return cls(
             execution_id=data["executionId"],
             attempt=int(data["attempt"]),
@@ -74,6 +93,7 @@ class RunSpec:
             files=dict(data.get("files") or {}),
             max_attempts=int(data.get("maxAttempts") or 3),
             deadline_at=float(data["deadlineAt"]) if data.get("deadlineAt") is not None else None,
+            protocol_version=version,
         )
 
 

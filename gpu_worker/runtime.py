@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from gpu_worker.config import WorkerConfig
 from gpu_worker.model_cache import ModelCache
@@ -29,6 +30,7 @@ class Runtime:
     store: ModelStore
     storage: ArtifactStorage
     redis: object
+    announcer: Any = None  # gpu_worker.announce.Announcer in a worker process; None in tests
 
 
 def resolve_device(requested: str) -> str:

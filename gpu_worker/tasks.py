@@ -8,28 +8,62 @@ import socket
 from typing import Any
 
 from celery import signals
+from celery.exceptions import Reject
 
 from gpu_worker.celery_app import CONFIG, app
-from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE, EXECUTE_TASK, RunSpec
+from gpu_worker.drain import DRAIN
+from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE, EXECUTE_TASK, ProtocolTooNew, RunSpec
 
 log = logging.getLogger(__name__)
 TIMING = CONFIG.timing
 
 
+def worker_id() -> str:
+    """This process in the fleet: the launcher's name for it, the host, the pid."""
+    return f"{os.environ.get('CRUCIBLE_WORKER_NAME', 'gpu')}@{socket.gethostname()}:{os.getpid()}"
+
+
 @signals.worker_process_init.connect
-def warm_runtime(**_: Any) -> None:
-    """Build the runtime (device, caches, clients) when the process starts, not on the first run."""
+def start_process(**_: Any) -> None:
+    """Build the runtime (device, caches, clients) when the process starts, announce it to the fleet,
+    run the pool's warm-up workflow, then report ready."""
+    import redis
+
+    from gpu_worker import drain
+    from gpu_worker.announce import Announcer
+    from gpu_worker.runtime import get_runtime
+    from gpu_worker.warmup import warm_up
+
+    client = redis.Redis.from_url(CONFIG.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    announcer = Announcer(
+        client,
+        pool=CONFIG.pool,
+        worker_id=worker_id(),
+        interval=TIMING.heartbeat_seconds,
+        lease=TIMING.lease_seconds,
+    )
+    drain.install(grace=TIMING.drain_grace, on_request=lambda: announcer.set("draining", announcer.execution))
+    announcer.start()  # "starting": listed at once, while torch and the models load
+    runtime = get_runtime()
+    runtime.announcer = announcer
+    announcer.attach(runtime)
+    if CONFIG.warmup_graph is not None:
+        announcer.set("warming")
+        announcer.warmup_error = warm_up(runtime, CONFIG.warmup_graph, worker=announcer.worker_id)
+    announcer.set("ready")
+
+
+@signals.worker_process_shutdown.connect
+def leave_fleet(**_: Any) -> None:
     from gpu_worker.runtime import get_runtime
 
-    get_runtime()
+    announcer = getattr(get_runtime(), "announcer", None)
+    if announcer is not None:
+        announcer.stop()
 
 
 def emit_event(event: dict[str, Any]) -> None:
     app.send_task(APPLY_EVENT_TASK, args=[event], queue=CONTROL_QUEUE)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @app.task(
@@ -39,9 +73,22 @@ def worker_id() -> str:
     soft_time_limit=TIMING.soft_time_limit,
 )
 def execute(spec: dict[str, Any]) -> str:
-    from gpu_worker.attempt import attempt_run
+    from gpu_worker.attempt import attempt_run, refuse_protocol
     from gpu_worker.runtime import get_runtime
 
-    run_spec = RunSpec.from_dict(spec)
+    if DRAIN.requested:
+        # Shutting down: a run prefetched meanwhile goes back to the queue for another worker.
+        raise Reject("the worker is shutting down", requeue=True)
+    try:
+        run_spec = RunSpec.from_dict(spec)
+    except ProtocolTooNew as exc:
+        return refuse_protocol(spec, str(exc), emit=emit_event)
     runtime = get_runtime()
-    return attempt_run(spec=run_spec, runtime=runtime, emit=emit_event, worker=worker_id(), timing=TIMING)
+    return attempt_run(
+        spec=run_spec,
+        runtime=runtime,
+        emit=emit_event,
+        worker=worker_id(),
+        timing=TIMING,
+        hand_back=DRAIN.expired,
+    )

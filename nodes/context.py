@@ -27,6 +27,12 @@ class DeadlineExceeded(ExecutionCancelled):
     reason = "deadline"
 
 
+class HandedBack(ExecutionCancelled):
+    """The worker is shutting down and its grace period ran out: give the run back to the fleet."""
+
+    reason = "handed_back"
+
+
 class AttemptSuperseded(ExecutionCancelled):
     """A newer attempt of the execution holds its lease: stop; this attempt's events would be ignored."""
 

@@ -5,8 +5,9 @@ The broker must not hand an unacknowledged run to another worker while it may st
 the visibility timeout is longer than the hard limit plus a margin. A running execution proves it is
 alive by a heartbeat every `heartbeat_seconds`; its lease lapses after `heartbeat_misses` missed
 beats, which is when the reaper may retry it. A RUNNING row older than the hard limit plus a lease is
-stale whatever its heartbeat says. `problems()` names every pair that contradicts; both processes
-refuse to start with one.
+stale whatever its heartbeat says. After SIGTERM a worker has `drain_grace` seconds to finish its run
+before it hands the run back; its supervisor waits `stop_timeout` before killing it. `problems()`
+names every pair that contradicts; both processes refuse to start with one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class FleetTiming:
     heartbeat_seconds: int = 5  # HEARTBEAT_SECONDS
     heartbeat_misses: int = 3  # HEARTBEAT_MISSES
     visibility_margin: int = 300  # BROKER_VISIBILITY_MARGIN
+    drain_grace: int = 20  # DRAIN_GRACE_SECONDS: after SIGTERM, time to finish a run before handing it back
 
     @property
     def soft_time_limit(self) -> int:
@@ -56,6 +58,7 @@ class FleetTiming:
             ("HEARTBEAT_SECONDS", self.heartbeat_seconds),
             ("HEARTBEAT_MISSES", self.heartbeat_misses),
             ("BROKER_VISIBILITY_MARGIN", self.visibility_margin),
+            ("DRAIN_GRACE_SECONDS", self.drain_grace),
         ):
             if value <= 0:
                 found.append(f"{name} must be positive, got {value}")
@@ -76,7 +79,18 @@ class FleetTiming:
                 f"a lease (HEARTBEAT_SECONDS x HEARTBEAT_MISSES = {self.lease_seconds} s) must be shorter "
                 f"than GPU_TASK_TIME_LIMIT ({self.task_time_limit} s)"
             )
+        if self.drain_grace >= self.task_time_limit:
+            found.append(
+                f"DRAIN_GRACE_SECONDS ({self.drain_grace}) must be less than GPU_TASK_TIME_LIMIT "
+                f"({self.task_time_limit})"
+            )
         return found
+
+    @property
+    def stop_timeout(self) -> int:
+        """How long a supervisor waits for a gpu worker after SIGTERM before killing it: the grace,
+        the hand-back at the next step, and the process's exit."""
+        return self.drain_grace + 15
 
     def checked(self) -> FleetTiming:
         found = self.problems()
@@ -110,4 +124,5 @@ FIELDS = {
     "heartbeat_seconds": "HEARTBEAT_SECONDS",
     "heartbeat_misses": "HEARTBEAT_MISSES",
     "visibility_margin": "BROKER_VISIBILITY_MARGIN",
+    "drain_grace": "DRAIN_GRACE_SECONDS",
 }

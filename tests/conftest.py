@@ -93,6 +93,9 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
         # A lease lapses after 3 s without a heartbeat, so the fleet tests see retries quickly.
         "HEARTBEAT_SECONDS": "1",
         "HEARTBEAT_MISSES": "3",
+        # Fleet tests start their own workers on the spare pools; nothing ever serves "idle".
+        "GPU_POOLS": "default,spare,spare2,idle",
+        "DRAIN_GRACE_SECONDS": "2",
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")

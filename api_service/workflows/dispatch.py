@@ -17,10 +17,11 @@ from gpu_worker.protocol import (
     RunSpec,
     gpu_queue,
 )
-from protocol import leases
+from protocol import events, leases
 
 log = logging.getLogger(__name__)
 SILENT_KEY = "crucible:reaper:silent"  # execution id -> when it was first seen without a heartbeat
+EMPTY_POOLS_KEY = "crucible:reaper:empty-pools"  # pool -> when it was first seen without a live worker
 
 
 def execution_publish(*, execution_id: str) -> bool:
@@ -59,6 +60,7 @@ def execution_publish(*, execution_id: str) -> bool:
         Execution.objects.filter(pk=execution_id, published_at__isnull=True).update(
             published_at=timezone.now()
         )
+        event_append(execution_id=execution_id, event_type=events.QUEUED, data={"attempt": execution.attempt})
     except Exception:
         # Runs after the commit: the row exists, so never turn this into an error for the caller.
         log.exception("publishing %s failed; the sweeper will retry", execution_id)
@@ -79,27 +81,41 @@ def heartbeats_read(*, execution_ids: list[str]) -> dict[str, bool] | None:
     return {i: value is not None for i, value in zip(execution_ids, values, strict=True)}
 
 
-def silence_mark(*, execution_ids: list[str], now: float) -> dict[str, float] | None:
-    """When each execution was first seen without a heartbeat (kept across reaper passes in Redis, so
-    one late beat never looks like a death); clears the others. None if Redis is down."""
+def first_seen(*, key: str, members: list[str], now: float) -> dict[str, float] | None:
+    """When each member was first seen in a condition (kept across reaper passes in a Redis hash at
+    `key`, so one late beat never looks like a death); members no longer in it are dropped. None if
+    Redis is down."""
     try:
         client = redis_client()
         pipe = client.pipeline()
-        for execution_id in execution_ids:
-            pipe.hsetnx(SILENT_KEY, execution_id, str(now))
-        pipe.hgetall(SILENT_KEY)
+        for member in members:
+            pipe.hsetnx(key, member, str(now))
+        pipe.hgetall(key)
         seen = pipe.execute()[-1]
     except Exception:
-        log.warning("could not record silent executions: Redis did not answer")
+        log.warning("could not record %s: Redis did not answer", key)
         return None
     first = {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in seen.items()}
-    gone = [k for k in first if k not in execution_ids]
+    gone = [k for k in first if k not in members]
     if gone:
         try:
-            client.hdel(SILENT_KEY, *gone)
+            client.hdel(key, *gone)
         except Exception:
-            log.warning("could not clear silent executions")
-    return {k: v for k, v in first.items() if k in execution_ids}
+            log.warning("could not clear %s", key)
+    return {k: v for k, v in first.items() if k in members}
+
+
+def event_append(*, execution_id: str, event_type: str, data: dict[str, Any] | None = None) -> None:
+    """Add a state change to the execution's event log (SSE). Best effort: a Redis blip loses the
+    entry, and the stream reader falls back to the row for the terminal event."""
+    key = events.EVENTS_KEY.format(execution_id=execution_id)
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.xadd(key, {"type": event_type, "data": json.dumps(data or {})}, maxlen=events.EVENTS_MAX_LEN)
+        pipe.expire(key, events.EVENTS_TTL_SECONDS)
+        pipe.execute()
+    except Exception:
+        log.warning("could not log %s of %s: Redis did not answer", event_type, execution_id)
 
 
 def progress_read(*, execution_id: str) -> dict[str, Any] | None:

@@ -8,7 +8,8 @@ Runs every REAPER_INTERVAL_SECONDS on the control worker:
   the next attempt (QUEUED again, published once more) while attempts remain, else FAILED
   ``worker_lost``; events of the old attempt are ignored from then on (the attempt is a fencing
   token);
-- RUNNING past every time limit: FAILED ``worker_lost`` whatever Redis says.
+- RUNNING past every time limit: FAILED ``worker_lost`` whatever Redis says;
+- QUEUED on a pool that has had no live worker for NO_WORKER_FAIL_AFTER_SECONDS: FAILED ``no_worker``.
 
 With Redis unreachable nothing is retried: without heartbeats no death can be told from an outage.
 """
@@ -21,13 +22,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
+from api_service.fleet.selectors import FleetUnavailable, fleet_workers, live_pools
 from api_service.webhooks.models import EXECUTION_FAILED
 from api_service.webhooks.services import deliveries_record
 from api_service.workflows import dispatch
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus
+from api_service.workflows.services import execution_requeue
+from protocol import events
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -37,6 +40,7 @@ ATTEMPTS_SPENT = {
     "message": "The worker running this execution was lost on every attempt; it is not retried again.",
 }
 DEADLINE = {"type": "timeout", "message": "The execution ran past its deadline."}
+QUEUED_ONLY = frozenset({ExecutionStatus.QUEUED})
 
 
 def executions_reap() -> dict[str, int]:
@@ -45,6 +49,7 @@ def executions_reap() -> dict[str, int]:
         "timedOut": _fail_past_deadline(grace=timing.lease_seconds),
         "stale": executions_fail_stale(),
         **_retry_silent(lease=timing.lease_seconds),
+        "noWorker": _fail_without_workers(after=settings.NO_WORKER_FAIL_AFTER_SECONDS),
     }
 
 
@@ -60,6 +65,7 @@ def execution_fail(
             deliveries_record(execution_id=execution_id, event_type=EXECUTION_FAILED)
     if changed:
         dispatch.progress_clear(execution_id=execution_id)
+        dispatch.event_append(execution_id=execution_id, event_type=events.FAILED)
     return bool(changed)
 
 
@@ -91,7 +97,8 @@ def _retry_silent(*, lease: int) -> dict[str, int]:
     if alive is None:
         return {"retried": 0, "lost": 0}
     now = time.time()
-    silent_since = dispatch.silence_mark(execution_ids=[i for i, *_ in running if not alive[i]], now=now)
+    silent = [i for i, *_ in running if not alive[i]]
+    silent_since = dispatch.first_seen(key=dispatch.SILENT_KEY, members=silent, now=now)
     if silent_since is None:
         return {"retried": 0, "lost": 0}
     retried = lost = 0
@@ -104,17 +111,36 @@ def _retry_silent(*, lease: int) -> dict[str, int]:
                 execution_id=execution_id, error=ATTEMPTS_SPENT, statuses=frozenset({ExecutionStatus.RUNNING})
             )
         else:
-            retried += execution_retry(execution_id=execution_id, attempt=attempt)
+            retried += execution_requeue(
+                execution_id=execution_id, attempt=attempt, reason="lost its worker", counts=True
+            )
     return {"retried": retried, "lost": lost}
 
 
-def execution_retry(*, execution_id: str, attempt: int) -> bool:
-    """Queue the next attempt of a run whose worker was lost (only if `attempt` is still current)."""
-    with transaction.atomic():
-        changed = Execution.objects.filter(
-            pk=execution_id, status=ExecutionStatus.RUNNING, attempt=attempt
-        ).update(status=ExecutionStatus.QUEUED, attempt=F("attempt") + 1, published_at=None, worker="")
-        if changed:
-            log.warning("execution %s lost its worker on attempt %s; retrying", execution_id, attempt)
-            transaction.on_commit(lambda: dispatch.execution_publish(execution_id=execution_id))
-    return bool(changed)
+def _fail_without_workers(*, after: int) -> int:
+    """QUEUED runs of a pool that has had no live worker for `after` seconds fail as no_worker (those
+    queued since then too: nobody will take them)."""
+    pools = list(
+        Execution.objects.filter(status=ExecutionStatus.QUEUED).values_list("pool", flat=True).distinct()
+    )
+    try:
+        live = live_pools(fleet_workers())
+    except FleetUnavailable:
+        return 0
+    now = time.time()
+    empty_since = dispatch.first_seen(
+        key=dispatch.EMPTY_POOLS_KEY, members=[p for p in pools if live[p] == 0], now=now
+    )
+    failed = 0
+    for pool, since in (empty_since or {}).items():
+        if now - since < after:
+            continue
+        error = {
+            "type": "no_worker",
+            "message": f"No worker of pool {pool!r} was running for {after} seconds; start one "
+            f"(python -m gpu_worker.launcher --pool {pool}) and submit again.",
+        }
+        rows = Execution.objects.filter(status=ExecutionStatus.QUEUED, pool=pool)
+        for execution_id in list(rows.values_list("id", flat=True)[:BATCH]):
+            failed += execution_fail(execution_id=execution_id, error=error, statuses=QUEUED_ONLY)
+    return failed

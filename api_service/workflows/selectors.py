@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from api_service.accounts.models import Tenant
 from api_service.core import storage
 from api_service.core.errors import NotFound
+from api_service.fleet.selectors import FleetUnavailable, fleet_workers, live_pools
 from api_service.workflows import dispatch
 from api_service.workflows.models import Execution, ExecutionStatus, Workflow
 
@@ -51,6 +53,28 @@ def execution_progress(*, execution: Execution) -> dict[str, Any] | None:
     if execution.status == ExecutionStatus.COMPLETED:
         return {"fraction": 1.0}
     return {"fraction": 0.0} if execution.status == ExecutionStatus.QUEUED else None
+
+
+def execution_waiting(*, execution: Execution) -> dict[str, Any] | None:
+    """Why a QUEUED execution has not started: its place in its pool's queue, and whether any worker
+    serves that pool at all (None once it runs)."""
+    if execution.status != ExecutionStatus.QUEUED:
+        return None
+    ahead = Execution.objects.filter(
+        pool=execution.pool, status=ExecutionStatus.QUEUED, created_at__lt=execution.created_at
+    ).count()
+    waiting: dict[str, Any] = {"pool": execution.pool, "position": ahead + 1, "reason": "queued"}
+    try:
+        live = live_pools(fleet_workers())[execution.pool]
+    except FleetUnavailable:
+        return waiting
+    if live == 0:
+        waiting["reason"] = "no_worker"
+        waiting["message"] = (
+            f"No worker of pool {execution.pool!r} is running; the execution waits for one "
+            f"(it fails as no_worker after {settings.NO_WORKER_FAIL_AFTER_SECONDS} s without any)."
+        )
+    return waiting
 
 
 def execution_public_outputs(*, execution: Execution) -> dict[str, Any]:

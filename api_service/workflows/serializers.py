@@ -25,6 +25,14 @@ class WorkflowCreateInput(serializers.Serializer):
         default="",
         help_text="Default completion webhook of its executions (docs/webhooks.md).",
     )
+    pool = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The gpu pool its executions run on (GET /v1/pools lists them). Default: the "
+        "deployment's default pool.",
+    )
 
 
 class WorkflowUpdateInput(WorkflowCreateInput):
@@ -66,6 +74,7 @@ class WorkflowSummaryOutput(serializers.Serializer):
     description = serializers.CharField()
     inputs = serializers.SerializerMethodField()
     webhookUrl = serializers.CharField(source="webhook_url")
+    pool = serializers.CharField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -100,15 +109,19 @@ class ExecutionSummaryOutput(serializers.Serializer):
 
 class ExecutionPollOutput(ExecutionSummaryOutput):
     progress = serializers.SerializerMethodField()
+    waiting = serializers.SerializerMethodField()
     outputs = serializers.SerializerMethodField()
     inputs = serializers.JSONField()
     durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
     cachedNodes = serializers.JSONField(source="cached_nodes")
-    attempt = serializers.IntegerField(help_text="1, or more when the run was retried after losing its worker.")
+    attempt = serializers.IntegerField(help_text="1, or more once the run was retried on another worker.")
     deadlineAt = serializers.DateTimeField(source="deadline_at", allow_null=True)
 
     def get_progress(self, execution) -> dict | None:
         return selectors.execution_progress(execution=execution)
+
+    def get_waiting(self, execution) -> dict | None:
+        return selectors.execution_waiting(execution=execution)
 
     def get_outputs(self, execution) -> dict:
         return selectors.execution_public_outputs(execution=execution)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -30,9 +30,10 @@ from api_service.workflows.deadlines import execution_deadline_at
 from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
 from api_service.workflows.named_inputs import UnknownNamedInputs, apply_named_inputs, named_input_issues
-from gpu_worker.protocol import COMPLETED, FAILED, STARTED
+from gpu_worker.protocol import COMPLETED, FAILED, HANDED_BACK, STARTED
 from nodes.cost import graph_bytes
 from nodes.graph import output_node_ids
+from protocol import events
 
 log = logging.getLogger(__name__)
 WORKFLOW_NAME_MAX_CHARS = Workflow._meta.get_field("name").max_length or 200
@@ -75,8 +76,10 @@ def workflow_create(
     description: str = "",
     inputs: dict[str, Any] | None = None,
     webhook_url: str = "",
+    pool: str = "",
 ) -> Workflow:
     inputs = inputs or {}
+    pool = pool_check(pool=pool)
     reject_unstorable_text(description, field="description")
     _check_stored_text(name=name, description=description)
     if webhook_url:
@@ -88,14 +91,14 @@ def workflow_create(
         description=description,
         graph=graph,
         inputs=inputs,
-        pool=settings.GPU_POOL_DEFAULT,
+        pool=pool,
         webhook_url=webhook_url,
     )
 
 
 def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
     """PUT passes every field, PATCH only those sent; the result is validated as a whole."""
-    allowed = {"name", "description", "graph", "inputs", "webhook_url"}
+    allowed = {"name", "description", "graph", "inputs", "webhook_url", "pool"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
@@ -107,10 +110,25 @@ def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
     _check_stored_text(name=changes.get("name", ""), description=changes.get("description", ""))
     if changes.get("webhook_url"):
         webhook_url_check(url=changes["webhook_url"], field="webhookUrl")
+    if "pool" in changes:
+        changes["pool"] = pool_check(pool=changes["pool"])
     for field, value in changes.items():
         setattr(workflow, field, value)
     workflow.save(update_fields=[*changes, "updated_at"])
     return workflow
+
+
+def pool_check(*, pool: str) -> str:
+    """The pool a workflow names, or the default; one the deployment does not run is a 400."""
+    if not pool:
+        return settings.GPU_POOL_DEFAULT
+    if pool not in settings.GPU_POOLS:
+        raise ApiError(
+            f"Pool {pool!r} does not exist here; pools: {', '.join(settings.GPU_POOLS)}.",
+            type="unknown_pool",
+            details={"field": "pool", "value": pool, "pools": list(settings.GPU_POOLS)},
+        )
+    return pool
 
 
 def workflow_delete(*, workflow: Workflow) -> None:
@@ -187,6 +205,8 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     at = _event_time(event)
     # The attempt is a fencing token: an event of an attempt older than the row's is stale.
     rows = Execution.objects.filter(pk=execution_id, attempt__lte=attempt)
+    if kind == HANDED_BACK:
+        return execution_requeue(execution_id=execution_id, attempt=attempt, reason="was handed back")
     if kind not in (STARTED, COMPLETED, FAILED):
         log.warning("ignoring event of unknown type %r for %s", kind, execution_id)
         return False
@@ -198,6 +218,9 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
                 kind, EXECUTION_FAILED
             )
             deliveries_record(execution_id=execution_id, event_type=webhook_event)
+    if changed:
+        stream_event = {STARTED: events.STARTED, COMPLETED: events.COMPLETED}.get(kind, events.FAILED)
+        dispatch.event_append(execution_id=execution_id, event_type=stream_event, data={"attempt": attempt})
     if changed and kind != STARTED:
         dispatch.progress_clear(execution_id=execution_id)
     if not changed:
@@ -242,6 +265,28 @@ def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime)
     return changed
 
 
+def execution_requeue(*, execution_id: str, attempt: int, reason: str, counts: bool = False) -> bool:
+    """Queue the next attempt of a run its current attempt gave up (only if `attempt` is still current).
+
+    A worker lost mid-run (the reaper) `counts` against the attempt limit; a hand-back by a worker
+    that is shutting down does not (the limit is raised by one with it)."""
+    extra: dict[str, Any] = {} if counts else {"max_attempts": F("max_attempts") + 1}
+    with transaction.atomic():
+        changed = Execution.objects.filter(
+            pk=execution_id, status__in=ACTIVE_STATUSES, attempt=attempt
+        ).update(
+            status=ExecutionStatus.QUEUED,
+            attempt=F("attempt") + 1,
+            published_at=None,
+            worker="",
+            **extra,
+        )
+        if changed:
+            log.warning("execution %s attempt %s %s; queueing the next", execution_id, attempt, reason)
+            transaction.on_commit(lambda: dispatch.execution_publish(execution_id=execution_id))
+    return bool(changed)
+
+
 def execution_cancel(*, execution: Execution, by: str = "an operator") -> bool:
     """Cancel a queued or running execution: the row turns CANCELLED at once and the worker stops.
 
@@ -259,6 +304,7 @@ def execution_cancel(*, execution: Execution, by: str = "an operator") -> bool:
     if changed:
         execution_id = execution.pk
         dispatch.progress_clear(execution_id=execution_id)
+        dispatch.event_append(execution_id=execution_id, event_type=events.CANCELLED)
         transaction.on_commit(lambda: dispatch.cancel_signal(execution_id=execution_id))
     return bool(changed)
 

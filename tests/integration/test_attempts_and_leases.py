@@ -88,9 +88,15 @@ def test_past_the_attempt_limit_the_run_fails_as_worker_lost_without_running(red
 def make_execution(world, **fields):
     from api_service.workflows.models import Execution, Workflow
 
-    workflow = Workflow.objects.create(tenant=world.tenant, name="w", graph=TEXT_TO_IMAGE)
+    # On a pool no worker serves: a retry published by the reaper stays QUEUED for the test to see.
+    workflow = Workflow.objects.create(tenant=world.tenant, name="w", graph=TEXT_TO_IMAGE, pool="idle")
     return Execution.objects.create(
-        tenant=world.tenant, workflow=workflow, graph=TEXT_TO_IMAGE, output_node_ids=["9"], **fields
+        tenant=world.tenant,
+        workflow=workflow,
+        graph=TEXT_TO_IMAGE,
+        output_node_ids=["9"],
+        pool="idle",
+        **fields,
     )
 
 

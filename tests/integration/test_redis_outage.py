@@ -21,7 +21,7 @@ def test_api_without_redis(platform_env, db, tmp_path) -> None:
     env = {**os.environ, **platform_env, "REDIS_URL": dead, "CELERY_BROKER_URL": dead}
     port = free_port()
     group = ProcessGroup()
-    group.start("api-no-redis", api_command(port=port, workers=1, threads=2), log_dir=tmp_path, env=env)
+    group.start("api-no-redis", api_command(port=port, workers=1), log_dir=tmp_path, env=env)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{base}/healthz", timeout=2).ok, timeout=60, what="api")

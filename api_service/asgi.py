@@ -1,0 +1,11 @@
+"""The api as served: ASGI under gunicorn with uvicorn workers (deploy/processes.py), so event streams
+wait on Redis without holding a thread; every other view runs in its own thread per request."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
+application = get_asgi_application()

@@ -1,0 +1,158 @@
+"""The fleet with real worker processes: pools and routing, the live registry, workers killed or
+stopped mid-run, runs on pools nobody serves. Every run ends once, with one set of outputs."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from tests.support.fleet import SpareWorkers, reaper_pump
+from tests.support.graphs import text_to_image
+
+
+@pytest.fixture
+def spares(platform_env, tmp_path):
+    workers = SpareWorkers(platform_env, tmp_path / "spare-logs")
+    yield workers
+    workers.stop()
+
+
+def workflow_on(api, pool: str, steps: int) -> str:
+    body = {"name": f"on {pool}", "graph": text_to_image(**{"3": {"steps": steps}}), "pool": pool}
+    response = api.post("/v1/workflows", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["pool"] == pool
+    return response.json()["id"]
+
+
+def poll(api, execution_id: str) -> dict:
+    response = api.get(f"/v1/workflows/executions/{execution_id}/poll")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def wait_status(api, execution_id: str, status: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = poll(api, execution_id)
+        if body["status"] == status:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{execution_id} never reached {status}: {body}")
+
+
+def output_keys(execution_id: str) -> list[str]:
+    from api_service.workflows.models import Execution
+
+    outputs = Execution.objects.get(pk=execution_id).outputs
+    return [image["key"] for node in outputs.values() for image in node.get("images", [])]
+
+
+def test_pools_are_listed_with_their_live_workers_and_a_workflow_must_name_one(api) -> None:
+    response = api.get("/v1/pools")
+    assert response.status_code == 200, response.text
+    pools = {pool["name"]: pool for pool in response.json()["items"]}
+    assert set(pools) == {"default", "spare", "spare2", "idle"}
+    assert pools["default"]["default"] and pools["default"]["workers"] >= 1
+    assert pools["idle"]["workers"] == 0
+    assert "host" not in response.text and "127.0.0.1" not in response.text
+    bad = api.post("/v1/workflows", json={"name": "x", "graph": text_to_image(), "pool": "gpu-9000"})
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "unknown_pool"
+    assert "spare" in bad.json()["error"]["message"]
+
+
+def test_a_run_on_a_pool_without_workers_says_why_it_waits_then_fails_no_worker(api) -> None:
+    from django.test import override_settings
+
+    from api_service.workflows import reaper
+
+    execution_id = api.execute(workflow_on(api, "idle", steps=2))
+    waiting = poll(api, execution_id)["waiting"]
+    assert (waiting["reason"], waiting["pool"], waiting["position"]) == ("no_worker", "idle", 1)
+    assert "idle" in waiting["message"]
+    with override_settings(NO_WORKER_FAIL_AFTER_SECONDS=1):
+        reaper.executions_reap()
+        time.sleep(1.2)
+        assert reaper.executions_reap()["noWorker"] >= 1
+    body = poll(api, execution_id)
+    assert (body["status"], body["error"]["type"]) == ("FAILED", "no_worker")
+    assert "gpu_worker.launcher --pool idle" in body["error"]["message"]
+
+
+def test_a_worker_killed_mid_run_costs_one_attempt_and_the_run_completes_once(api, spares) -> None:
+    first = spares.start("spare")
+    spares.wait_ready(first)
+    execution_id = api.execute(workflow_on(api, "spare", steps=80))
+    wait_status(api, execution_id, "RUNNING")
+    time.sleep(0.5)
+    spares.kill(first)
+    second = spares.start("spare")
+    with reaper_pump():
+        body = api.wait(execution_id, timeout=400)
+    assert body["status"] == "COMPLETED", body
+    assert body["attempt"] == 2
+    keys = output_keys(execution_id)
+    assert len(keys) == 1 and "/attempt-2/" in keys[0]
+    assert second.alive()
+
+
+def test_sigterm_finishes_or_hands_back_the_run_and_the_worker_exits(api, spares) -> None:
+    draining = spares.start("spare2")
+    spares.wait_ready(draining)
+    execution_id = api.execute(workflow_on(api, "spare2", steps=400))
+    wait_status(api, execution_id, "RUNNING")
+    started = time.monotonic()
+    draining.stop()  # SIGTERM, then the drain grace (2 s) and the hand-back at the next step
+    assert not draining.alive()
+    assert time.monotonic() - started < draining.stop_timeout
+    assert "draining" in draining.tail(200)
+    body = poll(api, execution_id)
+    assert (body["status"], body["attempt"]) == ("QUEUED", 2), body  # handed back, not failed
+    spares.wait_ready(spares.start("spare2"))
+    body = api.wait(execution_id, timeout=400)
+    assert (body["status"], body["attempt"]) == ("COMPLETED", 2), body
+    assert len(output_keys(execution_id)) == 1
+
+
+@pytest.mark.slow
+def test_chaos_workers_killed_at_random_while_runs_flow_through_two_pools(api, spares, world) -> None:
+    """SIGKILL workers at random points during many runs across two pools while new ones start: every
+    run ends COMPLETED exactly once (or FAILED worker_lost after its attempts), none stays RUNNING."""
+    import os
+
+    from api_service.accounts.models import Tenant
+    from api_service.workflows.models import Execution
+
+    Tenant.objects.filter(pk=world.tenant.pk).update(requests_per_minute_override=100_000)
+
+    rng = random.Random(7)
+    runs = int(os.environ.get("CHAOS_RUNS", "16"))
+    pools = ("spare", "spare2")
+    live = {pool: [spares.start(pool)] for pool in pools}
+    for members in live.values():
+        spares.wait_ready(members[0])
+    workflows = {pool: workflow_on(api, pool, steps=40) for pool in pools}
+    ids = [api.execute(workflows[pools[i % 2]]) for i in range(runs)]
+    deadline = time.monotonic() + 600
+    with reaper_pump():
+        while time.monotonic() < deadline:
+            statuses = list(Execution.objects.filter(pk__in=ids).values_list("status", flat=True))
+            if all(s in ("COMPLETED", "FAILED", "CANCELLED") for s in statuses):
+                break
+            pool = rng.choice(pools)
+            if live[pool] and rng.random() < 0.5:
+                spares.kill(live[pool].pop(rng.randrange(len(live[pool]))))
+            if len(live[pool]) < 2:
+                live[pool].append(spares.start(pool))
+            time.sleep(rng.uniform(1.0, 4.0))
+    bodies = [poll(api, i) for i in ids]
+    assert all(b["status"] in ("COMPLETED", "FAILED") for b in bodies), [b["status"] for b in bodies]
+    for body in bodies:
+        if body["status"] == "FAILED":
+            assert body["error"]["type"] == "worker_lost", body
+        else:
+            keys = output_keys(body["executionId"])
+            assert len(keys) == 1 and f"/attempt-{body['attempt']}/" in keys[0], body
+    assert sum(b["status"] == "COMPLETED" for b in bodies) >= runs * 3 // 4
