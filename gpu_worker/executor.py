@@ -16,7 +16,7 @@ from nodes.model_store import FOLDERS
 from nodes.registry import Registry
 from nodes.schema import CLIP, MODEL, VAE, NodeResult
 
-MODEL_TYPES = frozenset({MODEL, CLIP, VAE, "CONTROL_NET", "UPSCALE_MODEL"})
+MODEL_TYPES = frozenset({MODEL, CLIP, VAE, "CONTROL_NET", "UPSCALE_MODEL", "BACKGROUND_REMOVAL"})
 
 log = logging.getLogger(__name__)
 
