@@ -10,6 +10,7 @@ from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
+from nodes.image import utility_specs as image_utility_specs
 from nodes.latent import specs as latent_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
@@ -29,6 +30,7 @@ FAMILIES = (
     sdxl_specs,
     background_specs,
     util_specs,
+    image_utility_specs,
 )
 
 

@@ -37,8 +37,9 @@ IR_VERSION = 10
 OPSET = 17
 
 
-def write_tiny_background_model(path: Path, *, family: str, seed: int = 0) -> Path:
-    """Write the tiny graph of `family` (a key of SHAPES) to `path` (an .onnx file)."""
+def write_tiny_background_model(path: Path, *, family: str, seed: int = 0, open_size: bool = False) -> Path:
+    """Write the tiny graph of `family` (a key of SHAPES) to `path` (an .onnx file); `open_size` leaves
+    height and width open, as dynamic-resolution exports (BiRefNet_HR, BiRefNet_dynamic) do."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -62,6 +63,7 @@ def write_tiny_background_model(path: Path, *, family: str, seed: int = 0) -> Pa
         helper.make_node("Resize", ["m_act", "", "scales"], ["up"], mode="linear"),
     ]
     batch: int | str = "batch" if shape.open_batch else 1
+    side: tuple[int | str, int | str] = ("height", "width") if open_size else (shape.size, shape.size)
     outputs = []
     for index in range(shape.outputs):
         weights[f"head{index}.weight"] = rng.normal(0, 0.5, (1, c, 3, 3))
@@ -74,17 +76,11 @@ def write_tiny_background_model(path: Path, *, family: str, seed: int = 0) -> Pa
         )
         if shape.sigmoid:
             nodes.append(helper.make_node("Sigmoid", [logits], [f"d{index}"]))
-        outputs.append(
-            helper.make_tensor_value_info(f"d{index}", TensorProto.FLOAT, [batch, 1, shape.size, shape.size])
-        )
+        outputs.append(helper.make_tensor_value_info(f"d{index}", TensorProto.FLOAT, [batch, 1, *side]))
     graph = helper.make_graph(
         nodes,
         f"tiny_{family}",
-        [
-            helper.make_tensor_value_info(
-                shape.input_name, TensorProto.FLOAT, [batch, 3, shape.size, shape.size]
-            )
-        ],
+        [helper.make_tensor_value_info(shape.input_name, TensorProto.FLOAT, [batch, 3, *side])],
         outputs,
         initializer=[numpy_helper.from_array(v.astype(np.float32), name=k) for k, v in weights.items()],
     )

@@ -3,14 +3,16 @@
 Python's `re` cannot be interrupted: a pattern such as ``(a|aa)+$`` against a few dozen characters
 backtracks for longer than the universe has existed. The `regex` package runs the same syntax
 with a `timeout`, checked inside its matching loop, so a hostile pattern costs at most
-REGEX_TIMEOUT_SECONDS. Patterns and texts are bounded too, and outputs (a replacement can grow a
-text by its length at every position) are capped while they are built. Torch-free: the api
-compiles literal patterns at validation.
+REGEX_TIMEOUT_SECONDS of CPU time (the package measures CPU time, not the wall clock: on a busy
+machine the wall time is longer, the work done the same). Patterns and texts are bounded too, and
+outputs (a replacement can grow a text by its length at every position) are capped while they are
+built. Torch-free: the api compiles literal patterns at validation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 MAX_PATTERN_CHARS = 2_000
@@ -63,12 +65,19 @@ def check_text(text: str, field: str) -> str:
 
 def timed(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a `regex` call with the timeout; RegexRefused if it runs out."""
-    try:
+    with timeout_refused():
         return call(*args, timeout=REGEX_TIMEOUT_SECONDS, **kwargs)
+
+
+@contextmanager
+def timeout_refused() -> Iterator[None]:
+    """Inside, a regex TimeoutError (from a call, or a lazy finditer's next step) is a RegexRefused."""
+    try:
+        yield
     except TimeoutError:
         raise RegexRefused(
-            f"Input 'regex_pattern': matching took longer than {REGEX_TIMEOUT_SECONDS:g} s and was stopped; "
-            "the pattern backtracks too much on this text (nested repetition such as (a+)+)."
+            f"Input 'regex_pattern': matching took more than {REGEX_TIMEOUT_SECONDS:g} s of CPU time and "
+            "was stopped; the pattern backtracks too much on this text (nested repetition such as (a+)+)."
         ) from None
 
 

@@ -18,6 +18,7 @@ from nodes.util.safe_regex import (
     compile_pattern,
     regex_flags,
     timed,
+    timeout_refused,
 )
 
 JOIN = "\n"  # RegexExtract's "All ..." modes put one result per line
@@ -125,12 +126,13 @@ def regex_extract(
         return (_group(found, group_index) if found else "",)
     pieces = []
     # finditer is lazy: every step matches on, still under the timeout given when it was made.
-    for found in timed(pattern.finditer, text):
-        if mode == "All Matches":
-            # As re.findall: the whole match, or the first group when the pattern has groups.
-            pieces.append(found.group(1 if pattern.groups else 0) or "")
-        elif pattern.groups and group_index <= pattern.groups and found.group(group_index) is not None:
-            pieces.append(found.group(group_index))  # "All Groups"
+    with timeout_refused():
+        for found in timed(pattern.finditer, text):
+            if mode == "All Matches":
+                # As re.findall: the whole match, or the first group when the pattern has groups.
+                pieces.append(found.group(1 if pattern.groups else 0) or "")
+            elif pattern.groups and group_index <= pattern.groups and found.group(group_index) is not None:
+                pieces.append(found.group(group_index))  # "All Groups"
     return _out(JOIN.join(pieces))
 
 
