@@ -1,0 +1,58 @@
+"""End to end: LoadImage -> LoadBackgroundRemovalModel -> RemoveBackground -> SaveImage on a real worker,
+with tiny ONNX models of rembg's and BRIA's signatures; RGBA PNGs out, the mask as their alpha."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.e2e.test_image_inputs_and_failures import upload
+from tests.e2e.test_text_to_image import download_png
+from tests.e2e.test_upscale_models_e2e import gradient_png, run
+from tests.support.background_models import BACKGROUND_MODELS, COMFY_BIREFNET, remove_background_graph
+
+pytestmark = pytest.mark.e2e
+
+
+def test_remove_background_saves_rgba_and_comfyui_s_own_wiring_agrees(api) -> None:
+    loader = api.get("/v1/nodes/LoadBackgroundRemovalModel").json()
+    assert set(BACKGROUND_MODELS) | {COMFY_BIREFNET} <= set(loader["inputs"][0]["choices"])
+    image = upload(api, gradient_png(40, 30), name="product.png")["fileId"]
+    execution = run(api, remove_background_graph(image, "isnet-general-use.onnx"))
+    (cutout,) = execution["outputs"]["4"]["images"]
+    (joined,) = execution["outputs"]["7"]["images"]
+    assert (cutout["width"], cutout["height"]) == (40, 30)
+    ours, comfy = download_png(cutout["url"]), download_png(joined["url"])
+    assert ours.mode == comfy.mode == "RGBA" and ours.size == (40, 30)
+    rgba = np.asarray(ours)
+    # The colour is the upload's, untouched; the alpha is the model's soft mask (not flat).
+    assert np.array_equal(rgba[..., :3], np.asarray(download_png_rgb(gradient_png(40, 30))))
+    assert rgba[..., 3].std() > 1.0
+    # RemoveBackground's mask -> InvertMask -> JoinImageWithAlpha gives ComfyUI's users the same cut-out.
+    assert np.abs(rgba.astype(int) - np.asarray(comfy).astype(int)).max() <= 1
+
+
+def test_a_threshold_gives_a_hard_cut_out(api) -> None:
+    image = upload(api, gradient_png(32, 32))["fileId"]
+    execution = run(api, remove_background_graph(image, "u2net.onnx", threshold=0.5))
+    alpha = np.asarray(download_png(execution["outputs"]["4"]["images"][0]["url"]))[..., 3]
+    assert set(np.unique(alpha).tolist()) <= {0, 255}
+
+
+def test_comfyui_s_torch_birefnet_file_is_refused_at_validation(api) -> None:
+    image = upload(api, gradient_png(8, 8))["fileId"]
+    response = api.post(
+        "/v1/workflows", json={"name": "x", "graph": remove_background_graph(image, COMFY_BIREFNET)}
+    )
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["error"]["nodeErrors"]["2"]["errors"]
+    assert (error["type"], error["input"]) == ("model_not_loadable", "bg_removal_name")
+    assert "background removal runs ONNX exports" in error["message"]
+
+
+def download_png_rgb(data: bytes):  # type: ignore[no-untyped-def]
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data)).convert("RGB")
