@@ -360,6 +360,8 @@ RULES: dict[str, Rule] = {
     "EmptyImage": empty_image,
     "ImageFromBatch": image_from_batch,
     "JoinImageWithAlpha": passthrough("image"),
+    # A list of smaller batches, as many images in all: what flows on costs what came in.
+    "RebatchImages": passthrough("images"),
     "SplitImageWithAlpha": lambda n: (n.pixels("image"), n.pixels("image").as_kind(MASK_KIND, "image")),
     # primitives and strings: no image or prompt shape flows out
     **{

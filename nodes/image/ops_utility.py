@@ -138,3 +138,22 @@ def _pad_across(
         return F.pad(image, widths, mode="constant", value=value)
 
     return pad(image1), pad(image2)
+
+
+def rebatch_images(
+    ctx: NodeContext, images: list[torch.Tensor], batch_size: list[int]
+) -> tuple[list[torch.Tensor]]:
+    """Every image of every batch in the list, regrouped into batches of `batch_size` (the last one may
+    be smaller). Inputs come whole, as lists (the node is input_is_list); the output is a list."""
+    size = batch_size[0]
+    singles = [batch[i : i + 1] for batch in images for i in range(batch.shape[0])]
+    groups = [singles[i : i + size] for i in range(0, len(singles), size)]
+    for group in groups:
+        shapes = {tuple(image.shape[1:]) for image in group}
+        if len(shapes) > 1:
+            listed = ", ".join(f"{w}x{h}x{c}" for h, w, c in sorted(shapes))
+            raise ValueError(
+                f"Input 'images': a batch of {size} would mix images of different sizes ({listed}); "
+                "resize them to one size first, or use batch_size 1."
+            )
+    return ([torch.cat(group) for group in groups],)

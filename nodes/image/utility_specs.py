@@ -1,4 +1,4 @@
-"""Schemas of the image utilities (ComfyUI's nodes_images, nodes_compositing and EmptyImage)."""
+"""Schemas of the image utilities (ComfyUI's nodes_images, nodes_compositing, nodes_rebatch, EmptyImage)."""
 
 from __future__ import annotations
 
@@ -108,5 +108,15 @@ SPECS = (
         impl=f"{OPS}:split_image_with_alpha",
         inputs=(InputSpec("image", IMAGE),),
         outputs=(OutputSpec(IMAGE), OutputSpec(MASK)),
+    ),
+    V3NodeSpec(
+        class_type="RebatchImages",
+        display_name="Rebatch Images",
+        category="image/batch",
+        impl=f"{OPS}:rebatch_images",
+        inputs=(InputSpec("images", IMAGE), InputSpec("batch_size", INT, default=1, min=1, max=4096)),
+        # A list of batches: the nodes it feeds run once per batch.
+        outputs=(OutputSpec(IMAGE, is_list=True),),
+        input_is_list=True,
     ),
 )

@@ -56,3 +56,20 @@ def download_png_rgb(data: bytes):  # type: ignore[no-untyped-def]
     from PIL import Image
 
     return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def test_rebatched_images_run_downstream_once_per_batch(api) -> None:
+    graph = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 16, "height": 12, "batch_size": 3, "color": 0x336699},
+        },
+        "2": {"class_type": "RebatchImages", "inputs": {"images": ["1", 0], "batch_size": 2}},
+        "3": {"class_type": "LoadBackgroundRemovalModel", "inputs": {"bg_removal_name": "u2netp.onnx"}},
+        "4": {"class_type": "RemoveBackground", "inputs": {"bg_removal_model": ["3", 0], "image": ["2", 0]}},
+        "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 1], "filename_prefix": "rebatched"}},
+    }
+    images = run(api, graph)["outputs"]["5"]["images"]
+    assert [(i["width"], i["height"]) for i in images] == [(16, 12)] * 3
+    assert len({i["url"] for i in images}) == 3
+    assert all(download_png(i["url"]).mode == "RGBA" for i in images)

@@ -103,3 +103,12 @@ def test_stitch_matches_sizes_pads_spaces_and_lines_up_batches_and_channels() ->
     assert padded[0, 0, 5].tolist() == [1.0, 0.0, 0.0, 1.0]
     assert float(padded[0, 0, 8:, 0].max()) == 0.0 and float(padded[0, 1, 8:, 0].min()) == 1.0
     assert torch.equal(ops.image_stitch(CTX, image1)[0], image1)  # no image2: image1 unchanged
+
+
+def test_rebatch_regroups_every_image_and_refuses_mixed_sizes() -> None:
+    first, second = ramp(batch=3, height=2, width=2), ramp(batch=2, height=2, width=2) + 1.0
+    (batches,) = ops.rebatch_images(CTX, [first, second], [2])
+    assert [b.shape[0] for b in batches] == [2, 2, 1]
+    assert torch.equal(torch.cat(batches), torch.cat([first, second]))
+    with pytest.raises(ValueError, match="mix images of different sizes"):
+        ops.rebatch_images(CTX, [first, ramp(height=3, width=2)], [4])
