@@ -239,6 +239,8 @@ def stitch(n: NodeCost) -> tuple[Any, ...]:
         return (first,)
     spacing = n.number("spacing_width")
     spacing += spacing % 2
+    width: float
+    height: float
     batch = max(first.batch, second.batch)
     side_by_side = n.value("direction") in ("left", "right")
     if n.value("match_image_size") is not False:

@@ -177,7 +177,7 @@ class NodeSpec:
         }
 
 
-class NodeList(list):  # type: ignore[type-arg]
+class NodeList(list[Any]):
     """The value of a list output (OutputSpec.is_list) as it flows to the next node: one item per run.
 
     A type of its own, so a node value that happens to be a Python list is never taken for one."""
