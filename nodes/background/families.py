@@ -76,6 +76,11 @@ class Signature:
             return height
         return None
 
+    def input_size(self, resolution: int) -> tuple[int, int]:
+        """(height, width) to run at: the graph's fixed sides, `resolution` for the sides it leaves open."""
+        height, width = self.input_shape[2], self.input_shape[3]
+        return (height or resolution, width or resolution)
+
     def describe(self) -> str:
         shape = "x".join("?" if d is None else str(d) for d in self.input_shape)
         return f"input {self.input_name!r} {self.input_type} [{shape}], {self.outputs} output(s)"

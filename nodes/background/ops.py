@@ -1,6 +1,6 @@
 """LoadBackgroundRemovalModel and RemoveBackground. IMAGE is float [B, H, W, C] in [0, 1]; MASK [B, H, W].
 
-Each image goes through its family's own pipeline: resized to the model's square input, scaled
+Each image goes through its family's own pipeline: resized to the model's input size, scaled
 and normalised with the family's mean and std, run, turned into a probability (a sigmoid for
 logits), stretched to the full 0..1 range (min-max, as rembg does), resized back to the image,
 optionally thresholded. The mask is 1 on the foreground; the RGBA output carries it as alpha.
@@ -41,8 +41,8 @@ def remove_background(
     """(mask [B, H, W], image with that mask as alpha [B, H, W, 4])."""
     if image.shape[-1] not in (3, 4):
         raise ValueError(f"Input 'image' has {image.shape[-1]} channels; RemoveBackground takes RGB or RGBA.")
-    # A graph with a fixed input size runs at that size; `resolution` sizes graphs that leave it open.
-    size = bg_removal_model.signature.fixed_size or resolution
+    # A graph's fixed sides are kept; `resolution` sizes the sides a graph leaves open.
+    size = bg_removal_model.signature.input_size(resolution)
     rgb = image[..., :3].detach().cpu().float()
     masks = []
     for index in range(rgb.shape[0]):
@@ -55,11 +55,15 @@ def remove_background(
     return mask, rgba
 
 
-def predict_mask(model: BackgroundRemovalModel, image: torch.Tensor, size: int) -> torch.Tensor:
-    """The foreground mask [1, H, W] of one RGB image [1, H, W, 3] through the model's family pipeline."""
+def predict_mask(
+    model: BackgroundRemovalModel, image: torch.Tensor, size: int | tuple[int, int]
+) -> torch.Tensor:
+    """The foreground mask [1, H, W] of one RGB image [1, H, W, 3] through the model's family pipeline,
+    run at `size` (a square side, or the model input's (height, width))."""
     family = model.family
     height, width = image.shape[1], image.shape[2]
-    pixels = resize(image, size, size, family.resample)[0].numpy()
+    model_height, model_width = (size, size) if isinstance(size, int) else size
+    pixels = resize(image, model_width, model_height, family.resample)[0].numpy()
     feed = {model.signature.input_name: normalise(pixels, family)}
     output = np.asarray(model.session.run(None, feed)[0], dtype=np.float32)
     probability = stretch(activate(first_map(output, model.name), family))

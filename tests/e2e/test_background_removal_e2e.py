@@ -73,3 +73,34 @@ def test_rebatched_images_run_downstream_once_per_batch(api) -> None:
     assert [(i["width"], i["height"]) for i in images] == [(16, 12)] * 3
     assert len({i["url"] for i in images}) == 3
     assert all(download_png(i["url"]).mode == "RGBA" for i in images)
+
+
+def test_string_nodes_feed_a_prompt_and_the_picture_is_cut_out(api) -> None:
+    """Text made by the string nodes is the prompt; the decoded image goes on through background removal."""
+    from tests.support.graphs import text_to_image
+
+    graph = text_to_image(**{"3": {"steps": 2}})
+    graph["20"] = {"class_type": "PrimitiveString", "inputs": {"value": "a red fox"}}
+    graph["21"] = {
+        "class_type": "StringConcatenate",
+        "inputs": {"string_a": ["20", 0], "string_b": "studio light", "delimiter": ", "},
+    }
+    graph["22"] = {
+        "class_type": "RegexReplace",
+        "inputs": {"string": ["21", 0], "regex_pattern": "red", "replace": "grey"},
+    }
+    graph["6"]["inputs"]["text"] = ["22", 0]
+    graph["23"] = {
+        "class_type": "LoadBackgroundRemovalModel",
+        "inputs": {"bg_removal_name": "RMBG-1.4/model.onnx"},
+    }
+    graph["24"] = {
+        "class_type": "RemoveBackground",
+        "inputs": {"bg_removal_model": ["23", 0], "image": ["8", 0]},
+    }
+    graph["25"] = {"class_type": "SaveImage", "inputs": {"images": ["24", 1], "filename_prefix": "fox"}}
+    execution = run(api, graph)
+    (plain,) = execution["outputs"]["9"]["images"]
+    (cutout,) = execution["outputs"]["25"]["images"]
+    assert (cutout["width"], cutout["height"]) == (plain["width"], plain["height"])
+    assert download_png(cutout["url"]).mode == "RGBA"

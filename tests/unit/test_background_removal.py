@@ -136,6 +136,9 @@ def test_a_graph_of_open_size_runs_at_the_resolution_input(tmp_path: Path) -> No
     at_256, _ = remove_background(ctx, model, image, resolution=256)
     torch.testing.assert_close(at_256, predict_mask(model, image, 256))
     assert not torch.allclose(at_256, remove_background(ctx, model, image, resolution=512)[0])
+    # A graph with fixed, non-square sides runs at exactly those.
+    assert Signature("input_image", (1, 3, 768, None), "tensor(float)", 1).input_size(512) == (768, 512)
+    assert model.signature.input_size(640) == (640, 640)
 
 
 def test_the_session_is_cached_by_file_and_counts_its_bytes(root: Path) -> None:
