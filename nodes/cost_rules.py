@@ -19,8 +19,9 @@ from nodes.cost import (
     NodeCost,
     Pixels,
     Rule,
-    estimate_tokens,
 )
+from nodes.cost_text import RULES as TEXT_RULES
+from nodes.cost_text import text_of
 
 # The largest factor an upscale model may have: the api cannot read it without loading the model.
 UPSCALE_MODEL_MAX_SCALE = 8
@@ -175,8 +176,8 @@ def text_encode(*names: str) -> Rule:
     def rule(n: NodeCost) -> tuple[Any, ...]:
         longest = 0
         for name in names:
-            text = n.value(name)
-            tokens = estimate_tokens(text) if isinstance(text, str) else 0
+            # Typed, or made by string nodes upstream (their bound, nodes/cost_text.py).
+            tokens = text_of(n, name).tokens
             n.measure("prompt_tokens", tokens, name, f"the prompt is about {tokens:,} tokens long")
             longest = max(longest, tokens)
         # Each of SDXL's two encoders pads to the longer prompt; both run.
@@ -365,26 +366,18 @@ RULES: dict[str, Rule] = {
     # A list of smaller batches, as many images in all: what flows on costs what came in.
     "RebatchImages": passthrough("images"),
     "SplitImageWithAlpha": lambda n: (n.pixels("image"), n.pixels("image").as_kind(MASK_KIND, "image")),
-    # primitives and strings: no image or prompt shape flows out
+    # primitives and strings: no image flows out; texts carry their length to the prompts they feed
     **{
         class_type: none
         for class_type in (
             "PrimitiveInt",
             "PrimitiveFloat",
-            "PrimitiveString",
-            "PrimitiveStringMultiline",
             "PrimitiveBoolean",
-            "StringConcatenate",
-            "StringSubstring",
             "StringLength",
-            "CaseConverter",
-            "StringTrim",
-            "StringReplace",
             "StringContains",
             "StringCompare",
             "RegexMatch",
-            "RegexExtract",
-            "RegexReplace",
         )
     },
+    **TEXT_RULES,
 }
