@@ -49,11 +49,12 @@ FAMILIES: dict[str, Family] = {
 }
 
 # File names as rembg, BRIA and BiRefNet's author publish them, lower-cased. Order matters: the
-# first match wins ("bria-rmbg-2.0" before a bare "rmbg").
+# first match wins (rembg's "BiRefNet-DIS-epoch_590.onnx" is a BiRefNet trained on DIS5K, not an
+# IS-Net; "bria-rmbg-2.0" before a bare "rmbg").
 _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("u2net", re.compile(r"u2net|silueta")),
-    ("isnet", re.compile(r"isnet|dis[-_]")),
     ("birefnet", re.compile(r"birefnet")),
+    ("u2net", re.compile(r"u2net|silueta")),
+    ("isnet", re.compile(r"isnet")),
     ("rmbg2", re.compile(r"rmbg[-_ ]?2")),
     ("rmbg14", re.compile(r"rmbg[-_ ]?1\.?4|briarmbg|rmbg")),
 )

@@ -84,13 +84,12 @@ def normalise(pixels: np.ndarray, family: Family) -> np.ndarray:
 
 def first_map(output: np.ndarray, name: str) -> np.ndarray:
     """The first output's map as [H, W]: [1, 1, H, W], [1, H, W] and [H, W] are all seen in exports."""
-    squeezed = output.reshape(output.shape[-2:]) if output.size == np.prod(output.shape[-2:]) else None
-    if squeezed is None or output.ndim < 2:
+    if output.ndim < 2 or output.size != output.shape[-2] * output.shape[-1]:
         raise ValueError(
             f"Background removal model {name!r} gave an output of shape {list(output.shape)}; "
             "expected one map [1, 1, H, W]."
         )
-    return squeezed
+    return output.reshape(output.shape[-2:])
 
 
 def activate(prediction: np.ndarray, family: Family) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nodes.background.families import FAMILIES, Signature, UnknownModel, detect_family
+from nodes.background.families import FAMILIES, Signature, UnknownModel, detect_family, family_from_name
 from nodes.background.loading import CPU, CUDA, execution_providers
 from nodes.background.ops import (
     load_background_removal_model,
@@ -157,6 +157,22 @@ def test_the_store_lists_onnx_models_with_their_family_and_refuses_torch_files(r
     assert entries["isnet-general-use.onnx"].family == "isnet"
     assert all(entries[name].refusal is None for name in BACKGROUND_MODELS)
     assert "background removal runs ONNX exports" in (entries[COMFY_BIREFNET].refusal or "")
+
+
+def test_rembg_and_bria_file_names_name_their_family() -> None:
+    names = {
+        "u2net.onnx": "u2net",
+        "u2net_human_seg.onnx": "u2net",
+        "silueta.onnx": "u2net",
+        "isnet-anime.onnx": "isnet",
+        "BiRefNet-DIS-epoch_590.onnx": "birefnet",  # a BiRefNet trained on DIS5K
+        "BiRefNet-massive-TR_DIS5K_TR_TEs-epoch_420.onnx": "birefnet",
+        "bria-rmbg-2.0.onnx": "rmbg2",
+        "RMBG-1.4/onnx/model.onnx": "rmbg14",
+        "briarmbg.onnx": "rmbg14",
+    }
+    assert {name: family_from_name(name) for name in names} == names
+    assert family_from_name("model.onnx") is None
 
 
 def test_signatures_decide_the_family_where_the_name_does_not() -> None:
