@@ -11,11 +11,15 @@ built. Torch-free: the api compiles literal patterns at validation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 MAX_PATTERN_CHARS = 2_000
+# Compiling unrolls a counted repeat's required part: (?:a{1000}){1000} is a million steps before any
+# text is seen (and the timeout covers matching only), so the unrolled size is bounded first.
+MAX_PATTERN_EXPANSION = 100_000
 # The longest text a string node takes or makes (an LLM's answer, a long prompt, with room to spare).
 MAX_TEXT_CHARS = 1_000_000
 REGEX_TIMEOUT_SECONDS = 1.0
@@ -47,12 +51,81 @@ def compile_pattern(pattern: str, flags: int, field: str = "regex_pattern") -> A
             f"Input {field!r}: the pattern is {len(pattern):,} characters; at most {MAX_PATTERN_CHARS:,} "
             "are allowed."
         )
+    expansion = unrolled_size(pattern)
+    if expansion > MAX_PATTERN_EXPANSION:
+        raise RegexRefused(
+            f"Input {field!r}: its counted repeats unroll to {expansion:,} steps (nested {{n}} repeats "
+            f"multiply); at most {MAX_PATTERN_EXPANSION:,} are allowed."
+        )
     try:
         return regex.compile(pattern, flags)
     except regex.error as exc:
         raise RegexRefused(
             f"Input {field!r}: {pattern[:80]!r} is not a valid regular expression ({exc})."
         ) from None
+
+
+_COUNT = re.compile(r"\{(\d*)(?:,(\d*))?\}")
+
+
+def unrolled_size(pattern: str) -> int:
+    """An upper bound of the pattern's size with every counted repeat's minimum written out.
+
+    A scan, not a parse: escapes and character classes are one atom each, a group is the longest of
+    its alternatives, `{m}` / `{m,}` / `{m,n}` multiply the atom before them by m. Anything it does
+    not understand counts as one atom, which only ever overestimates.
+    """
+    frames = [[0, 0, 0]]  # per open group: [this alternative's size, the longest alternative, last atom]
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        atom = 1
+        if char == "\\":
+            i += 2
+            if i < len(pattern) and pattern[i - 1] in "pPNx" and pattern[i] == "{":
+                i = pattern.find("}", i) + 1 or len(pattern)
+        elif char == "[":
+            i = _class_end(pattern, i)
+        elif char == "(":
+            frames.append([0, 0, 0])
+            i += 1
+            continue
+        elif char == ")" and len(frames) > 1:
+            size, longest, _ = frames.pop()
+            atom = max(size, longest, 1)
+            i += 1
+        elif char == "|":
+            frame = frames[-1]
+            frame[1], frame[0], frame[2] = max(frame[1], frame[0]), 0, 0
+            i += 1
+            continue
+        elif char == "{" and (count := _COUNT.match(pattern, i)) and count.group(1):
+            frame = frames[-1]
+            times = int(count.group(1))
+            frame[0] += frame[2] * (times - 1)
+            frame[2] *= times
+            i = count.end()
+            continue
+        else:
+            i += 1
+        frames[-1][0] += atom
+        frames[-1][2] = atom
+    while len(frames) > 1:  # unclosed groups: the compile error will say so
+        size, longest, _ = frames.pop()
+        frames[-1][0] += max(size, longest)
+    return max(frames[0][0], frames[0][1])
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index after the character class opening at `start` ("[]a]" and "[^]a]" hold a literal ])."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "^":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1
 
 
 def check_text(text: str, field: str) -> str:

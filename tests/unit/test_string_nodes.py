@@ -110,6 +110,28 @@ def test_a_catastrophic_pattern_is_stopped_after_the_timeout() -> None:
         run("RegexExtract", string="a" * 64 + "!", regex_pattern=r"(a|aa)+$", mode="All Groups")
 
 
+def test_a_pattern_that_would_take_long_to_compile_is_refused_before_compiling() -> None:
+    # The regex package unrolls (?:a{65535}){65535} while compiling, for minutes, outside any timeout.
+    started = time.process_time()
+    with pytest.raises(RegexRefused, match=r"unroll to 4,294,967,295 steps"):
+        run("RegexMatch", string="a", regex_pattern="(?:a{65535}){65535}")
+    issues = validate_graph(
+        {
+            "1": {
+                "class_type": "RegexMatch",
+                "inputs": {"string": "a", "regex_pattern": "((a{100}){100}){100}"},
+            }
+        },
+        default_registry(),
+    )
+    assert [i.input for i in issues if i.type == "value_not_valid"] == ["regex_pattern"]
+    assert time.process_time() - started < 1.0
+    # Everyday counted repeats are nowhere near the bound.
+    assert run(
+        "RegexExtract", string="on 2026-12-07", regex_pattern=r"\d{4}-\d{2}-\d{2}", mode="First Match"
+    ) == ("2026-12-07")
+
+
 def test_patterns_texts_and_results_are_bounded() -> None:
     with pytest.raises(RegexRefused, match=f"at most {MAX_PATTERN_CHARS:,} are allowed"):
         run("RegexMatch", string="x", regex_pattern="a" * (MAX_PATTERN_CHARS + 1))
