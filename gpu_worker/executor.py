@@ -8,6 +8,7 @@ from typing import Any
 
 from gpu_worker.context import WorkerContext
 from gpu_worker.errors import public_error
+from gpu_worker.node_lists import call_node
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.result_cache import NodeResultCache, SavedArtifacts, holds_module, node_cache_keys
 from nodes.context import ExecutionCancelled
@@ -16,7 +17,7 @@ from nodes.model_store import FOLDERS
 from nodes.registry import Registry
 from nodes.schema import CLIP, MODEL, VAE, NodeResult
 
-MODEL_TYPES = frozenset({MODEL, CLIP, VAE, "CONTROL_NET", "UPSCALE_MODEL"})
+MODEL_TYPES = frozenset({MODEL, CLIP, VAE, "CONTROL_NET", "UPSCALE_MODEL", "BACKGROUND_REMOVAL"})
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def _run_nodes(
         reporter.node_started(node_id, class_type)
         try:
             ctx.check_cancelled()
-            result = registry.implementation(class_type)(ctx, **kwargs)
+            result = call_node(registry.implementation(class_type), ctx, spec, kwargs)
         except ExecutionCancelled:
             raise
         except Exception as exc:

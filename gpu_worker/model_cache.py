@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def model_bytes(obj: Any) -> int:
-    """Parameter and buffer bytes of every torch module reachable from obj's fields."""
+    """Parameter and buffer bytes of every torch module reachable from obj's fields, plus the stated
+    `model_cache_bytes` of any other model among them."""
     import torch
 
     seen: set[int] = set()
@@ -25,7 +26,10 @@ def model_bytes(obj: Any) -> int:
 
     def walk(value: Any) -> None:
         nonlocal total
-        if isinstance(value, torch.nn.Module):
+        if isinstance(getattr(value, "model_cache_bytes", None), int):
+            # A model outside torch (an onnxruntime session) states its own size.
+            total += value.model_cache_bytes
+        elif isinstance(value, torch.nn.Module):
             for tensor in [*value.parameters(), *value.buffers()]:
                 if id(tensor) not in seen:
                     seen.add(id(tensor))

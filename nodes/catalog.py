@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from functools import cache
 
+from nodes.background import specs as background_specs
 from nodes.conditioning import specs as conditioning_specs
 from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
+from nodes.image import utility_specs as image_utility_specs
 from nodes.latent import specs as latent_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
 from nodes.upscale import specs as upscale_specs
+from nodes.util import specs as util_specs
 
 FAMILIES = (
     diffusion_specs,
@@ -25,6 +28,9 @@ FAMILIES = (
     lora_specs,
     upscale_specs,
     sdxl_specs,
+    background_specs,
+    util_specs,
+    image_utility_specs,
 )
 
 

@@ -152,6 +152,9 @@ class NodeCost:
         value = self.value(name)
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
+    def is_linked(self, name: str) -> bool:
+        return is_link(self._inputs.get(name))
+
     def linked(self, name: str) -> Any:
         """The value arriving on a linked input (Pixels, Conditioning), or None."""
         return self._values.get(name)

@@ -19,8 +19,9 @@ from nodes.cost import (
     NodeCost,
     Pixels,
     Rule,
-    estimate_tokens,
 )
+from nodes.cost_text import RULES as TEXT_RULES
+from nodes.cost_text import text_of
 
 # The largest factor an upscale model may have: the api cannot read it without loading the model.
 UPSCALE_MODEL_MAX_SCALE = 8
@@ -175,8 +176,8 @@ def text_encode(*names: str) -> Rule:
     def rule(n: NodeCost) -> tuple[Any, ...]:
         longest = 0
         for name in names:
-            text = n.value(name)
-            tokens = estimate_tokens(text) if isinstance(text, str) else 0
+            # Typed, or made by string nodes upstream (their bound, nodes/cost_text.py).
+            tokens = text_of(n, name).tokens
             n.measure("prompt_tokens", tokens, name, f"the prompt is about {tokens:,} tokens long")
             longest = max(longest, tokens)
         # Each of SDXL's two encoders pads to the longer prompt; both run.
@@ -229,6 +230,53 @@ def sampler(n: NodeCost) -> tuple[Any, ...]:
 def save(n: NodeCost) -> tuple[Any, ...]:
     n.add_output_images(n.pixels("images").batch, "images")
     return ()
+
+
+def stitch(n: NodeCost) -> tuple[Any, ...]:
+    """Side by side (right, left) or stacked (down, up); image2 resized to image1 when asked."""
+    first = n.pixels("image1")
+    second = n.linked("image2")
+    if not isinstance(second, Pixels):
+        return (first,)
+    spacing = n.number("spacing_width")
+    spacing += spacing % 2
+    width: float
+    height: float
+    batch = max(first.batch, second.batch)
+    side_by_side = n.value("direction") in ("left", "right")
+    if n.value("match_image_size") is not False:
+        if side_by_side:
+            width, height = first.width + first.height * second.width / second.height + spacing, first.height
+        else:
+            width, height = first.width, first.height + first.width * second.height / second.width + spacing
+    elif side_by_side:
+        width, height = first.width + second.width + spacing, max(first.height, second.height)
+    else:
+        width, height = max(first.width, second.width), first.height + second.height + spacing
+    return (first.resized(width, height, "image2").rebatched(batch, "image2"),)
+
+
+def image_rotate(n: NodeCost) -> tuple[Any, ...]:
+    src = n.pixels("image")
+    if n.value("rotation") in ("90 degrees", "270 degrees"):
+        return (src.resized(src.height, src.width, "rotation"),)
+    return (src,)
+
+
+def image_from_batch(n: NodeCost) -> tuple[Any, ...]:
+    src = n.pixels("image")
+    return (src.rebatched(min(src.batch, int(n.number("length"))), "length"),)
+
+
+def empty_image(n: NodeCost) -> tuple[Any, ...]:
+    image = Pixels(IMAGE_KIND, int(n.number("width")), int(n.number("height")), 1, _larger_side(n))
+    return (image.rebatched(int(n.number("batch_size")), "batch_size"),)
+
+
+def remove_background(n: NodeCost) -> tuple[Any, ...]:
+    # The model runs at its own square size; what flows on is the input's size, as a mask and as RGBA.
+    src = n.pixels("image")
+    return src.as_kind(MASK_KIND, "image"), src
 
 
 def _larger_side(n: NodeCost) -> str:
@@ -304,4 +352,32 @@ RULES: dict[str, Rule] = {
     "ThresholdMask": passthrough("mask"),
     "MaskComposite": passthrough("destination"),
     "MaskToImage": converted("mask", IMAGE_KIND),
+    # background removal
+    "LoadBackgroundRemovalModel": none,
+    "RemoveBackground": remove_background,
+    # image utilities
+    "ImageStitch": stitch,
+    "ImageFlip": passthrough("image"),
+    "ImageRotate": image_rotate,
+    "ImageAddNoise": passthrough("image"),
+    "EmptyImage": empty_image,
+    "ImageFromBatch": image_from_batch,
+    "JoinImageWithAlpha": passthrough("image"),
+    # A list of smaller batches, as many images in all: what flows on costs what came in.
+    "RebatchImages": passthrough("images"),
+    "SplitImageWithAlpha": lambda n: (n.pixels("image"), n.pixels("image").as_kind(MASK_KIND, "image")),
+    # primitives and strings: no image flows out; texts carry their length to the prompts they feed
+    **{
+        class_type: none
+        for class_type in (
+            "PrimitiveInt",
+            "PrimitiveFloat",
+            "PrimitiveBoolean",
+            "StringLength",
+            "StringContains",
+            "StringCompare",
+            "RegexMatch",
+        )
+    },
+    **TEXT_RULES,
 }

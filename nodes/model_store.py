@@ -10,10 +10,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nodes.background.families import family_from_name
 from nodes.model_family import model_family
 
-FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models")
+FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", "background_removal")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+# Folders whose models come in other file types: ONNX graphs (background removal, as rembg ships them).
+FOLDER_SUFFIXES = {"background_removal": (".onnx", ".safetensors")}
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,16 @@ class ModelStore:
             if path.is_dir() and _is_diffusers_folder(path):
                 size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
                 kind = "diffusers"
-            elif path.is_file() and path.suffix in WEIGHT_SUFFIXES:
+            elif path.is_file() and path.suffix in FOLDER_SUFFIXES.get(folder, WEIGHT_SUFFIXES):
                 size = path.stat().st_size
                 kind = "single_file"
             else:
                 continue
-            family = model_family(path)
+            if folder == "background_removal":
+                # From the name (u2net, isnet, birefnet, rmbg14, rmbg2); the graph is checked on load.
+                family = family_from_name(rel) or "unknown"
+            else:
+                family = model_family(path)
             refusal = load_refusal(folder, path, kind, family)
             found.append(ModelEntry(folder, rel, path, kind, size, family, refusal))
         return found
@@ -145,6 +152,11 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
             return "not a single .safetensors file, the only form a LoRA loads in"
     elif folder == "upscale_models" and kind != "single_file":
         return "a folder: an upscale model is one weights file"
+    elif folder == "background_removal" and path.suffix != ".onnx":
+        return (
+            f"a {path.suffix} file (ComfyUI's own BiRefNet port): background removal runs ONNX exports; use "
+            "BiRefNet's .onnx export (rembg's BiRefNet-general-epoch_244.onnx) or another listed family"
+        )
     return None
 
 

@@ -94,6 +94,8 @@ class OutputSpec:
     type: str
     name: str | None = None
     tooltip: str | None = None
+    # A list of values (ComfyUI's output_is_list): each node it feeds runs once per item.
+    is_list: bool = False
 
     @property
     def display_name(self) -> str:
@@ -119,6 +121,8 @@ class NodeSpec:
     description: str = ""
     # Pure-python checks across inputs: f(literal inputs) -> [(input, error type, message)].
     checks: tuple[Callable[[Mapping[str, Any]], Iterable[tuple[str, str, str]]], ...] = ()
+    # ComfyUI's INPUT_IS_LIST: the function gets every input as a list (lists whole, not item by item).
+    input_is_list: bool = False
 
     def input(self, name: str) -> InputSpec | None:
         for spec in self.inputs:
@@ -142,7 +146,7 @@ class NodeSpec:
             "input": sections,
             "input_order": order,
             "output": [o.type for o in self.outputs],
-            "output_is_list": [False for _ in self.outputs],
+            "output_is_list": [o.is_list for o in self.outputs],
             "output_name": [o.display_name for o in self.outputs],
             "name": self.class_type,
             "display_name": self.display_name or self.class_type,
@@ -171,6 +175,12 @@ class NodeSpec:
                 {"index": i, "type": o.type, "name": o.display_name} for i, o in enumerate(self.outputs)
             ],
         }
+
+
+class NodeList(list[Any]):
+    """The value of a list output (OutputSpec.is_list) as it flows to the next node: one item per run.
+
+    A type of its own, so a node value that happens to be a Python list is never taken for one."""
 
 
 @dataclass

@@ -37,6 +37,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.support.background_models import write_background_models
     from tests.support.controlnet_models import write_controlnet_models
     from tests.support.default_models import write_default_models
     from tests.support.lora_models import write_lora_models
@@ -57,6 +58,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_default_models(root)
     write_lora_models(root)  # after the tiny checkpoint: LoRAs are built for its layers
     write_sdxl_models(root)
+    write_background_models(root)
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT
     broken.mkdir(parents=True)

@@ -97,6 +97,15 @@ def _esrgan(layout: str) -> Writer:
     return write
 
 
+def _background(family: str) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.background import write_tiny_background_model
+
+        return write_tiny_background_model(path, family=family, seed=seed)
+
+    return write
+
+
 @contextmanager
 def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Path]:
     """The given base checkpoint, or a tiny one of `family` written for the occasion and removed after."""
@@ -231,6 +240,25 @@ ENTRIES: tuple[TinyModel, ...] = (
         "4x Real-ESRGAN upscaler, BasicSR layout (conv_first, body.N.rdb1 ...)",
         _esrgan("new"),
         suffixes=(".safetensors", ".pth", ".pt"),
+    ),
+    *(
+        TinyModel(
+            family,
+            "onnx",
+            "background_removal",
+            store_family,
+            f"{label} background remover, ONNX graph with {signature}",
+            _background(family),
+            suffixes=(".onnx",),
+        )
+        for family, store_family, label, signature in (
+            ("u2net", "u2net", "U²-Net (rembg u2net.onnx)", "input.1 [1,3,320,320], 7 sigmoid outputs"),
+            ("u2netp", "u2net", "U²-Net small (rembg u2netp.onnx)", "input.1 [1,3,320,320], 7 outputs"),
+            ("isnet", "isnet", "IS-Net (isnet-general-use.onnx)", "input_image [1,3,1024,1024], 6 outputs"),
+            ("birefnet", "birefnet", "BiRefNet", "input_image [1,3,1024,1024], 1 logits output"),
+            ("rmbg14", "rmbg14", "BRIA RMBG-1.4 (model.onnx)", "input [1,3,1024,1024], 1 output"),
+            ("rmbg2", "rmbg2", "BRIA RMBG-2.0 (model.onnx)", "pixel_values [N,3,1024,1024], 1 output"),
+        )
     ),
 )
 

@@ -21,7 +21,8 @@ r = c.post("/v1/workflows", data={"name": "x", "graph": graph}, content_type="ap
 assert r.status_code == 401, r.status_code
 for spec in registry():
     spec.to_public()
-heavy = sorted(m for m in ("torch", "diffusers", "transformers", "gpu_worker.runtime") if m in sys.modules)
+worker_only = ("torch", "diffusers", "transformers", "onnxruntime", "gpu_worker.runtime")
+heavy = sorted(m for m in worker_only if m in sys.modules)
 print("HEAVY=" + ",".join(heavy))
 """
 

@@ -10,6 +10,9 @@ from nodes.catalog import default_registry
 from tests.support.comfy_contract import CONTRACT_DIR
 
 OBJECT_INFO = CONTRACT_DIR / "object_info.json"
+# Nodes ComfyUI added after the recording, written down from its documentation (see the file's _source).
+NEWER_OBJECT_INFO = CONTRACT_DIR.parent / "comfyui_newer" / "object_info.json"
+NEWER = json.loads(NEWER_OBJECT_INFO.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +22,9 @@ def object_info() -> dict:
     return json.loads(OBJECT_INFO.read_text())
 
 
-@pytest.mark.parametrize("class_type", [spec.class_type for spec in default_registry()])
+@pytest.mark.parametrize(
+    "class_type", [spec.class_type for spec in default_registry() if spec.class_type not in NEWER]
+)
 def test_node_matches_comfyui_object_info(object_info: dict, class_type: str) -> None:
     theirs = dict(object_info[class_type])
     theirs.pop("python_module", None)
@@ -50,3 +55,28 @@ def _recorded_choices(theirs: dict, name: str) -> list:
             assert isinstance(choices, list), f"{name} is not a list input in ComfyUI"
             return choices
     raise AssertionError(f"ComfyUI has no input {name!r}")
+
+
+def test_every_node_is_in_a_recording(object_info: dict) -> None:
+    missing = [s.class_type for s in default_registry() if s.class_type not in object_info | NEWER]
+    assert missing == [], "nodes that are neither in ComfyUI's recording nor in comfyui_newer/"
+
+
+@pytest.mark.parametrize("class_type", sorted(k for k in NEWER if not k.startswith("_")))
+def test_newer_node_keeps_comfyui_inputs_and_outputs(class_type: str) -> None:
+    """ComfyUI's inputs and outputs exactly, in its order; ours may only add optional inputs and
+    outputs after them (so an exported ComfyUI graph links the same indices)."""
+    theirs = NEWER[class_type]
+    spec = default_registry().get(class_type)
+    assert spec is not None
+    ours = spec.to_comfy({inp.choices_source: [] for inp in spec.inputs if inp.choices_source})
+    for section, names in theirs["input_order"].items():
+        assert ours["input_order"][section][: len(names)] == names
+        for name in names:
+            assert ours["input"][section][name] == theirs["input"][section][name], name
+    added = set(ours["input_order"].get("required", [])) - set(theirs["input_order"].get("required", []))
+    assert added == set(), "added inputs must be optional"
+    for key in ("output", "output_is_list", "output_name", "output_tooltips"):
+        assert ours[key][: len(theirs[key])] == theirs[key], key
+    for key in ("name", "display_name", "description", "category", "output_node"):
+        assert ours[key] == theirs[key], key

@@ -66,6 +66,11 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
         model = load_controlnet(path, "cpu").model
         unet = bases[entry.base or ""].model.unet
         assert model.config.cross_attention_dim == unet.config.cross_attention_dim
+    elif entry.folder == "background_removal":
+        from nodes.background.loading import load_background_removal_model
+
+        model = load_background_removal_model(path, path.name, "cpu")
+        assert model.family.name == entry.store_family  # the graph's signature agrees with the name
     else:
         from nodes.upscale.loading import load_upscale_model
 

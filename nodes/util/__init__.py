@@ -1,0 +1,1 @@
+"""Utility nodes: primitives, strings and (bounded, timed) regular expressions."""
