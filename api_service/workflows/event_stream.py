@@ -81,7 +81,7 @@ async def follow(execution_id: str, last_id: str) -> AsyncIterator[str]:
     try:
         while time.monotonic() - started < MAX_STREAM_SECONDS:
             try:
-                found = await client.xread({key: last_id}, block=BLOCK_MS, count=200)
+                found: Any = await client.xread({key: last_id}, block=BLOCK_MS, count=200)
             except Exception:
                 log.warning("event log of %s unavailable: Redis did not answer", execution_id)
                 found = []
@@ -108,7 +108,7 @@ async def follow(execution_id: str, last_id: str) -> AsyncIterator[str]:
         await client.aclose()
 
 
-async def execution_events(request: HttpRequest, execution_id: str) -> HttpResponse:
+async def execution_events(request: HttpRequest, execution_id: str) -> HttpResponse | StreamingHttpResponse:
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
     gate = await sync_to_async(stream_gate)(request, execution_id)

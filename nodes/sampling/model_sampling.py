@@ -72,9 +72,8 @@ class ModelSampling:
 
     @classmethod
     def discrete(cls, noise_schedule: dict[str, Any], prediction: Prediction | None = None) -> ModelSampling:
-        kind = prediction or {"epsilon": "eps", "v_prediction": "v"}.get(
-            str(noise_schedule.get("prediction_type", "epsilon")), "eps"
-        )
+        named: dict[str, Prediction] = {"epsilon": "eps", "v_prediction": "v"}
+        kind = prediction or named.get(str(noise_schedule.get("prediction_type", "epsilon")), "eps")
         return cls(prediction=kind, table=discrete_sigmas(noise_schedule))
 
     @classmethod

@@ -50,7 +50,7 @@ def test_comfyui_s_torch_birefnet_file_is_refused_at_validation(api) -> None:
     assert "background removal runs ONNX exports" in error["message"]
 
 
-def download_png_rgb(data: bytes):  # type: ignore[no-untyped-def]
+def download_png_rgb(data: bytes):
     import io
 
     from PIL import Image

@@ -16,7 +16,8 @@ def read_events(base_url: str, key: str, execution_id: str, last_id: str | None 
     if last_id:
         headers["Last-Event-ID"] = last_id
     url = f"{base_url}/v1/workflows/executions/{execution_id}/events"
-    events, current = [], {}
+    events: list[dict] = []
+    current: dict = {}
     with requests.get(url, headers=headers, stream=True, timeout=timeout) as response:
         assert response.status_code == 200, response.text
         assert response.headers["Content-Type"].startswith("text/event-stream")

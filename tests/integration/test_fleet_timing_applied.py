@@ -22,7 +22,7 @@ def test_both_celery_apps_use_the_same_visibility_timeout(db) -> None:
     assert gpu_app.conf.broker_transport_options["visibility_timeout"] == timing.visibility_timeout
     assert (execute.time_limit, execute.soft_time_limit) == (timing.task_time_limit, timing.soft_time_limit)
     assert settings.EXECUTION_STALE_AFTER_SECONDS == timing.stale_after
-    assert timing.visibility_timeout > execute.time_limit
+    assert timing.visibility_timeout > (execute.time_limit or 0)
 
 
 @pytest.mark.parametrize(
