@@ -7,7 +7,7 @@ import os
 from celery import Celery
 from django.conf import settings
 
-from gpu_worker.protocol import CONTROL_QUEUE, WEBHOOKS_QUEUE
+from protocol.messages import CONTROL_QUEUE, WEBHOOKS_QUEUE
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
 

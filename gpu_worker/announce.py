@@ -10,8 +10,8 @@ import threading
 import time
 from typing import Any
 
-from gpu_worker.protocol import PROTOCOL_VERSION
 from protocol import fleet
+from protocol.messages import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ fails as worker_lost instead of running again, so a run that kills its worker ca
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,10 +15,10 @@ from typing import Any
 
 from gpu_worker.execution import EmitEvent, execution_run
 from gpu_worker.lease import Claim, Heartbeat, lease_claim, lease_finish
-from gpu_worker.protocol import FAILED, HANDED_BACK, RunSpec, make_event
 from gpu_worker.runtime import Runtime
 from nodes.context import AttemptSuperseded
 from protocol import leases
+from protocol.messages import COMPLETED, FAILED, HANDED_BACK, RunSpec, make_event
 from protocol.timing import FleetTiming
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ WORKER_LOST_ERROR = {
     "message": "The execution stopped its worker on every attempt (killed, out of memory or lost); "
     "it is not retried again.",
 }
+TERMINAL_EVENTS = (COMPLETED, FAILED, HANDED_BACK)
 INTERNAL_ERROR = {"type": "internal_error", "message": "The worker failed; it has been logged."}
 TIMEOUT_ERROR = {"type": "timeout", "message": "The execution ran past its time limit."}
 
@@ -41,6 +43,7 @@ def attempt_run(
 ) -> str:
     """Returns what became of this delivery: a terminal event type, "cancelled", "handed_back",
     "busy" or "finished"."""
+    emit = recording(runtime.redis, emit)
     claim = lease_claim(runtime.redis, spec, worker=worker, timing=timing)
     if claim.status != leases.RUN:
         # Another copy is running it, or it ended: acknowledge this delivery and do nothing else.
@@ -114,3 +117,18 @@ def refuse_protocol(raw: dict[str, Any], message: str, *, emit: EmitEvent) -> st
         }
     )
     return FAILED
+
+
+def recording(redis: Any, emit: EmitEvent) -> EmitEvent:
+    """`emit`, keeping each terminal event in Redis first (protocol/leases.py OUTCOME_KEY)."""
+
+    def record_then_emit(event: dict[str, Any]) -> None:
+        if event.get("type") in TERMINAL_EVENTS:
+            key = leases.OUTCOME_KEY.format(execution_id=event.get("executionId", ""))
+            try:
+                redis.set(key, json.dumps(event), ex=leases.OUTCOME_TTL_SECONDS)
+            except Exception:
+                log.warning("could not keep the outcome of %s in Redis", event.get("executionId"))
+        emit(event)
+
+    return record_then_emit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from gpu_worker.config import config_or_exit, env_raw
-from gpu_worker.protocol import CONTROL_QUEUE
+from protocol.messages import CONTROL_QUEUE
 
 # The environment's, else `make run`'s local.env (gpu_worker/config.py), else the local default.
 broker = env_raw("CELERY_BROKER_URL") or env_raw("REDIS_URL") or "redis://127.0.0.1:6379/0"

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 
 from gpu_worker.model_cache import ModelCache
 from gpu_worker.progress import ProgressReporter
-from gpu_worker.protocol import RunSpec
 from gpu_worker.storage import ArtifactStorage
 from nodes.context import ExecutionCancelled
 from nodes.model_store import ModelStore, file_identity
+from protocol.messages import RunSpec
 
 CANCEL_CHECK_SECONDS = 0.5
 NODE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gpu_worker.context import UnknownFile
 from nodes.model_store import ModelNotFound
+from protocol.errors import ERROR_TYPES
 
 GENERIC_MESSAGE = "The node failed inside the worker; the details are in the worker's log."
 
@@ -38,6 +39,10 @@ class PublicError:
     type: str
     message: str
     requested_bytes: int | None = None  # out_of_memory: the allocation that failed, when torch said
+
+    def __post_init__(self) -> None:
+        if self.type not in ERROR_TYPES:
+            raise ValueError(f"error type {self.type!r} is not in protocol.errors.ERROR_TYPES")
 
 
 def public_error(exc: BaseException) -> PublicError:

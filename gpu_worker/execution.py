@@ -11,7 +11,12 @@ from gpu_worker.context import WorkerContext
 from gpu_worker.executor import NodeFailure, execution_plan, run_graph
 from gpu_worker.model_cache import release_memory
 from gpu_worker.progress import ProgressReporter
-from gpu_worker.protocol import (
+from gpu_worker.runtime import Runtime
+from nodes.context import AttemptSuperseded, DeadlineExceeded, ExecutionCancelled, HandedBack
+from nodes.graph import GraphIssue, validate_graph
+from nodes.model_check import unloadable_model_issues
+from nodes.model_store import FOLDERS
+from protocol.messages import (
     CANCEL_KEY,
     CANCELLED,
     COMPLETED,
@@ -21,11 +26,6 @@ from gpu_worker.protocol import (
     RunSpec,
     make_event,
 )
-from gpu_worker.runtime import Runtime
-from nodes.context import AttemptSuperseded, DeadlineExceeded, ExecutionCancelled, HandedBack
-from nodes.graph import GraphIssue, validate_graph
-from nodes.model_check import unloadable_model_issues
-from nodes.model_store import FOLDERS
 
 log = logging.getLogger(__name__)
 EmitEvent = Callable[[dict[str, Any]], None]

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from gpu_worker.protocol import RunSpec
 from protocol import leases
+from protocol.messages import RunSpec
 from protocol.timing import FleetTiming
 
 log = logging.getLogger(__name__)

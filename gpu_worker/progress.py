@@ -12,8 +12,8 @@ import logging
 import time
 from typing import Any
 
-from gpu_worker.protocol import PROGRESS_KEY
 from protocol import events
+from protocol.messages import PROGRESS_KEY
 
 log = logging.getLogger(__name__)
 PROGRESS_TTL_SECONDS = 3600

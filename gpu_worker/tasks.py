@@ -12,7 +12,7 @@ from celery.exceptions import Reject
 
 from gpu_worker.celery_app import CONFIG, app
 from gpu_worker.drain import DRAIN
-from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE, EXECUTE_TASK, ProtocolTooNew, RunSpec
+from protocol.messages import APPLY_EVENT_TASK, CONTROL_QUEUE, EXECUTE_TASK, ProtocolTooNew, RunSpec
 
 log = logging.getLogger(__name__)
 TIMING = CONFIG.timing

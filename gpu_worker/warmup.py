@@ -7,8 +7,8 @@ import logging
 import time
 from typing import Any
 
-from gpu_worker.protocol import COMPLETED, RunSpec
 from nodes.graph import output_node_ids
+from protocol.messages import COMPLETED, RunSpec
 
 log = logging.getLogger(__name__)
 

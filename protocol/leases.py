@@ -19,6 +19,10 @@ LEASE_KEY = "crucible:lease:{execution_id}"  # "<token>:<worker>", expires lease
 ATTEMPT_KEY = "crucible:attempts:{execution_id}"  # the last token handed out
 DONE_KEY = "crucible:done:{execution_id}"  # set when an attempt reached a terminal event
 HEARTBEAT_KEY = "crucible:heartbeat:{execution_id}"  # "<token>", the run's liveness, read by the reaper
+# The attempt's terminal event (JSON), kept beside the message that carries it: if that message is lost
+# (a control worker killed while applying it), the reaper applies it from here instead of rerunning.
+OUTCOME_KEY = "crucible:outcome:{execution_id}"
+OUTCOME_TTL_SECONDS = 2 * 24 * 3600
 ATTEMPT_TTL_SECONDS = 2 * 24 * 3600
 DONE_TTL_SECONDS = 2 * 24 * 3600
 

@@ -15,6 +15,7 @@ class Limits:
     requests_per_minute: int
     executions_per_day: int | None  # None: unlimited
     max_concurrent_executions: int | None
+    max_queued_executions: int | None = None
 
 
 def tenant_limits(tenant: Tenant) -> Limits:
@@ -36,6 +37,7 @@ def tenant_limits(tenant: Tenant) -> Limits:
             if tenant.max_concurrent_executions_override is not None
             else plan.max_concurrent_executions
         ),
+        max_queued_executions=plan.max_queued_executions,
     )
 
 

@@ -47,6 +47,12 @@ class Plan(models.Model):
     )
     max_nodes = models.PositiveIntegerField(null=True, blank=True, help_text="Nodes in a graph.")
     max_graph_bytes = models.PositiveIntegerField(null=True, blank=True, help_text="A graph's size as JSON.")
+    max_queued_executions = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Executions one tenant may have waiting (queued, not yet running); more are refused "
+        "with 429. The concurrency limit holds runs back in this queue.",
+    )
     execution_deadline_seconds = models.PositiveIntegerField(
         null=True,
         blank=True,

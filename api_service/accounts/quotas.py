@@ -1,4 +1,4 @@
-"""The daily execution quota and the concurrency limit, enforced in PostgreSQL.
+"""The daily execution quota and the queue-length cap, enforced in PostgreSQL.
 
 Both run inside the transaction that inserts the Execution row: the quota
 counter is a single conditional upsert, so under any concurrency no
@@ -22,9 +22,9 @@ class QuotaExceeded(ApiError):
     type = "quota_exceeded"
 
 
-class ConcurrencyLimited(ApiError):
+class QueueFull(ApiError):
     status = 429
-    type = "concurrency_limit_exceeded"
+    type = "queue_full"
 
 
 def utc_today() -> date:
@@ -63,12 +63,13 @@ def quota_consume(*, tenant: Tenant, limits: Limits) -> int:
     return row[0]
 
 
-def concurrency_check(*, tenant: Tenant, limits: Limits, active: int) -> None:
-    limit = limits.max_concurrent_executions
-    if limit is not None and active >= limit:
-        raise ConcurrencyLimited(
-            f"{active} executions are queued or running; your plan allows {limit} at a time. "
-            "Retry when one finishes.",
-            details={"limit": limit, "active": active},
+def queue_check(*, tenant: Tenant, limits: Limits, waiting: int) -> None:
+    """The tenant's queue-length cap (the concurrency limit holds runs back in the queue instead)."""
+    limit = limits.max_queued_executions
+    if limit is not None and waiting >= limit:
+        raise QueueFull(
+            f"{waiting} executions are waiting to start; your plan queues at most {limit}. "
+            "Retry when some have started.",
+            details={"limit": limit, "waiting": waiting},
             headers={"Retry-After": "5"},
         )

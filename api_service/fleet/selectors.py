@@ -42,6 +42,11 @@ def live_pools(workers: list[fleet.WorkerRecord]) -> Counter[str]:
     return Counter(w["pool"] for w in workers if w["state"] in fleet.LIVE_STATES)
 
 
+def pool_capacity(workers: list[fleet.WorkerRecord], pool: str) -> int:
+    """Runs the pool can hold at once: its workers that are ready or running one (one each)."""
+    return sum(1 for w in workers if w["pool"] == pool and w["state"] in ("ready", "busy"))
+
+
 def pool_list() -> list[dict[str, Any]]:
     """The tenant view of each pool: workers by state and the queue, no hosts or executions."""
     from api_service.workflows.models import Execution, ExecutionStatus

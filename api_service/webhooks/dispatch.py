@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from gpu_worker.protocol import WEBHOOKS_QUEUE
+from protocol.messages import WEBHOOKS_QUEUE
 
 log = logging.getLogger(__name__)
 

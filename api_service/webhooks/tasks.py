@@ -6,7 +6,7 @@ from celery import shared_task
 
 from api_service.webhooks import delivery, services
 from api_service.webhooks.dispatch import DELIVER_TASK
-from gpu_worker.protocol import WEBHOOKS_QUEUE
+from protocol.messages import WEBHOOKS_QUEUE
 
 SOFT_LIMIT, HARD_LIMIT, _HOLD = delivery.attempt_time_limits()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from api_service.webhooks import triggers
-from gpu_worker.protocol import CONTROL_QUEUE
+from protocol.messages import CONTROL_QUEUE
 
 
 @shared_task(

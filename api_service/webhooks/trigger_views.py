@@ -142,7 +142,7 @@ HOOK_ERRORS = {
     413: "`payload_too_large`: over TRIGGER_MAX_BODY_BYTES (256 KiB by default)",
     415: "`unsupported_media_type`: send JSON or form fields",
     429: "`rate_limit_exceeded` (the trigger's per-minute limit), `quota_exceeded`, "
-    "`concurrency_limit_exceeded` (with `Retry-After`)",
+    "`queue_full` (with `Retry-After`)",
     500: "`internal_error`",
 }
 

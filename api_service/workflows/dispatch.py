@@ -9,7 +9,8 @@ from typing import Any
 from django.utils import timezone
 
 from api_service.core.redis import redis_client
-from gpu_worker.protocol import (
+from protocol import events, leases
+from protocol.messages import (
     CANCEL_KEY,
     CANCEL_TTL_SECONDS,
     EXECUTE_TASK,
@@ -17,7 +18,6 @@ from gpu_worker.protocol import (
     RunSpec,
     gpu_queue,
 )
-from protocol import events, leases
 
 log = logging.getLogger(__name__)
 SILENT_KEY = "crucible:reaper:silent"  # execution id -> when it was first seen without a heartbeat
@@ -25,12 +25,9 @@ EMPTY_POOLS_KEY = "crucible:reaper:empty-pools"  # pool -> when it was first see
 
 
 def execution_publish(*, execution_id: str) -> bool:
-    """Send the run spec to the workflow's gpu pool, then mark the row published.
-
-    Called on commit and by the sweeper. A failed publish leaves
-    published_at empty, so the sweeper tries again; a publish whose mark was
-    lost is sent twice, and the state machine absorbs the duplicate.
-    """
+    """Send the run spec to its pool's queue: the fair dispatcher (fair_dispatch.py) marked the row
+    published when it chose it. A failed send clears the mark, so the next dispatch chooses it again;
+    a duplicate send is absorbed by the run's lease and the state machine."""
     from api_service.celery import app
     from api_service.workflows.models import Execution, ExecutionStatus
 
@@ -63,7 +60,11 @@ def execution_publish(*, execution_id: str) -> bool:
         event_append(execution_id=execution_id, event_type=events.QUEUED, data={"attempt": execution.attempt})
     except Exception:
         # Runs after the commit: the row exists, so never turn this into an error for the caller.
-        log.exception("publishing %s failed; the sweeper will retry", execution_id)
+        log.exception("publishing %s failed; the next dispatch retries", execution_id)
+        try:
+            Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(published_at=None)
+        except Exception:
+            log.exception("could not clear the publish mark of %s; the reaper republishes it", execution_id)
         return False
     return True
 
@@ -79,6 +80,18 @@ def heartbeats_read(*, execution_ids: list[str]) -> dict[str, bool] | None:
         log.warning("heartbeats unavailable: Redis did not answer")
         return None
     return {i: value is not None for i, value in zip(execution_ids, values, strict=True)}
+
+
+def outcomes_read(*, execution_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Terminal events workers kept in Redis for these executions (protocol/leases.py OUTCOME_KEY)."""
+    if not execution_ids:
+        return {}
+    try:
+        values = redis_client().mget([leases.OUTCOME_KEY.format(execution_id=i) for i in execution_ids])
+    except Exception:
+        log.warning("outcomes unavailable: Redis did not answer")
+        return {}
+    return {i: json.loads(v) for i, v in zip(execution_ids, values, strict=True) if v}
 
 
 def first_seen(*, key: str, members: list[str], now: float) -> dict[str, float] | None:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from api_service.fleet.selectors import FleetUnavailable, fleet_workers, live_pools
 from api_service.webhooks.models import EXECUTION_FAILED
 from api_service.webhooks.services import deliveries_record
-from api_service.workflows import dispatch
+from api_service.workflows import dispatch, fair_dispatch, services
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus
 from api_service.workflows.services import execution_requeue
 from protocol import events
@@ -50,6 +50,8 @@ def executions_reap() -> dict[str, int]:
         "stale": executions_fail_stale(),
         **_retry_silent(lease=timing.lease_seconds),
         "noWorker": _fail_without_workers(after=settings.NO_WORKER_FAIL_AFTER_SECONDS),
+        "republished": _republish_unclaimed(after=max(60, 4 * timing.lease_seconds)),
+        "dispatched": fair_dispatch.pools_dispatch(),
     }
 
 
@@ -95,16 +97,20 @@ def _retry_silent(*, lease: int) -> dict[str, int]:
     )
     alive = dispatch.heartbeats_read(execution_ids=[row[0] for row in running])
     if alive is None:
-        return {"retried": 0, "lost": 0}
+        return {"retried": 0, "lost": 0, "recovered": 0}
     now = time.time()
     silent = [i for i, *_ in running if not alive[i]]
     silent_since = dispatch.first_seen(key=dispatch.SILENT_KEY, members=silent, now=now)
     if silent_since is None:
-        return {"retried": 0, "lost": 0}
-    retried = lost = 0
-    for execution_id, attempt, max_attempts in running:
-        since = silent_since.get(execution_id)
-        if since is None or now - since < lease:
+        return {"retried": 0, "lost": 0, "recovered": 0}
+    retried = lost = recovered = 0
+    due = [row for row in running if row[0] in silent_since and now - silent_since[row[0]] >= lease]
+    outcomes = dispatch.outcomes_read(execution_ids=[row[0] for row in due])
+    for execution_id, attempt, max_attempts in due:
+        outcome = outcomes.get(execution_id)
+        if outcome is not None and services.execution_apply_event(event=outcome):
+            # The worker finished; only the message carrying its result was lost.
+            recovered += 1
             continue
         if attempt >= max_attempts:
             lost += execution_fail(
@@ -114,7 +120,7 @@ def _retry_silent(*, lease: int) -> dict[str, int]:
             retried += execution_requeue(
                 execution_id=execution_id, attempt=attempt, reason="lost its worker", counts=True
             )
-    return {"retried": retried, "lost": lost}
+    return {"retried": retried, "lost": lost, "recovered": recovered}
 
 
 def _fail_without_workers(*, after: int) -> int:
@@ -144,3 +150,17 @@ def _fail_without_workers(*, after: int) -> int:
         for execution_id in list(rows.values_list("id", flat=True)[:BATCH]):
             failed += execution_fail(execution_id=execution_id, error=error, statuses=QUEUED_ONLY)
     return failed
+
+
+def _republish_unclaimed(*, after: int) -> int:
+    """Published runs no worker started within `after` seconds (a lost message, a worker gone before it
+    took the run) are published again; a copy that is still somewhere exits on its lease."""
+    cutoff = timezone.now() - timedelta(seconds=after)
+    rows = Execution.objects.filter(status=ExecutionStatus.QUEUED, published_at__lt=cutoff)
+    ids = list(rows.values_list("id", flat=True)[:BATCH])
+    for execution_id in ids:
+        log.warning(
+            "execution %s was published %s s ago and not started; publishing it again", execution_id, after
+        )
+        dispatch.execution_publish(execution_id=execution_id)
+    return len(ids)

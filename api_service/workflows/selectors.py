@@ -60,10 +60,13 @@ def execution_waiting(*, execution: Execution) -> dict[str, Any] | None:
     serves that pool at all (None once it runs)."""
     if execution.status != ExecutionStatus.QUEUED:
         return None
-    ahead = Execution.objects.filter(
-        pool=execution.pool, status=ExecutionStatus.QUEUED, created_at__lt=execution.created_at
-    ).count()
-    waiting: dict[str, Any] = {"pool": execution.pool, "position": ahead + 1, "reason": "queued"}
+    from api_service.workflows.fair_dispatch import queue_position
+
+    position = queue_position(execution=execution)
+    waiting: dict[str, Any] = {"pool": execution.pool, "position": position, "reason": "queued"}
+    if position is None:
+        waiting["reason"] = "concurrency_limit"
+        waiting["message"] = "Your plan's concurrency limit is reached; it starts when one of yours ends."
     try:
         live = live_pools(fleet_workers())[execution.pool]
     except FleetUnavailable:

@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from api_service.accounts.limits import tenant_limits
 from api_service.accounts.models import Tenant
-from api_service.accounts.quotas import concurrency_check, quota_consume
+from api_service.accounts.quotas import queue_check, quota_consume
 from api_service.core.errors import ApiError, GraphInvalid
 from api_service.core.text_safety import reject_unstorable_text
 from api_service.http.parsers import exceeds_depth, max_json_depth
@@ -25,15 +25,15 @@ from api_service.webhooks.models import (
     EXECUTION_STARTED,
 )
 from api_service.webhooks.services import deliveries_record, webhook_url_check
-from api_service.workflows import dispatch
+from api_service.workflows import dispatch, fair_dispatch
 from api_service.workflows.deadlines import execution_deadline_at
 from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
 from api_service.workflows.named_inputs import UnknownNamedInputs, apply_named_inputs, named_input_issues
-from gpu_worker.protocol import COMPLETED, FAILED, HANDED_BACK, STARTED
 from nodes.cost import graph_bytes
 from nodes.graph import output_node_ids
 from protocol import events
+from protocol.messages import COMPLETED, FAILED, HANDED_BACK, STARTED
 
 log = logging.getLogger(__name__)
 WORKFLOW_NAME_MAX_CHARS = Workflow._meta.get_field("name").max_length or 200
@@ -170,8 +170,10 @@ def execution_submit(
         # Submits of one tenant are serialised on its row: the concurrency count and the quota are exact.
         locked = Tenant.objects.select_related("plan").select_for_update(of=("self",)).get(pk=tenant.pk)
         limits = tenant_limits(locked)
-        active = Execution.objects.filter(tenant=locked, status__in=ACTIVE_STATUSES).count()
-        concurrency_check(tenant=locked, limits=limits, active=active)
+        # Over the plan's concurrency limit a run waits in the queue (fair_dispatch.py); only a full
+        # queue is refused.
+        waiting = Execution.objects.filter(tenant=locked, status=ExecutionStatus.QUEUED).count()
+        queue_check(tenant=locked, limits=limits, waiting=waiting)
         deadline_at = execution_deadline_at(plan=locked.plan, requested_seconds=deadline_seconds)
         quota_consume(tenant=locked, limits=limits)
         execution = Execution.objects.create(
@@ -187,7 +189,8 @@ def execution_submit(
             max_attempts=settings.EXECUTION_MAX_ATTEMPTS,
             deadline_at=deadline_at,
         )
-        transaction.on_commit(lambda: dispatch.execution_publish(execution_id=execution.id))
+        pool = execution.pool
+        transaction.on_commit(lambda: dispatch_after_commit(pool=pool))
     return execution
 
 
@@ -223,6 +226,10 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
         dispatch.event_append(execution_id=execution_id, event_type=stream_event, data={"attempt": attempt})
     if changed and kind != STARTED:
         dispatch.progress_clear(execution_id=execution_id)
+        # Its worker is free: the pool's next run, fairly chosen.
+        pool = Execution.objects.filter(pk=execution_id).values_list("pool", flat=True).first()
+        if pool:
+            dispatch_after_commit(pool=pool)
     if not changed:
         log.info("ignored %s event for %s attempt %s (duplicate or stale)", kind, execution_id, attempt)
     return bool(changed)
@@ -265,6 +272,15 @@ def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime)
     return changed
 
 
+def dispatch_after_commit(*, pool: str) -> None:
+    """Feed the pool's queue (fair_dispatch.py). Never an error for the caller: the reaper's pass
+    dispatches again."""
+    try:
+        fair_dispatch.pool_dispatch(pool=pool)
+    except Exception:
+        log.exception("dispatching pool %s failed; the reaper's next pass retries", pool)
+
+
 def execution_requeue(*, execution_id: str, attempt: int, reason: str, counts: bool = False) -> bool:
     """Queue the next attempt of a run its current attempt gave up (only if `attempt` is still current).
 
@@ -283,7 +299,8 @@ def execution_requeue(*, execution_id: str, attempt: int, reason: str, counts: b
         )
         if changed:
             log.warning("execution %s attempt %s %s; queueing the next", execution_id, attempt, reason)
-            transaction.on_commit(lambda: dispatch.execution_publish(execution_id=execution_id))
+            pool = Execution.objects.filter(pk=execution_id).values_list("pool", flat=True).first() or ""
+            transaction.on_commit(lambda: dispatch_after_commit(pool=pool))
     return bool(changed)
 
 
@@ -305,6 +322,8 @@ def execution_cancel(*, execution: Execution, by: str = "an operator") -> bool:
         execution_id = execution.pk
         dispatch.progress_clear(execution_id=execution_id)
         dispatch.event_append(execution_id=execution_id, event_type=events.CANCELLED)
+        pool = execution.pool
+        transaction.on_commit(lambda: dispatch_after_commit(pool=pool))
         transaction.on_commit(lambda: dispatch.cancel_signal(execution_id=execution_id))
     return bool(changed)
 
@@ -335,7 +354,7 @@ def execution_rerun(*, execution: Execution) -> Execution:
             files=execution.files,
             pool=execution.pool,
         )
-        transaction.on_commit(lambda: dispatch.execution_publish(execution_id=rerun.id))
+        transaction.on_commit(lambda: dispatch_after_commit(pool=rerun.pool))
     return rerun
 
 
@@ -348,8 +367,8 @@ def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> in
             status=ExecutionStatus.QUEUED, published_at__isnull=True, created_at__lte=cutoff
         ).values_list("id", flat=True)[:500]
     )
-    for execution_id in ids:
-        dispatch.execution_publish(execution_id=execution_id)
+    if ids:
+        fair_dispatch.pools_dispatch()
     return len(ids)
 
 

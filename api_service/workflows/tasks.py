@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from api_service.workflows import reaper, services
-from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE
+from protocol.messages import APPLY_EVENT_TASK, CONTROL_QUEUE
 
 
 # A database error (failover, a dropped connection) must not lose an event: retried with backoff for

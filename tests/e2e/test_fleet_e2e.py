@@ -156,3 +156,33 @@ def test_chaos_workers_killed_at_random_while_runs_flow_through_two_pools(api, s
             keys = output_keys(body["executionId"])
             assert len(keys) == 1 and f"/attempt-{body['attempt']}/" in keys[0], body
     assert sum(b["status"] == "COMPLETED" for b in bodies) >= runs * 3 // 4
+
+
+def test_one_tenants_backlog_delays_another_tenants_run_by_at_most_one_run(api, spares, stack) -> None:
+    from api_service.workflows.models import Execution
+    from tests.support.api import ApiClient
+    from tests.support.factories import make_key, make_tenant
+
+    worker = spares.start("spare")
+    spares.wait_ready(worker)
+    busy = api.create_workflow(text_to_image(**{"3": {"steps": 6}}), name="busy")
+    api.patch(f"/v1/workflows/{busy['id']}", json={"pool": "spare"})
+    backlog = [api.execute(busy["id"]) for _ in range(20)]
+    other_tenant = make_tenant(requests_per_minute_override=1000)
+    other = ApiClient(stack.base_url, make_key(other_tenant))
+    mine = other.create_workflow(text_to_image(**{"3": {"steps": 6}}), name="mine")
+    assert other.patch(f"/v1/workflows/{mine['id']}", json={"pool": "spare"}).status_code == 200
+    from django.utils import timezone
+
+    submitted = timezone.now()
+    late = other.execute(mine["id"])
+    waiting = other.get(f"/v1/workflows/executions/{late}/poll").json()["waiting"]
+    assert waiting is None or waiting["position"] in (0, 1), waiting  # next in line, not 20th
+    assert other.wait(late, timeout=300)["status"] == "COMPLETED"
+    started = Execution.objects.get(pk=late).started_at
+    between = Execution.objects.filter(pk__in=backlog, started_at__gt=submitted, started_at__lt=started)
+    overtaking = between.count()
+    assert overtaking <= 1, f"{overtaking} runs of the backlog started between its submit and its start"
+    assert Execution.objects.get(pk=late).worker.startswith("spare-w")  # routed to the pool's worker
+    for execution_id in backlog:
+        api.post(f"/v1/workflows/executions/{execution_id}/cancel")

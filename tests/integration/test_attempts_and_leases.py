@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from gpu_worker.protocol import COMPLETED, FAILED, STARTED, RunSpec
 from protocol import leases
+from protocol.messages import COMPLETED, FAILED, STARTED, RunSpec
 from protocol.timing import FleetTiming
 from tests.support.graphs import TEXT_TO_IMAGE
 
@@ -174,3 +174,26 @@ def test_runs_past_their_deadline_fail_as_timeouts_queued_or_running(world) -> N
         row.refresh_from_db()
         assert row.status == status
     assert queued.error["type"] == "timeout"
+
+
+def test_a_finished_run_whose_result_message_was_lost_is_completed_not_rerun(world, redis) -> None:
+    """The control worker was killed while applying the worker's `completed` (its message is gone
+    until the broker's visibility timeout): the reaper finds the outcome the worker kept."""
+    import json
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from api_service.workflows import reaper
+
+    lease = settings.FLEET_TIMING.lease_seconds
+    long_ago = timezone.now() - timedelta(seconds=lease + 5)
+    execution = make_execution(world, status="RUNNING", started_at=long_ago, attempt=2)
+    outputs = {"9": {"images": [{"key": "k/attempt-2/x.png", "width": 8, "height": 8}]}}
+    outcome = {"type": COMPLETED, "executionId": execution.id, "attempt": 2, "outputs": outputs}
+    redis.set(leases.OUTCOME_KEY.format(execution_id=execution.id), json.dumps(outcome), ex=60)
+    reaper.executions_reap()
+    time.sleep(lease + 0.2)
+    assert reaper.executions_reap()["recovered"] == 1
+    execution.refresh_from_db()
+    assert (execution.status, execution.attempt, execution.outputs) == ("COMPLETED", 2, outputs)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from gpu_worker.protocol import COMPLETED, FAILED, STARTED
+from protocol.messages import COMPLETED, FAILED, STARTED
 from tests.support.graphs import TEXT_TO_IMAGE
 
 

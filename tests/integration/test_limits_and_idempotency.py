@@ -163,15 +163,29 @@ def test_per_minute_limit_under_a_burst(stack) -> None:
         assert reply.headers["X-RateLimit-Remaining"] == "0"
 
 
-def test_concurrency_limit(stack) -> None:
-    api, _, _ = client_for(stack, plan="free", requests_per_minute_override=1000)  # one execution at a time
+def test_the_concurrency_limit_holds_runs_in_the_queue_and_only_a_full_queue_is_refused(stack) -> None:
+    from api_service.accounts.models import Plan
+
+    api, tenant, _ = client_for(stack, plan="free", requests_per_minute_override=1000)  # one at a time
     workflow = api.create_workflow(text_to_image(**{"3": {"steps": 40}}))
     first = api.execute(workflow["id"])
-    second = api.post(f"/v1/workflows/{workflow['id']}/execute", json={})
-    assert second.status_code == 429
-    assert second.json()["error"]["type"] == "concurrency_limit_exceeded"
+    second = api.execute(workflow["id"])  # accepted: it waits for the first
+    held = api.get(f"/v1/workflows/executions/{second}/poll").json()
+    assert held["status"] == "QUEUED" and held["waiting"]["reason"] == "concurrency_limit", held
     assert api.wait(first, timeout=180)["status"] == "COMPLETED"
-    assert api.post(f"/v1/workflows/{workflow['id']}/execute", json={}).status_code == 202
+    assert api.wait(second, timeout=180)["status"] == "COMPLETED"
+    done = api.get(f"/v1/workflows/executions/{first}/poll").json()["completedAt"]
+    assert api.get(f"/v1/workflows/executions/{second}/poll").json()["startedAt"] >= done
+    # The plan's queue cap: waiting runs beyond it are refused.
+    cap = Plan.objects.get(slug="free").max_queued_executions or 0
+    assert cap > 0
+    tenant.max_concurrent_executions_override = 0  # nothing starts: every run waits
+    tenant.save(update_fields=["max_concurrent_executions_override"])
+    for _ in range(cap):
+        api.execute(workflow["id"])
+    refused = api.post(f"/v1/workflows/{workflow['id']}/execute", json={})
+    assert refused.status_code == 429 and refused.json()["error"]["type"] == "queue_full"
+    assert int(refused.headers["Retry-After"]) >= 1
 
 
 def test_expired_restricted_and_rotated_keys(stack, db) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from gpu_worker.protocol import COMPLETED, FAILED, STARTED
+from protocol.messages import COMPLETED, FAILED, STARTED
 from tests.support.graphs import TEXT_TO_IMAGE
 from tests.support.receiver import Answer, receiver
 from tests.support.webhooks import delivery_settled, eventually, quiet_execution, verify, worker_event
@@ -679,7 +679,7 @@ def test_execution_events_do_not_wait_behind_slow_deliveries(api, world, stack) 
     gpu worker's event, sent through the broker as the gpu worker sends it."""
     from api_service.celery import app
     from api_service.workflows.models import Execution
-    from gpu_worker.protocol import APPLY_EVENT_TASK, CONTROL_QUEUE
+    from protocol.messages import APPLY_EVENT_TASK, CONTROL_QUEUE
 
     queues = {
         worker.split("@")[0]: {q["name"] for q in found}

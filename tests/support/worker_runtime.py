@@ -72,8 +72,8 @@ def run_attempt(
     import json
 
     from gpu_worker.execution import execution_run
-    from gpu_worker.protocol import CANCEL_KEY, PROGRESS_KEY, RunSpec
     from nodes.graph import output_node_ids
+    from protocol.messages import CANCEL_KEY, PROGRESS_KEY, RunSpec
 
     execution_id = f"exe_{uuid.uuid4().hex}"
     spec = RunSpec(

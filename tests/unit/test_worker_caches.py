@@ -177,9 +177,9 @@ def test_module_calls_check_for_a_cancel_except_inside_a_stepwise_loop(tmp_path,
 
     from gpu_worker import context
     from gpu_worker.model_cache import ModelCache as Cache
-    from gpu_worker.protocol import RunSpec
     from nodes.context import ExecutionCancelled
     from nodes.model_store import ModelStore
+    from protocol.messages import RunSpec
 
     monkeypatch.setattr(context, "CANCEL_CHECK_SECONDS", 0.0)  # ask on every call, not twice a second
     asked: list[int] = []

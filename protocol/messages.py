@@ -1,15 +1,17 @@
-"""The wire contract between the control plane and the gpu workers.
+"""The wire contract between the control plane and the gpu workers: task names, the run spec, events.
 
-Pure python on purpose: the api imports it to build run specs and to read
-events, the gpu worker to read specs and to write events. Neither Django nor
-torch may be imported here.
+Pure python on purpose: the api imports it to build run specs and to read events, the gpu worker to
+read specs and to write events. It imports neither Django nor torch nor either side's code. A run spec
+carries PROTOCOL_VERSION; a worker refuses a newer one (`ProtocolTooNew`), so a fleet can be upgraded
+separately from the api. Live events (node started, progress, node completed) go to the execution's
+event log (protocol/events.py); the state-changing ones below go to the control worker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 # Bumped when a run spec or an event changes in a way an older side cannot read. A worker refuses a
 # spec newer than it knows (the run fails protocol_mismatch); the api may keep sending older ones.
@@ -108,3 +110,25 @@ def make_event(event_type: str, spec: RunSpec, **fields: Any) -> dict[str, Any]:
         "at": datetime.now(UTC).isoformat(),
         **fields,
     }
+
+
+class EventError(TypedDict):
+    type: str  # one of protocol.errors.ERROR_TYPES
+    message: str
+    nodeId: NotRequired[str]
+    classType: NotRequired[str]
+    input: NotRequired[str]
+
+
+class WorkerEvent(TypedDict):
+    """What the control worker applies: `type` is STARTED, COMPLETED, FAILED or HANDED_BACK."""
+
+    type: str
+    executionId: str
+    attempt: int  # the attempt's fencing token
+    at: str  # ISO 8601
+    worker: NotRequired[str]  # started, handed_back
+    outputs: NotRequired[dict[str, Any]]  # completed: output node id -> its outputs
+    error: NotRequired[EventError]  # failed
+    durationMs: NotRequired[int]
+    cachedNodes: NotRequired[list[str]]
