@@ -8,4 +8,6 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
+# Requests run in threads of their own: share a pool of connections instead of one per thread.
+os.environ.setdefault("DATABASE_POOL_SIZE", "8")
 application = get_asgi_application()

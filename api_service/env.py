@@ -57,16 +57,23 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict[str, object]:
+def database_from_url(url: str, *, pool_size: int = 0) -> dict[str, object]:
     """postgres://user:password@host:port/name?sslmode=require -> a Django DATABASES entry.
 
     dj-database-url does the parsing, so the query string (sslmode, options, ...) is kept as OPTIONS.
+    `pool_size` > 0: a psycopg connection pool of that many connections per process instead of
+    persistent per-thread connections (the ASGI api runs each request in a thread of its own, where
+    per-thread connections would pile up; a pool hands one back at the end of each request).
     """
     import dj_database_url
 
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in ("postgres", "postgresql"):
         raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL, got scheme {scheme!r}.")
-    config = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    config = dict(dj_database_url.parse(url, conn_max_age=0 if pool_size else 60, conn_health_checks=True))
     config["NAME"] = config.get("NAME") or "crucible"
+    if pool_size:
+        options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+        options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        config["OPTIONS"] = options
     return config

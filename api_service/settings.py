@@ -74,7 +74,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": database_from_url(env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crucible"))
+    "default": database_from_url(
+        env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crucible"),
+        # Set by api_service/asgi.py: the api process shares a connection pool among its requests.
+        pool_size=env_int("DATABASE_POOL_SIZE", 0),
+    )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
