@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 
 from gpu_worker.config import env_raw
 from gpu_worker.protocol import CONTROL_QUEUE
@@ -24,3 +25,12 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 3600},
 )
 app.autodiscover_tasks(["gpu_worker"], related_name="tasks", force=True)
+
+
+@worker_process_shutdown.connect
+def _store_pending_files(**kwargs: object) -> None:
+    """A stopping worker first stores the files it still encodes, and reports those runs."""
+    from gpu_worker.runtime import get_runtime
+
+    if get_runtime.cache_info().currsize and get_runtime().encoder is not None:
+        get_runtime().encoder.drain()

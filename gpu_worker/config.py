@@ -43,6 +43,17 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_raw(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     broker_url: str
@@ -58,6 +69,9 @@ class WorkerConfig:
     model_cache_bytes: int
     node_cache_bytes: int
     task_time_limit: int
+    # Output files encoded and uploaded on a background thread (gpu_worker/encoder.py); 0 = inline.
+    background_encode: bool = True
+    encode_max_pending_runs: int = 2
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -76,4 +90,6 @@ class WorkerConfig:
             model_cache_bytes=env_int("MODEL_CACHE_BYTES", 0),
             node_cache_bytes=env_int("NODE_CACHE_BYTES", 2 * 2**30),
             task_time_limit=env_int("GPU_TASK_TIME_LIMIT", 1800),
+            background_encode=env_bool("WORKER_BACKGROUND_ENCODE", True),
+            encode_max_pending_runs=env_int("WORKER_ENCODE_MAX_PENDING_RUNS", 2),
         )

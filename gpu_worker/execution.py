@@ -66,6 +66,7 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         storage=runtime.storage,
         reporter=reporter,
         cancelled=cancelled,
+        encoder=runtime.encoder,
     )
     try:
         run = run_graph(
@@ -93,15 +94,30 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
             "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)
         )
         return CANCELLED
-    emit(
-        make_event(
-            COMPLETED,
-            spec,
-            outputs=run.outputs,
-            durationMs=_ms_since(started),
-            cachedNodes=run.cached_nodes,
+
+    def finish(error: BaseException | None) -> None:
+        if error is not None:
+            log.error("storing an output file of %s failed", spec.execution_id, exc_info=error)
+            public = {
+                "type": "internal_error",
+                "message": "Storing an output file failed; it has been logged.",
+            }
+            emit(
+                make_event(
+                    FAILED, spec, error=public, durationMs=_ms_since(started), cachedNodes=run.cached_nodes
+                )
+            )
+            return
+        completed = make_event(
+            COMPLETED, spec, outputs=run.outputs, durationMs=_ms_since(started), cachedNodes=run.cached_nodes
         )
-    )
+        emit(completed)
+
+    if ctx.pending and runtime.encoder is not None:
+        # COMPLETED once the files are stored, from the encoder's thread; this process takes the next run.
+        runtime.encoder.finish_run(ctx.pending, finish)
+    else:
+        finish(None)
     return COMPLETED
 
 

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from gpu_worker.config import WorkerConfig
+from gpu_worker.encoder import ArtifactEncoder
 from gpu_worker.model_cache import ModelCache
 from gpu_worker.result_cache import NodeResultCache
 from gpu_worker.storage import ArtifactStorage
@@ -29,6 +30,7 @@ class Runtime:
     store: ModelStore
     storage: ArtifactStorage
     redis: object
+    encoder: ArtifactEncoder | None = None  # None: output files are encoded and stored inline
 
 
 def resolve_device(requested: str) -> str:
@@ -87,4 +89,7 @@ def get_runtime() -> Runtime:
         store=ModelStore(config.models_dir),
         storage=ArtifactStorage(config),
         redis=redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2),
+        encoder=ArtifactEncoder(max_pending_runs=config.encode_max_pending_runs)
+        if config.background_encode
+        else None,
     )

@@ -13,7 +13,9 @@ from nodes.latent import specs as latent_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
+from nodes.text_output import specs as text_output_specs
 from nodes.upscale import specs as upscale_specs
+from nodes.video import specs as video_specs
 
 FAMILIES = (
     diffusion_specs,
@@ -25,6 +27,8 @@ FAMILIES = (
     lora_specs,
     upscale_specs,
     sdxl_specs,
+    video_specs,
+    text_output_specs,
 )
 
 
