@@ -43,15 +43,11 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def env_bool(name: str, default: bool) -> bool:
-    raw = env_raw(name)
-    if raw in (None, ""):
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {raw!r}")
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env_raw(name) or default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -69,8 +65,9 @@ class WorkerConfig:
     model_cache_bytes: int
     node_cache_bytes: int
     task_time_limit: int
-    # Output files encoded and uploaded on a background thread (gpu_worker/encoder.py); 0 = inline.
-    background_encode: bool = True
+    # Output files encoded and uploaded on a background thread (gpu_worker/encoder.py): "1", "0" (inline)
+    # or "auto": on a GPU, where sampling leaves the CPU free; inline on the CPU, where both share it.
+    background_encode: str = "auto"
     encode_max_pending_runs: int = 2
 
     @classmethod
@@ -90,6 +87,6 @@ class WorkerConfig:
             model_cache_bytes=env_int("MODEL_CACHE_BYTES", 0),
             node_cache_bytes=env_int("NODE_CACHE_BYTES", 2 * 2**30),
             task_time_limit=env_int("GPU_TASK_TIME_LIMIT", 1800),
-            background_encode=env_bool("WORKER_BACKGROUND_ENCODE", True),
+            background_encode=env_choice("WORKER_BACKGROUND_ENCODE", "auto", ("auto", "1", "0")),
             encode_max_pending_runs=env_int("WORKER_ENCODE_MAX_PENDING_RUNS", 2),
         )

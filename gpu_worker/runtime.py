@@ -72,6 +72,10 @@ def available_memory() -> int:
     return total
 
 
+def background_encode(setting: str, device: str) -> bool:
+    return setting == "1" or (setting == "auto" and not device.startswith("cpu"))
+
+
 @cache
 def get_runtime() -> Runtime:
     import redis
@@ -90,6 +94,6 @@ def get_runtime() -> Runtime:
         storage=ArtifactStorage(config),
         redis=redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2),
         encoder=ArtifactEncoder(max_pending_runs=config.encode_max_pending_runs)
-        if config.background_encode
+        if background_encode(config.background_encode, device)
         else None,
     )

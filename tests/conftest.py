@@ -90,6 +90,8 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
         # One request in flight per receiver: a slow one keeps the control worker's other slot free.
         "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "1",
         "TRIGGER_REQUESTS_PER_MINUTE": "30",
+        # Output files on the gpu worker's background encoder, as on a GPU ("auto" is inline on the CPU).
+        "WORKER_BACKGROUND_ENCODE": "1",
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")
