@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -71,12 +71,11 @@ def encode_video(
     rate = video_rate(fps)
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container_format) as container:
-        stream = container.add_stream(encoder, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        options = {"crf": f"{crf:g}"} if crf is not None else {}
+        options: dict[str, str] = {"crf": f"{crf:g}"} if crf is not None else {}
         if codec == "vp9" and crf is not None:
             options["b:v"] = "0"  # constant quality: VP9 honours crf only without a bitrate target
-        stream.options = options
+        stream = cast("av.VideoStream", container.add_stream(encoder, rate=rate, options=options))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         sound = None
         if audio is not None:
             rate_hz = OPUS_RATE if audio_encoder == "libopus" else audio.sample_rate

@@ -163,3 +163,12 @@ def test_bad_node_inputs_are_clear_errors() -> None:
             ctx, torch.rand(2, 8, 8, 3), 24.0, {"waveform": torch.rand(1, 1, 100), "sample_rate": 3}
         )
     assert ctx.artifacts == {}
+
+
+def test_crf_trades_size_for_quality() -> None:
+    ctx = NodeTestContext()
+    images = torch.rand(4, 32, 32, 3, generator=torch.Generator().manual_seed(0))
+    sizes = [
+        ops.save_webm(ctx, images, "q", "vp9", 24.0, crf).ui["videos"][0]["sizeBytes"] for crf in (4.0, 60.0)
+    ]
+    assert sizes[0] > 2 * sizes[1]
