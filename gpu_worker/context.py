@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gpu_worker.encoder import ArtifactEncoder
+from gpu_worker.encoder import ArtifactEncoder, ArtifactFailed
 from gpu_worker.model_cache import ModelCache
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.protocol import RunSpec
@@ -157,9 +157,17 @@ class WorkerContext:
             descriptor["sizeBytes"] = len(data)
 
         if self._encoder is None:
-            store()
-        else:
-            self.pending.append(self._encoder.submit(store))
+            store()  # inline, a failure is the node's, reported as any other
+            return descriptor
+        node_id = self.node_id  # the job runs after the context moved on to other nodes
+
+        def store_later() -> None:
+            try:
+                store()
+            except Exception as exc:
+                raise ArtifactFailed(node_id) from exc
+
+        self.pending.append(self._encoder.submit(store_later))
         return descriptor
 
     def reuse_artifacts(self, ui: dict[str, Any]) -> dict[str, Any] | None:

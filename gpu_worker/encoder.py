@@ -17,6 +17,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 log = logging.getLogger(__name__)
 
 
+class ArtifactFailed(Exception):
+    """Encoding or storing one output file failed; `node_id` names the node whose file it was."""
+
+    def __init__(self, node_id: str) -> None:
+        super().__init__(f"the output file of node {node_id!r} could not be encoded or stored")
+        self.node_id = node_id
+
+
 class ArtifactEncoder:
     def __init__(self, *, max_pending_runs: int = 2) -> None:
         if max_pending_runs < 1:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from gpu_worker.context import WorkerContext
+from gpu_worker.encoder import ArtifactFailed
 from gpu_worker.executor import NodeFailure, execution_plan, run_graph
 from gpu_worker.model_cache import release_memory
 from gpu_worker.progress import ProgressReporter
@@ -97,11 +98,13 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
 
     def finish(error: BaseException | None) -> None:
         if error is not None:
-            log.error("storing an output file of %s failed", spec.execution_id, exc_info=error)
+            log.error("an output file of %s failed", spec.execution_id, exc_info=error)
             public = {
                 "type": "internal_error",
-                "message": "Storing an output file failed; it has been logged.",
+                "message": "Encoding or storing an output file failed; it has been logged.",
             }
+            if isinstance(error, ArtifactFailed):
+                public = {"nodeId": error.node_id, **public}
             emit(
                 make_event(
                     FAILED, spec, error=public, durationMs=_ms_since(started), cachedNodes=run.cached_nodes

@@ -102,8 +102,9 @@ def test_a_file_that_cannot_be_stored_fails_the_run(db, models: Path) -> None:
     run(runtime, video_graph(3), events.append)
     runtime.encoder.drain()  # the terminal event comes from the encoder's thread
     assert [e["type"] for e in events] == ["started", "failed"]
-    assert events[-1]["error"]["type"] == "internal_error"
-    assert "Storing an output file failed" in events[-1]["error"]["message"]
+    error = events[-1]["error"]
+    assert (error["type"], error["nodeId"]) == ("internal_error", "21")
+    assert error["message"] == "Encoding or storing an output file failed; it has been logged."
 
 
 def test_an_identical_rerun_copies_text_files_under_their_extension(db, models: Path) -> None:
