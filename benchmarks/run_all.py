@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["benchmarks.execution_latency", "benchmarks.cancel_latency", "benchmarks.fleet_overhead"]
+BENCHMARKS = [
+    "benchmarks.execution_latency",
+    "benchmarks.cancel_latency",
+    "benchmarks.fleet_overhead",
+    "benchmarks.background_encode",
+]
 
 if __name__ == "__main__":
     for module in BENCHMARKS:

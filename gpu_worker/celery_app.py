@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 
 from gpu_worker.config import config_or_exit, env_raw
 from protocol.messages import CONTROL_QUEUE
@@ -27,3 +28,12 @@ app.conf.update(
     broker_transport_options=CONFIG.timing.celery_transport_options(),
 )
 app.autodiscover_tasks(["gpu_worker"], related_name="tasks", force=True)
+
+
+@worker_process_shutdown.connect
+def _store_pending_files(**kwargs: object) -> None:
+    """A stopping worker first stores the files it still encodes, and reports those runs."""
+    from gpu_worker.runtime import get_runtime
+
+    if get_runtime.cache_info().currsize and get_runtime().encoder is not None:
+        get_runtime().encoder.drain()

@@ -48,6 +48,13 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env_raw(name) or default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     broker_url: str
@@ -65,6 +72,10 @@ class WorkerConfig:
     timing: FleetTiming
     # GPU_WORKER_WARMUP: an API-format workflow (JSON file) run once at start, before the worker is ready.
     warmup_graph: dict[str, Any] | None = None
+    # Output files encoded and uploaded on a background thread (gpu_worker/encoder.py): "1", "0" (inline)
+    # or "auto": on a GPU, where sampling leaves the CPU free; inline on the CPU, where both share it.
+    background_encode: str = "auto"
+    encode_max_pending_runs: int = 2
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -89,6 +100,8 @@ class WorkerConfig:
             node_cache_bytes=env_int("NODE_CACHE_BYTES", 2 * 2**30),
             timing=timing,
             warmup_graph=_warmup_graph(env_raw("GPU_WORKER_WARMUP")),
+            background_encode=env_choice("WORKER_BACKGROUND_ENCODE", "auto", ("auto", "1", "0")),
+            encode_max_pending_runs=env_int("WORKER_ENCODE_MAX_PENDING_RUNS", 2),
         )
         config.check()
         return config

@@ -6,10 +6,12 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gpu_worker.encoder import ArtifactEncoder, ArtifactFailed
 from gpu_worker.model_cache import ModelCache
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.storage import ArtifactStorage
@@ -22,6 +24,14 @@ NODE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 MAX_NODE_ID_CHARS = 48
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+def media_type(content_type: str) -> str:
+    """What poll calls a file: image (animated ones too), video, text or json."""
+    if content_type.startswith("application/json"):
+        return "json"
+    major = content_type.split("/", 1)[0]
+    return major if major in ("image", "video", "text") else "file"
 
 
 class UnknownFile(LookupError):
@@ -65,6 +75,7 @@ class WorkerContext:
         storage: ArtifactStorage,
         reporter: ProgressReporter,
         cancelled: Callable[[], bool] | None = None,
+        encoder: ArtifactEncoder | None = None,
     ) -> None:
         self.spec = spec
         self.device = device
@@ -79,6 +90,9 @@ class WorkerContext:
         self._next_cancel_check = 0.0
         self._module_checks = False
         self._hook: Any = None  # torch's RemovableHandle while module calls check for a cancel
+        # Without an encoder files are encoded and stored inline; with one, `pending` holds their jobs.
+        self._encoder = encoder
+        self.pending: list[Future[None]] = []
 
     def model_path(self, folder: str, name: str) -> Path:
         path = self._store.path(folder, name)
@@ -98,11 +112,11 @@ class WorkerContext:
             raise UnknownFile(f"File {file_id!r} is not part of this execution.")
         return self._storage.get(key)
 
-    def _artifact_name(self, prefix: str) -> tuple[str, str]:
+    def _artifact_name(self, prefix: str, extension: str = "png") -> tuple[str, str]:
         """A new artifact's file name and object key: prefix, node id and a counter unique in the run."""
         self._saved += 1
         safe_prefix = "".join(c if c.isalnum() or c in "-_" else "_" for c in prefix)[:64] or "image"
-        filename = f"{safe_prefix}_{key_safe_node_id(self.node_id)}_{self._saved:05d}.png"
+        filename = f"{safe_prefix}_{key_safe_node_id(self.node_id)}_{self._saved:05d}.{extension}"
         return filename, f"{self.spec.storage_prefix}{filename}"
 
     def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
@@ -112,9 +126,49 @@ class WorkerContext:
             "key": key,
             "filename": filename,
             "contentType": "image/png",
+            "mediaType": "image",
             "width": width,
             "height": height,
         }
+
+    def save_artifact(
+        self,
+        produce: Callable[[], bytes],
+        *,
+        content_type: str,
+        extension: str,
+        prefix: str,
+        meta: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Store one output file that `produce` encodes: now, or on the encoder's thread (then the run's
+        terminal event waits for it). The descriptor gets `sizeBytes` once the file is stored."""
+        filename, key = self._artifact_name(prefix, extension)
+        descriptor: dict[str, Any] = {
+            "key": key,
+            "filename": filename,
+            "contentType": content_type,
+            "mediaType": media_type(content_type),
+            **meta,
+        }
+
+        def store() -> None:
+            data = produce()
+            self._storage.put(key, data, content_type)
+            descriptor["sizeBytes"] = len(data)
+
+        if self._encoder is None:
+            store()  # inline, a failure is the node's, reported as any other
+            return descriptor
+        node_id = self.node_id  # the job runs after the context moved on to other nodes
+
+        def store_later() -> None:
+            try:
+                store()
+            except Exception as exc:
+                raise ArtifactFailed(node_id) from exc
+
+        self.pending.append(self._encoder.submit(store_later))
+        return descriptor
 
     def reuse_artifacts(self, ui: dict[str, Any]) -> dict[str, Any] | None:
         """An earlier identical output's poll data with its artifacts copied under this execution's
@@ -126,7 +180,8 @@ class WorkerContext:
                     copies = []
                     for item in items:
                         # Named as this node saves (its id, this run's counter): never another's file.
-                        filename, key = self._artifact_name(item["filename"].rsplit("_", 2)[0])
+                        stem, _, extension = item["filename"].rpartition(".")
+                        filename, key = self._artifact_name(stem.rsplit("_", 2)[0], extension or "png")
                         self._storage.copy(item["key"], key)
                         copies.append({**item, "key": key, "filename": filename})
                     reused[name] = copies

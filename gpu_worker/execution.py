@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from gpu_worker.context import WorkerContext
+from gpu_worker.encoder import ArtifactFailed
 from gpu_worker.executor import NodeFailure, execution_plan, run_graph
 from gpu_worker.model_cache import release_memory
 from gpu_worker.progress import ProgressReporter
@@ -94,6 +95,7 @@ def execution_run(
         storage=runtime.storage,
         reporter=reporter,
         cancelled=cancelled,
+        encoder=runtime.encoder,
     )
     try:
         run = run_graph(
@@ -132,15 +134,32 @@ def execution_run(
             "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)
         )
         return CANCELLED
-    emit(
-        make_event(
-            COMPLETED,
-            spec,
-            outputs=run.outputs,
-            durationMs=_ms_since(started),
-            cachedNodes=run.cached_nodes,
+
+    def finish(error: BaseException | None) -> None:
+        if error is not None:
+            log.error("an output file of %s failed", spec.execution_id, exc_info=error)
+            public = {
+                "type": "internal_error",
+                "message": "Encoding or storing an output file failed; it has been logged.",
+            }
+            if isinstance(error, ArtifactFailed):
+                public = {"nodeId": error.node_id, **public}
+            emit(
+                make_event(
+                    FAILED, spec, error=public, durationMs=_ms_since(started), cachedNodes=run.cached_nodes
+                )
+            )
+            return
+        completed = make_event(
+            COMPLETED, spec, outputs=run.outputs, durationMs=_ms_since(started), cachedNodes=run.cached_nodes
         )
-    )
+        emit(completed)
+
+    if ctx.pending and runtime.encoder is not None:
+        # COMPLETED once the files are stored, from the encoder's thread; this process takes the next run.
+        runtime.encoder.finish_run(ctx.pending, finish)
+    else:
+        finish(None)
     return COMPLETED
 
 

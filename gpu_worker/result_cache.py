@@ -93,6 +93,8 @@ def tensor_bytes(value: Any) -> int:
         return sum(tensor_bytes(v) for v in value.values())
     if isinstance(value, (list, tuple)):
         return sum(tensor_bytes(v) for v in value)
+    if hasattr(value, "__dataclass_fields__"):  # a VIDEO holds its frames
+        return sum(tensor_bytes(getattr(value, name)) for name in value.__dataclass_fields__)
     return 0
 
 

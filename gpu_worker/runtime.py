@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gpu_worker.config import WorkerConfig
+from gpu_worker.encoder import ArtifactEncoder
 from gpu_worker.model_cache import ModelCache
 from gpu_worker.result_cache import NodeResultCache
 from gpu_worker.storage import ArtifactStorage
@@ -31,6 +32,7 @@ class Runtime:
     storage: ArtifactStorage
     redis: object
     announcer: Any = None  # gpu_worker.announce.Announcer in a worker process; None in tests
+    encoder: ArtifactEncoder | None = None  # None: output files are encoded and stored inline
 
 
 def resolve_device(requested: str) -> str:
@@ -72,6 +74,10 @@ def available_memory() -> int:
     return total
 
 
+def background_encode(setting: str, device: str) -> bool:
+    return setting == "1" or (setting == "auto" and not device.startswith("cpu"))
+
+
 @cache
 def get_runtime() -> Runtime:
     import redis
@@ -89,4 +95,7 @@ def get_runtime() -> Runtime:
         store=ModelStore(config.models_dir),
         storage=ArtifactStorage(config),
         redis=redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2),
+        encoder=ArtifactEncoder(max_pending_runs=config.encode_max_pending_runs)
+        if background_encode(config.background_encode, device)
+        else None,
     )

@@ -15,8 +15,10 @@ from nodes.latent import specs as latent_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
+from nodes.text_output import specs as text_output_specs
 from nodes.upscale import specs as upscale_specs
 from nodes.util import specs as util_specs
+from nodes.video import specs as video_specs
 
 FAMILIES = (
     diffusion_specs,
@@ -31,6 +33,8 @@ FAMILIES = (
     background_specs,
     util_specs,
     image_utility_specs,
+    video_specs,
+    text_output_specs,
 )
 
 

@@ -7,7 +7,7 @@ progress all go through here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -60,6 +60,18 @@ class NodeContext(Protocol):
 
     def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
         """Store one output PNG; returns its descriptor for the node's outputs."""
+
+    def save_artifact(
+        self,
+        produce: Callable[[], bytes],
+        *,
+        content_type: str,
+        extension: str,
+        prefix: str,
+        meta: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Store one output file (a video, an animation, a text) whose bytes `produce` encodes, maybe
+        later, off the GPU's critical path; `meta` (width, frames, fps ...) goes into its descriptor."""
 
     def progress(self, step: int, total: int) -> None:
         """Report progress inside the current node (sampler steps)."""

@@ -130,7 +130,7 @@ class NodeCost:
         inputs: Mapping[str, Any],
         values: Mapping[str, Any],
         cost: GraphCost,
-        image_sizes: Mapping[str, tuple[int, int]],
+        image_sizes: Mapping[str, tuple[int, ...]],
         unknown_image: tuple[int, int],
     ) -> None:
         self.node_id = node_id
@@ -173,11 +173,13 @@ class NodeCost:
         return Pixels(kind, *self.unknown_image, 1) if kind else None
 
     def image_size(self, reference: Any) -> tuple[int, int]:
-        return (
-            self._image_sizes.get(reference, self.unknown_image)
-            if isinstance(reference, str)
-            else self.unknown_image
-        )
+        size = self._image_sizes.get(reference) if isinstance(reference, str) else None
+        return (size[0], size[1]) if size else self.unknown_image
+
+    def frames(self, reference: Any) -> int | None:
+        """An uploaded video's frame count (its `image_sizes` entry is (width, height, frames))."""
+        size = self._image_sizes.get(reference) if isinstance(reference, str) else None
+        return size[2] if size and len(size) > 2 else None
 
     def measure(
         self,
@@ -223,12 +225,13 @@ def estimate_cost(
     registry: Registry,
     *,
     rules: Mapping[str, Rule] | None = None,
-    image_sizes: Mapping[str, tuple[int, int]] | None = None,
+    image_sizes: Mapping[str, tuple[int, ...]] | None = None,
     unknown_image: tuple[int, int] = (8192, 8192),
 ) -> GraphCost:
     """The cost of a graph that `validate_graph` accepted (links resolve, types match, no cycle).
 
-    `image_sizes` maps a LoadImage reference to the uploaded file's (width, height); a reference
+    `image_sizes` maps a LoadImage reference to the uploaded file's (width, height), a LoadVideo one
+    to (width, height, frames); a reference
     not in it, like any shape not known here, counts as `unknown_image`.
     """
     if rules is None:

@@ -279,6 +279,27 @@ def remove_background(n: NodeCost) -> tuple[Any, ...]:
     return src.as_kind(MASK_KIND, "image"), src
 
 
+def save_file(name: str) -> Rule:
+    """A video, an animation or a text: one stored file, whatever its frames."""
+
+    def rule(n: NodeCost) -> tuple[Any, ...]:
+        n.add_output_images(1, name)
+        return tuple(None for _ in n.spec.outputs)
+
+    return rule
+
+
+# An uploaded video of unknown length counts as this many frames (FILE_UPLOAD_MAX_VIDEO_FRAMES).
+VIDEO_UNKNOWN_FRAMES = 1024
+
+
+def load_video(n: NodeCost) -> tuple[Any, ...]:
+    """A VIDEO is costed as its frames: an IMAGE batch."""
+    width, height = n.image_size(n.value("file"))
+    frames = n.frames(n.value("file")) or VIDEO_UNKNOWN_FRAMES
+    return (Pixels(IMAGE_KIND, width, height, frames, "file", "file"),)
+
+
 def _larger_side(n: NodeCost) -> str:
     return "height" if n.number("height") > n.number("width") else "width"
 
@@ -380,4 +401,14 @@ RULES: dict[str, Rule] = {
         )
     },
     **TEXT_RULES,
+    # video and animation (a VIDEO is costed as its frames); text outputs
+    "SaveAnimatedWEBP": save_file("images"),
+    "SaveAnimatedPNG": save_file("images"),
+    "SaveWEBM": save_file("images"),
+    "CreateVideo": passthrough("images"),
+    "SaveVideo": save_file("video"),
+    "LoadVideo": load_video,
+    "GetVideoComponents": lambda n: (n.pixels("video"), None, None),
+    "PreviewAny": save_file("source"),
+    "SaveText": save_file("text"),
 }

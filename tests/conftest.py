@@ -98,6 +98,8 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
         # Fleet tests start their own workers on the spare pools; nothing ever serves "idle".
         "GPU_POOLS": "default,spare,spare2,idle",
         "DRAIN_GRACE_SECONDS": "2",
+        # Output files on the gpu worker's background encoder, as on a GPU ("auto" is inline on the CPU).
+        "WORKER_BACKGROUND_ENCODE": "1",
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api_service.settings")

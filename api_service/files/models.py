@@ -10,7 +10,7 @@ def new_file_id() -> str:
 
 
 class File(models.Model):
-    """An uploaded input (an image for LoadImage or a named workflow input)."""
+    """An uploaded input (an image for LoadImage, a video for LoadVideo, or a named workflow input)."""
 
     id = models.CharField(primary_key=True, max_length=40, default=new_file_id, editable=False)
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="files")
@@ -20,6 +20,10 @@ class File(models.Model):
     size_bytes = models.PositiveBigIntegerField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # Videos only (LoadVideo): None for an image.
+    frames = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 

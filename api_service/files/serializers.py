@@ -14,5 +14,9 @@ class FileOutput(serializers.Serializer):
     sizeBytes = serializers.IntegerField(source="size_bytes")
     width = serializers.IntegerField()
     height = serializers.IntegerField()
+    # Videos only; null for an image.
+    frames = serializers.IntegerField(allow_null=True)
+    fps = serializers.FloatField(allow_null=True)
+    durationSeconds = serializers.FloatField(source="duration_seconds", allow_null=True)
     sha256 = serializers.CharField()
     createdAt = serializers.DateTimeField(source="created_at")

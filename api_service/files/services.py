@@ -1,4 +1,8 @@
-"""Input file uploads: checked by content (not by name or declared type), then stored in S3."""
+"""Input file uploads: checked by content (not by name or declared type), then stored in S3.
+
+Images are decoded with Pillow, videos with PyAV (every frame, bounded in size and length): a
+file the api accepts is one a worker can load.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,13 @@ from api_service.core import storage
 from api_service.core.errors import ApiError
 from api_service.core.ids import new_id
 from api_service.files.models import File
+from nodes.video.decode import VideoInfo, VideoLimits, VideoRejected, probe_video
 
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+class NotAnImage(ApiError):
+    """Pillow does not know the bytes: they may be a video."""
 
 
 def file_upload(*, tenant: Tenant, upload: UploadedFile) -> File:
@@ -30,11 +39,16 @@ def file_upload(*, tenant: Tenant, upload: UploadedFile) -> File:
             status=413,
         )
     data = upload.read()
-    image_format, width, height = _inspect_image(data)
+    video: VideoInfo | None = None
+    try:
+        image_format, width, height = _inspect_image(data)
+        content_type = IMAGE_FORMATS[image_format]
+    except NotAnImage:
+        video = _inspect_video(data)
+        content_type, width, height = video.content_type, video.width, video.height
     file_id = new_id("file")
     filename = _safe_name(upload.name or "upload")
     key = f"tenants/{tenant.id}/files/{file_id}/{filename}"
-    content_type = IMAGE_FORMATS[image_format]
     storage.object_put(key=key, data=data, content_type=content_type)
     return File.objects.create(
         id=file_id,
@@ -45,8 +59,32 @@ def file_upload(*, tenant: Tenant, upload: UploadedFile) -> File:
         size_bytes=len(data),
         width=width,
         height=height,
+        frames=video.frames if video else None,
+        fps=video.fps if video else None,
+        duration_seconds=video.duration_seconds if video else None,
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def _inspect_video(data: bytes) -> VideoInfo:
+    """A video whose every frame decodes, within the frame size, frame count and total pixel bounds."""
+    limits = VideoLimits(
+        max_frame_pixels=settings.FILE_UPLOAD_MAX_PIXELS,
+        max_frames=settings.FILE_UPLOAD_MAX_VIDEO_FRAMES,
+        max_total_pixels=settings.FILE_UPLOAD_MAX_VIDEO_PIXELS,
+    )
+    try:
+        return probe_video(data, limits)
+    except VideoRejected as exc:
+        if exc.kind == "too_large":
+            raise ApiError(str(exc), type="video_too_large", status=413) from None
+        if exc.kind == "unreadable":
+            raise ApiError(
+                "The file is not a readable image or video. Upload a PNG, JPEG, WebP, GIF, MP4, WebM, MOV or "
+                "MKV.",
+                type="invalid_file",
+            ) from None
+        raise ApiError(str(exc), type="invalid_video") from None
 
 
 def _inspect_image(data: bytes) -> tuple[str, int, int]:
@@ -60,9 +98,7 @@ def _inspect_image(data: bytes) -> tuple[str, int, int]:
     except Image.DecompressionBombError:
         raise _too_large(None) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ApiError(
-            "The file is not a readable image. Upload a PNG, JPEG, WebP or GIF.", type="invalid_file"
-        ) from None
+        raise NotAnImage("The file is not a readable image.", type="invalid_file") from None
     with probe:
         image_format, (width, height) = probe.format, probe.size
         if image_format not in IMAGE_FORMATS:
@@ -110,6 +146,7 @@ class ResolvedFile:
     key: str
     width: int
     height: int
+    frames: int | None = None  # a video's; None for an image
 
 
 def file_keys_for(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, str]:
@@ -134,12 +171,12 @@ def files_resolve(*, tenant: Tenant, file_ids: Collection[str]) -> dict[str, Res
         File.objects.filter(tenant=tenant)
         .filter(Q(id__in=refs) | Q(filename__in=list(names)))
         .order_by("created_at")
-        .values_list("id", "filename", "key", "width", "height")
+        .values_list("id", "filename", "key", "width", "height", "frames")
     )
     by_name: dict[str, ResolvedFile] = {}
     by_id: dict[str, ResolvedFile] = {}
-    for file_id, filename, key, width, height in rows:  # oldest first: the latest upload of a name wins
-        found = ResolvedFile(key, width, height)
+    for file_id, filename, key, width, height, frames in rows:  # oldest first: the latest name wins
+        found = ResolvedFile(key, width, height, frames)
         for ref in names.get(filename, ()):
             by_name[ref] = found
         if file_id in refs:

@@ -12,7 +12,7 @@ from django.conf import settings
 from api_service.accounts.limits import tenant_cost_limits
 from api_service.accounts.models import Tenant
 from api_service.core.errors import GraphInvalid
-from api_service.files.services import files_resolve
+from api_service.files.services import ResolvedFile, files_resolve
 from nodes.catalog import default_registry
 from nodes.cost import LimitIssue, cost_issues, estimate_cost, size_issues
 from nodes.graph import GraphIssue, validate_graph
@@ -52,6 +52,32 @@ def referenced_files(graph: Any) -> set[str]:
     return found
 
 
+def file_kind_issues(graph: Any, found: Mapping[str, ResolvedFile]) -> list[GraphIssue]:
+    """An image where a video is loaded (LoadVideo.file), or a video where an image is (LoadImage.image)."""
+    issues: list[GraphIssue] = []
+    for node_id, node in graph.items() if isinstance(graph, Mapping) else ():
+        spec = registry().get(node.get("class_type")) if isinstance(node, Mapping) else None
+        if spec is None or not isinstance(node.get("inputs"), Mapping):
+            continue
+        for inp in spec.inputs:
+            value = node["inputs"].get(inp.name)
+            if inp.choices_source != "files" or not isinstance(value, str) or value not in found:
+                continue
+            wants_video, is_video = bool(inp.options.get("video_upload")), found[value].frames is not None
+            if wants_video != is_video:
+                wanted, got = ("a video", "an image") if wants_video else ("an image", "a video")
+                issues.append(
+                    GraphIssue(
+                        "invalid_file_type",
+                        f"Input {inp.name!r} takes {wanted}, but file {value!r} is {got}; upload {wanted}.",
+                        node_id,
+                        spec.class_type,
+                        inp.name,
+                    )
+                )
+    return issues
+
+
 def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[str, str]]:
     """All problems of the graph, its cost over the tenant's plan included, and fileId -> object key.
 
@@ -66,8 +92,12 @@ def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[
         dynamic_choices={**model_choices(), "files": files},
     )
     issues += unloadable_model_issues(graph, registry(), model_store())
+    issues += file_kind_issues(graph, found)
     if not issues:
-        sizes = {ref: (f.width, f.height) for ref, f in found.items()}
+        sizes = {
+            ref: (f.width, f.height) if f.frames is None else (f.width, f.height, f.frames)
+            for ref, f in found.items()
+        }
         issues = list(graph_cost_issues(graph, tenant=tenant, image_sizes=sizes))
     else:
         issues += size_issues(graph, tenant_cost_limits(tenant))
@@ -75,7 +105,7 @@ def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[
 
 
 def graph_cost_issues(
-    graph: Any, *, tenant: Tenant, image_sizes: Mapping[str, tuple[int, int]]
+    graph: Any, *, tenant: Tenant, image_sizes: Mapping[str, tuple[int, ...]]
 ) -> list[LimitIssue]:
     """The limits of the tenant's plan this graph would cross (docs/limits.md)."""
     side = math.isqrt(settings.FILE_UPLOAD_MAX_PIXELS)  # an image of unknown size: the largest upload

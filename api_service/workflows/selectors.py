@@ -81,20 +81,32 @@ def execution_waiting(*, execution: Execution) -> dict[str, Any] | None:
 
 
 def execution_public_outputs(*, execution: Execution) -> dict[str, Any]:
-    """Output nodes' data with artifact keys swapped for presigned URLs minted now."""
+    """Output nodes' data with each stored file's key swapped for a presigned URL minted now.
+
+    Every list of files a node reported (images, videos, text) is served, whatever its name, and
+    every other value of the node's data passes through: nothing a node outputs is dropped.
+    """
     public: dict[str, Any] = {}
     for node_id, data in (execution.outputs or {}).items():
-        node_out = dict(data)
-        if "images" in data:
-            node_out["images"] = [
-                {
-                    "url": storage.object_presigned_url(key=image["key"]),
-                    "contentType": image.get("contentType", "image/png"),
-                    "width": image.get("width"),
-                    "height": image.get("height"),
-                    "filename": image.get("filename"),
-                }
-                for image in data["images"]
-            ]
-        public[node_id] = node_out
+        public[node_id] = {
+            name: [public_artifact(item) for item in items] if _is_artifact_list(items) else items
+            for name, items in dict(data).items()
+        }
     return public
+
+
+def public_artifact(item: dict[str, Any]) -> dict[str, Any]:
+    """One stored file as poll shows it: `url` first, the worker's fields (contentType, mediaType, sizes,
+    frames, fps, durationSeconds, inline text ...) after; rows from before mediaType existed are images."""
+    content_type = item.get("contentType", "image/png")
+    fields = {k: v for k, v in item.items() if k != "key"}
+    return {
+        "url": storage.object_presigned_url(key=item["key"]),
+        **fields,
+        "contentType": content_type,
+        "mediaType": item.get("mediaType") or content_type.split("/", 1)[0],
+    }
+
+
+def _is_artifact_list(items: Any) -> bool:
+    return isinstance(items, list) and bool(items) and all(isinstance(i, dict) and "key" in i for i in items)

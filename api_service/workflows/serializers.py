@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api_service.http.fields import BoundedJSONField
@@ -9,6 +10,7 @@ from api_service.webhooks.models import EVENT_TYPES
 from api_service.workflows import selectors
 from api_service.workflows.graph_check import registry
 from api_service.workflows.named_inputs import describe_named_inputs
+from api_service.workflows.output_shapes import OUTPUTS_FIELD
 
 
 class WorkflowCreateInput(serializers.Serializer):
@@ -105,12 +107,16 @@ class ExecutionSummaryOutput(serializers.Serializer):
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
     error = serializers.JSONField(allow_null=True)
+    outputs = serializers.SerializerMethodField()
+
+    @extend_schema_field(OUTPUTS_FIELD)
+    def get_outputs(self, execution) -> dict:
+        return selectors.execution_public_outputs(execution=execution)
 
 
 class ExecutionPollOutput(ExecutionSummaryOutput):
     progress = serializers.SerializerMethodField()
     waiting = serializers.SerializerMethodField()
-    outputs = serializers.SerializerMethodField()
     inputs = serializers.JSONField()
     durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
     cachedNodes = serializers.JSONField(source="cached_nodes")
@@ -122,6 +128,3 @@ class ExecutionPollOutput(ExecutionSummaryOutput):
 
     def get_waiting(self, execution) -> dict | None:
         return selectors.execution_waiting(execution=execution)
-
-    def get_outputs(self, execution) -> dict:
-        return selectors.execution_public_outputs(execution=execution)

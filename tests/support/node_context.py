@@ -7,6 +7,7 @@ nodes.context.NodeContext names, so unit tests use this instead.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ class NodeTestContext:
         self.store = ModelStore(root, ttl_seconds=0) if root is not None else None
         self.models = ModelCache(budget_bytes=cache_bytes)  # 0: no budget, nothing is evicted
         self.steps: list[tuple[int, int]] = []
+        self.files: dict[str, bytes] = {}  # fileId -> bytes, for loader nodes
+        self.artifacts: dict[str, bytes] = {}  # file name -> the bytes an output node stored
 
     def model_path(self, folder: str, name: str) -> Path:
         from nodes.model_store import ModelNotFound
@@ -31,10 +34,28 @@ class NodeTestContext:
         return self.store.path(folder, name)
 
     def read_file(self, file_id: str) -> bytes:
-        raise LookupError(f"File {file_id!r}: this test context has no uploaded files.")
+        if file_id not in self.files:
+            raise LookupError(f"File {file_id!r} is not part of this test context.")
+        return self.files[file_id]
 
     def save_image(self, png: bytes, *, width: int, height: int, prefix: str) -> dict[str, Any]:
         raise NotImplementedError("this test context stores no artifacts (output nodes run on the stack)")
+
+    def save_artifact(
+        self,
+        produce: Callable[[], bytes],
+        *,
+        content_type: str,
+        extension: str,
+        prefix: str,
+        meta: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Kept in memory (the stack's e2e tests store them in S3): encoded at once, as a worker
+        without a background encoder does."""
+        filename = f"{prefix}_{len(self.artifacts) + 1:05d}.{extension}"
+        data = produce()
+        self.artifacts[filename] = data
+        return {"filename": filename, "contentType": content_type, "sizeBytes": len(data), **meta}
 
     def progress(self, step: int, total: int) -> None:
         self.steps.append((step, total))
