@@ -12,6 +12,8 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nodes.model_store import FOLDERS as MODEL_FOLDERS
+from nodes.model_store import store_name
 from nodes.registry import Registry
 from nodes.schema import ANY, BOOLEAN, COMBO, FLOAT, INT, STRING, NodeSpec
 
@@ -229,6 +231,8 @@ def _validate_node(
             )
         else:
             allowed = dynamic_choices.get(inp.choices_source) if inp.choices_source else inp.choices
+            if inp.choices_source in MODEL_FOLDERS and isinstance(value, str):
+                value = store_name(value)  # "Anime\\model.safetensors", as ComfyUI on Windows writes it
             problem = check_literal(inp.type, value, minimum=inp.min, maximum=inp.max, choices=allowed)
             if problem:
                 yield issue(problem[0], f"Input {inp.name!r}: {problem[1]}", inp.name)

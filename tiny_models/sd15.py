@@ -21,6 +21,7 @@ from tiny_models.common import (
     make_readable,
     quiet_transformers,
     save_safetensors,
+    save_weights,
     sidecar_config_dir,
     text_encoder_config,
     tiny_clip_vocab,
@@ -161,7 +162,7 @@ def write_tiny_sd15_single_file(path: Path, *, seed: int = 0) -> Path:
         **clip_to_ldm(text_encoder.state_dict()),
         **sd1_non_weight_keys(SCHEDULER_CONFIG, text_encoder.config.max_position_embeddings),
     }
-    save_safetensors(state, path)
+    save_weights(state, path)
     config_dir = sidecar_config_dir(path)
     unet.save_config(config_dir / "unet")
     vae.save_config(config_dir / "vae")

@@ -17,7 +17,7 @@ from typing import Any
 from nodes.diffusion.assembly import assemble_checkpoint, vae_handle
 from nodes.diffusion.clip_vocab import bundled_tokenizer_dir
 from nodes.diffusion.handles import Checkpoint, VaeHandle
-from nodes.diffusion.model_files import check_unet_width, read_safetensors, sidecar_or, weights_dtype
+from nodes.diffusion.model_files import check_unet_width, read_weights, sidecar_or, weights_dtype
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
 _LDM_KEYS = {
@@ -38,7 +38,7 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    state = read_safetensors(path)
+    state = read_weights(path, "Checkpoint")
     missing = [part for part, prefix in _LDM_KEYS.items() if not any(k.startswith(prefix) for k in state)]
     if missing:
         raise ValueError(
@@ -85,7 +85,7 @@ def load_vae(path: Path, device: str) -> VaeHandle:
             path, torch_dtype=torch.float32, local_files_only=True, low_cpu_mem_usage=False
         )
     else:
-        state = read_safetensors(path)
+        state = read_weights(path, "VAE")
         if not any(k.startswith(("encoder.", "first_stage_model.encoder.")) for k in state):
             raise ValueError(f"VAE {path.name!r} has no encoder.* weights: not a VAE in the original layout.")
         config_dir = config_dir_for(path)

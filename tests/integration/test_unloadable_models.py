@@ -6,7 +6,7 @@ import time
 import uuid
 
 
-def test_a_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_dir, request) -> None:
+def test_a_broken_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_dir, request) -> None:
     from tests.support.graphs import text_to_image
 
     name = f"legacy-{uuid.uuid4().hex[:8]}.ckpt"
@@ -24,7 +24,7 @@ def test_a_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_d
         time.sleep(0.5)
     entry = listed()
     assert entry is not None
-    assert entry["loadable"] is False and "pickled .ckpt" in entry["notLoadableReason"]
+    assert entry["loadable"] is False and "not a readable torch weights file" in entry["notLoadableReason"]
 
     graph = text_to_image(**{"4": {"ckpt_name": name}})
     response = api.post("/v1/workflows", json={"name": "legacy", "graph": graph})

@@ -146,7 +146,7 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_weights(tmp_
         (["sd15", "gguf", "x"], "sd15 has no format 'gguf'; choose one of: diffusers, single-file"),
         (["sd15", "single-file"], "give the PATH"),
         ([], "give FAMILY FORMAT PATH"),
-        (["sd15", "single-file", "x.ckpt"], "give PATH a .safetensors suffix, not 'x.ckpt'"),
+        (["sd15", "single-file", "x.pth"], "give PATH a .safetensors or .ckpt suffix, not 'x.pth'"),
         (["sdxl", "diffusers", "x.safetensors"], "writes a folder: give PATH without a weights suffix"),
         (["esrgan", "basicsr", "x.pth", "--base", "y"], "--base is only for LoRAs and ControlNets"),
         (["sd15-lora", "peft", "x.safetensors", "--base", "no/such/base"], "no such file or folder"),
