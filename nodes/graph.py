@@ -194,11 +194,6 @@ def validate_graph(
     return issues
 
 
-def _ui_widget_value(spec: NodeSpec, name: str) -> bool:
-    """ComfyUI's exports keep the upload button's value ("upload": "image") beside an upload input."""
-    return name == "upload" and any(inp.options.get("image_upload") for inp in spec.inputs)
-
-
 def _validate_node(
     node_id: str,
     graph: Graph,
@@ -211,10 +206,7 @@ def _validate_node(
     def issue(kind: str, message: str, input_name: str) -> GraphIssue:
         return GraphIssue(kind, message, node_id, spec.class_type, input_name)
 
-    for name in values:
-        if spec.input(name) is None and not _ui_widget_value(spec, name):
-            yield issue("unknown_input", f"{spec.class_type} has no input {name!r}.", name)
-
+    # Inputs the spec does not have are ignored, as ComfyUI ignores them (nodes/graph_warnings.py).
     for inp in spec.inputs:
         if inp.name not in values:
             if inp.required and (not inp.is_literal or inp.default is None):

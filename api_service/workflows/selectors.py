@@ -71,3 +71,11 @@ def execution_public_outputs(*, execution: Execution) -> dict[str, Any]:
             ]
         public[node_id] = node_out
     return public
+
+
+def graph_warnings(*, graph: Any) -> list[dict[str, Any]]:
+    """What the graph carries that does not run (inputs no node has, as ComfyUI ignores them)."""
+    from api_service.workflows.graph_check import registry
+    from nodes.graph_warnings import ignored_inputs
+
+    return [warning.to_public() for warning in ignored_inputs(graph, registry())]
