@@ -9,7 +9,9 @@ from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
+from nodes.image import specs_filters as image_filter_specs
 from nodes.latent import specs as latent_specs
+from nodes.latent import specs_math as latent_math_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
@@ -25,6 +27,8 @@ FAMILIES = (
     lora_specs,
     upscale_specs,
     sdxl_specs,
+    image_filter_specs,
+    latent_math_specs,
 )
 
 
