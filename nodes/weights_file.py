@@ -26,9 +26,8 @@ def read_weights(path: Path, what: str = "Model", *, device: str = "cpu") -> dic
         raise ValueError(f"{what} {path.name!r} is a folder; expected one weights file.")
     suffix = path.suffix.lower()
     if suffix == SAFETENSORS:
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device=device)
+        tensors = _read_safetensors(path, what)
+        return tensors if device == "cpu" else {k: v.to(device) for k, v in tensors.items()}
     if suffix not in PICKLED_SUFFIXES:
         raise ValueError(
             f"{what} {path.name!r}: unsupported file type {suffix!r}; use {', '.join(WEIGHT_SUFFIXES)}."
@@ -39,6 +38,57 @@ def read_weights(path: Path, what: str = "Model", *, device: str = "cpu") -> dic
         raise ValueError(f"{what} {path.name!r} holds no tensors: not a weights file.")
     if device != "cpu":
         tensors = {k: v.to(device) for k, v in tensors.items()}
+    return tensors
+
+
+# safetensors' dtype names -> torch's (by name: torch stays unimported until a file is read).
+_SAFETENSORS_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
+
+
+def _read_safetensors(path: Path, what: str) -> dict[str, Any]:
+    """Each tensor read straight into its own memory with plain reads, not a memory map: the loaders
+    assign these tensors to the modules (no second copy), and a model never points into a file that
+    may be replaced under it while it is cached."""
+    import torch
+
+    from nodes.model_family import read_safetensors_header
+
+    try:
+        header = read_safetensors_header(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} {path.name!r} is not a readable .safetensors file: {exc}") from None
+    tensors: dict[str, Any] = {}
+    with open(path, "rb") as file:
+        start = 8 + int.from_bytes(file.read(8), "little")
+        for name, info in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
+            dtype = _SAFETENSORS_DTYPES.get(info.get("dtype"))
+            if dtype is None:
+                raise ValueError(
+                    f"{what} {path.name!r}: tensor {name!r} has dtype {info.get('dtype')!r}, unsupported."
+                )
+            tensor = torch.empty(info["shape"], dtype=getattr(torch, dtype))
+            begin, end = info["data_offsets"]
+            if end - begin != tensor.numel() * tensor.element_size():
+                raise ValueError(
+                    f"{what} {path.name!r}: tensor {name!r} has {end - begin} bytes for its shape."
+                )
+            file.seek(start + begin)
+            if tensor.numel() and file.readinto(tensor.view(-1).view(torch.uint8).numpy()) != end - begin:
+                raise ValueError(f"{what} {path.name!r} is truncated (tensor {name!r}).")
+            tensors[name] = tensor
     return tensors
 
 
