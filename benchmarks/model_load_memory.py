@@ -136,7 +136,7 @@ def report(runs: dict[str, list[dict[str, float]]], size: int, fmt: str) -> None
         return kb * 1024 / 1e9
 
     print(f"\npeak RSS loading a real-size SD1.5 single file (.{fmt}, {size / 1e9:.2f} GB), fp32, CPU")
-    print(f"{'loader':<44}{'peak GB':>9}{'imports GB':>12}{'load GB':>9}{'seconds':>9}")
+    print(f"{'loader':<52}{'peak GB':>9}{'imports GB':>12}{'load GB':>9}{'seconds':>9}")
     medians = {}
     for which, label in (
         ("ours", "ours (load_checkpoint)"),
@@ -146,7 +146,7 @@ def report(runs: dict[str, list[dict[str, float]]], size: int, fmt: str) -> None
         imports = statistics.median(r["imports_kb"] for r in runs[which])
         seconds = statistics.median(r["seconds"] for r in runs[which])
         medians[which] = (peak, imports)
-        print(f"{label:<44}{gb(peak):>9.2f}{gb(imports):>12.2f}{gb(peak - imports):>9.2f}{seconds:>9.1f}")
+        print(f"{label:<52}{gb(peak):>9.2f}{gb(imports):>12.2f}{gb(peak - imports):>9.2f}{seconds:>9.1f}")
     (ours, ours_imports), (theirs, their_imports) = medians["ours"], medians["diffusers"]
     print(f"peak ours / diffusers = {ours / theirs:.3f}")
     print(f"above imports, ours / diffusers = {(ours - ours_imports) / (theirs - their_imports):.3f}")

@@ -2,7 +2,6 @@
 
 ``.safetensors`` holds tensors only. ``.ckpt``/``.pt``/``.pth``/``.bin`` are pickles: they are read
 with torch's weights-only unpickler (tensors and plain containers, never code; as ComfyUI does),
-memory-mapped where the file is torch's zip format so pages are read as the loaders touch them,
 and a training checkpoint's ``{"state_dict": ...}`` wrapper is undone. A pickle that needs anything
 more is refused with a message naming the file. torch is imported only when a file is read.
 """
@@ -86,7 +85,8 @@ def _read_safetensors(path: Path, what: str) -> dict[str, Any]:
                     f"{what} {path.name!r}: tensor {name!r} has {end - begin} bytes for its shape."
                 )
             file.seek(start + begin)
-            if tensor.numel() and file.readinto(tensor.view(-1).view(torch.uint8).numpy()) != end - begin:
+            buffer = tensor.view(-1).view(torch.uint8).numpy().data  # the tensor's own bytes
+            if tensor.numel() and file.readinto(buffer) != end - begin:
                 raise ValueError(f"{what} {path.name!r} is truncated (tensor {name!r}).")
             tensors[name] = tensor
     return tensors
@@ -96,13 +96,9 @@ def _load_pickled(path: Path, what: str) -> Any:
     import torch
 
     try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            # A file in torch's format before 1.6 (not a zip) cannot be mapped: read it whole.
-            return torch.load(path, map_location="cpu", weights_only=True)
+        # Not memory-mapped: each storage is read into memory once (one copy, as with mmap), and a
+        # cached model never points into a file that may be overwritten under it (SIGBUS).
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
     except pickle.UnpicklingError as exc:
         needs = _refused_global(exc)
         if needs is None:
