@@ -47,8 +47,9 @@ def video_graph(*, frames: int, size: int, steps: int, seed: int) -> dict[str, A
 
 def back_to_back(runtime: Any, graphs: list[dict[str, Any]]) -> tuple[float, float]:
     """(seconds until the worker was free for another run, seconds until every run was COMPLETED)."""
-    from gpu_worker.execution import execution_run
     from gpu_worker.protocol import COMPLETED, RunSpec
+
+    from gpu_worker.execution import execution_run
     from nodes.graph import output_node_ids
 
     completed: list[float] = []

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "benchmarks.cancel_latency",
     "benchmarks.fleet_overhead",
     "benchmarks.background_encode",
+    "benchmarks.model_load_memory",
 ]
 
 if __name__ == "__main__":

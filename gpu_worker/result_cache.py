@@ -44,7 +44,8 @@ def node_cache_keys(
         parts: dict[str, Any] = {}
         for name, value in sorted((node.get("inputs") or {}).items()):
             if is_link(value):
-                parts[name] = ["link", keys[value[0]], value[1]]
+                # A link to a node that is not run can only be an ignored input (nodes/graph_warnings.py).
+                parts[name] = ["link", keys.get(value[0]), value[1]]
             elif name in models.get(node_id, {}):
                 parts[name] = ["model", value, models[node_id][name]]
             elif isinstance(value, str) and value in files:

@@ -10,8 +10,10 @@ from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
+from nodes.image import specs_filters as image_filter_specs
 from nodes.image import utility_specs as image_utility_specs
 from nodes.latent import specs as latent_specs
+from nodes.latent import specs_math as latent_math_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
@@ -35,6 +37,8 @@ FAMILIES = (
     image_utility_specs,
     video_specs,
     text_output_specs,
+    image_filter_specs,
+    latent_math_specs,
 )
 
 

@@ -412,3 +412,32 @@ RULES: dict[str, Rule] = {
     "PreviewAny": save_file("source"),
     "SaveText": save_file("text"),
 }
+
+
+# Filters, the largest-side resizer and latent arithmetic (nodes/image/specs_filters.py,
+# nodes/latent/specs_math.py).
+def scale_to_max_dimension(n: NodeCost) -> tuple[Any, ...]:
+    src, largest = n.pixels("image"), max(1, int(n.number("largest_size")))
+    factor = largest / max(src.width, src.height)
+    return (src.resized(src.width * factor, src.height * factor, "largest_size"),)
+
+
+def latent_batch(n: NodeCost) -> tuple[Any, ...]:
+    first, second = n.pixels("samples1"), n.pixels("samples2")
+    return (first.rebatched(first.batch + second.batch, "samples2"),)
+
+
+RULES.update(
+    {
+        "Canny": passthrough("image"),
+        "Morphology": passthrough("image"),
+        "ImageScaleToMaxDimension": scale_to_max_dimension,
+        "LatentAdd": passthrough("samples1"),
+        "LatentSubtract": passthrough("samples1"),
+        "LatentMultiply": passthrough("samples"),
+        "LatentInterpolate": passthrough("samples1"),
+        "LatentBatch": latent_batch,
+        "LatentBatchSeedBehavior": passthrough("samples"),
+        "LatentCompositeMasked": passthrough("destination"),
+    }
+)

@@ -12,6 +12,8 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nodes.model_store import FOLDERS as MODEL_FOLDERS
+from nodes.model_store import store_name
 from nodes.registry import Registry
 from nodes.schema import ANY, BOOLEAN, COMBO, FLOAT, INT, STRING, NodeSpec
 
@@ -192,11 +194,6 @@ def validate_graph(
     return issues
 
 
-def _ui_widget_value(spec: NodeSpec, name: str) -> bool:
-    """ComfyUI's exports keep the upload button's value ("upload": "image") beside an upload input."""
-    return name == "upload" and any(inp.options.get("image_upload") for inp in spec.inputs)
-
-
 def _validate_node(
     node_id: str,
     graph: Graph,
@@ -209,10 +206,7 @@ def _validate_node(
     def issue(kind: str, message: str, input_name: str) -> GraphIssue:
         return GraphIssue(kind, message, node_id, spec.class_type, input_name)
 
-    for name in values:
-        if spec.input(name) is None and not _ui_widget_value(spec, name):
-            yield issue("unknown_input", f"{spec.class_type} has no input {name!r}.", name)
-
+    # Inputs the spec does not have are ignored, as ComfyUI ignores them (nodes/graph_warnings.py).
     for inp in spec.inputs:
         if inp.name not in values:
             if inp.required and (not inp.is_literal or inp.default is None):
@@ -229,6 +223,8 @@ def _validate_node(
             )
         else:
             allowed = dynamic_choices.get(inp.choices_source) if inp.choices_source else inp.choices
+            if inp.choices_source in MODEL_FOLDERS and isinstance(value, str):
+                value = store_name(value)  # "Anime\\model.safetensors", as ComfyUI on Windows writes it
             problem = check_literal(inp.type, value, minimum=inp.min, maximum=inp.max, choices=allowed)
             if problem:
                 yield issue(problem[0], f"Input {inp.name!r}: {problem[1]}", inp.name)

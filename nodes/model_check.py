@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodes.graph import GraphIssue, _node_sort_key, is_link, needed_nodes
-from nodes.model_store import FOLDERS, ModelStore
+from nodes.model_store import FOLDERS, ModelStore, store_name
 from nodes.registry import Registry
 
 
@@ -38,7 +38,7 @@ def unloadable_model_issues(graph: Any, registry: Registry, store: ModelStore) -
             folder = inp.choices_source
             if folder not in refusals:
                 refusals[folder] = store.refusals(folder)
-            reason = refusals[folder].get(value)
+            reason = refusals[folder].get(store_name(value))
             if reason is not None:
                 issues.append(
                     GraphIssue(

@@ -4,7 +4,9 @@ A diffusers folder says it in its JSON configs. A ``.safetensors`` file starts
 with a little-endian u64 length and a JSON header naming every tensor with its
 shape, so the key names and a few shapes decide it (checkpoints, LoRAs,
 ControlNets, VAEs, upscalers) after reading only those first bytes. Pickled
-formats (``.ckpt``, ``.pt``, ``.bin``) are never opened: "unknown".
+formats (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) give the same table from their
+small pickled index, read by a restricted unpickler that runs no code and never
+reads tensor bytes (nodes/pickled_weights.py).
 
 Families: "sd15" (SD 1.x), "sd2", "sdxl", "sdxl_refiner", "sd_vae" (an SD/SDXL
 VAE on its own), "esrgan" (ESRGAN-style upscalers) and "unknown".
@@ -18,6 +20,8 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+
+from nodes.pickled_weights import PICKLED_SUFFIXES, scan_pickled
 
 log = logging.getLogger(__name__)
 _MAX_HEADER_BYTES = 100 * 2**20
@@ -35,6 +39,18 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path.name}: not a safetensors file (header is not an object).")
     header.pop("__metadata__", None)
     return header
+
+
+def tensor_table(path: Path) -> dict[str, Any]:
+    """{tensor name: {"shape": ...}} of a ``.safetensors`` or pickled weights file, no tensor read."""
+    if path.suffix.lower() in PICKLED_SUFFIXES:
+        scan = scan_pickled(path)
+        if scan.refusal is not None:
+            raise ValueError(f"{path.name}: {scan.refusal}.")
+        return scan.tensors
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path.name}: not a weights file ({path.suffix or 'no suffix'}).")
+    return read_safetensors_header(path)
 
 
 def model_family(path: Path) -> str:
@@ -91,9 +107,11 @@ def _unet_config_family(config: dict[str, Any]) -> str:
 
 
 def _file_family(path: Path) -> str:
+    if path.suffix.lower() in PICKLED_SUFFIXES:
+        return state_family(scan_pickled(path).tensors)  # {} (so "unknown") for a refused pickle
     if path.suffix != ".safetensors":
-        return "unknown"  # pickles are never opened
-    return state_family(read_safetensors_header(path))
+        return "unknown"
+    return state_family(tensor_table(path))
 
 
 def state_family(shapes: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nodes.background.families import family_from_name
 from nodes.model_family import model_family
+from nodes.pickled_weights import PICKLED_SUFFIXES, scan_pickled
 
 FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", "background_removal")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
@@ -42,6 +43,12 @@ class ModelEntry:
         if self.refusal is not None:
             data["notLoadableReason"] = self.refusal
         return data
+
+
+def store_name(name: str) -> str:
+    """The store's spelling of a model name: ComfyUI on Windows writes ``Anime\\model.safetensors``
+    for ``Anime/model.safetensors``. Only a lookup key: names still resolve only if a scan listed them."""
+    return name.replace("\\", "/")
 
 
 class ModelNotFound(LookupError):
@@ -75,9 +82,10 @@ class ModelStore:
         return {entry.name: entry.refusal for entry in self.entries(folder) if entry.refusal is not None}
 
     def path(self, folder: str, name: str) -> Path:
-        # Only names the scan itself produced resolve, so "../x" can never escape the store.
+        # Only names the scan itself produced resolve, so "../x" (or "..\\x") can never escape the store.
+        wanted = store_name(name)
         for entry in self._scan(folder):
-            if entry.name == name:
+            if entry.name == wanted:
                 return entry.path
         raise ModelNotFound(f"Model {name!r} is not in {folder}/ under the model store.")
 
@@ -133,23 +141,18 @@ UNLOADABLE_CHECKPOINT_FAMILIES = {
 def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
     """Why the workers' loaders would refuse this listed model, decided without torch; None if it loads
     (or may: a file can still be broken inside, which only loading finds)."""
-    pickled = kind == "single_file" and path.suffix != ".safetensors"
+    if kind == "single_file" and path.suffix.lower() in PICKLED_SUFFIXES:
+        refusal = scan_pickled(path).refusal  # a pickle that needs code, or no torch file at all
+        if refusal is not None:
+            return refusal
     if folder == "checkpoints":
-        if pickled:
-            return (
-                f"a pickled {path.suffix} checkpoint: only .safetensors single files and diffusers folders "
-                "load (unpickling could run code); convert it to .safetensors"
-            )
         if family in UNLOADABLE_CHECKPOINT_FAMILIES and (kind == "single_file" or family == "sdxl_refiner"):
             return UNLOADABLE_CHECKPOINT_FAMILIES[family]
         if kind == "single_file" and family not in ("sd15", "sdxl"):
             return "not an SD 1.x or SDXL checkpoint in the original single-file layout"
-    elif folder in ("vae", "controlnet"):
-        if pickled:
-            return f"a pickled {path.suffix} file: only .safetensors single files and diffusers folders load"
     elif folder == "loras":
-        if kind != "single_file" or pickled:
-            return "not a single .safetensors file, the only form a LoRA loads in"
+        if kind != "single_file":
+            return "a folder: a LoRA is one weights file"
     elif folder == "upscale_models" and kind != "single_file":
         return "a folder: an upscale model is one weights file"
     elif folder == "background_removal" and path.suffix != ".onnx":

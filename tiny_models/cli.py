@@ -102,7 +102,7 @@ def _check_arguments(
     if not _is_checkpoint(base):
         parser.error(
             f"--base {base} is not a checkpoint: give a diffusers folder (with model_index.json) or a "
-            "single .safetensors checkpoint (model.diffusion_model.* weights)"
+            "single .safetensors or .ckpt checkpoint (model.diffusion_model.* weights)"
         )
     from nodes.model_family import model_family
 
@@ -113,14 +113,12 @@ def _check_arguments(
 
 def _is_checkpoint(path: Path) -> bool:
     """A whole checkpoint, not a LoRA or ControlNet of the same family (which model_family also names)."""
-    from nodes.model_family import read_safetensors_header
+    from nodes.model_family import tensor_table
 
     if path.is_dir():
         return (path / "model_index.json").is_file()
-    if path.suffix != ".safetensors":
-        return False
     try:
-        header = read_safetensors_header(path)
+        header = tensor_table(path)
     except (OSError, ValueError):
         return False
     return any(key.startswith("model.diffusion_model.") for key in header)

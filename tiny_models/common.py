@@ -115,6 +115,20 @@ def save_safetensors(state: dict[str, Any], path: Path) -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
 
 
+def save_weights(state: dict[str, Any], path: Path) -> None:
+    """One weights file in the format its suffix names, as users have them: ``.safetensors``; ``.ckpt``
+    as a training checkpoint writes it (``torch.save`` of ``{"state_dict": ...}``); ``.pt``/``.pth``/
+    ``.bin`` as a plain ``torch.save`` of the state dict."""
+    if path.suffix == ".safetensors":
+        save_safetensors(state, path)
+        return
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.contiguous() for k, v in state.items()}
+    torch.save({"state_dict": tensors} if path.suffix == ".ckpt" else tensors, path)
+
+
 def make_readable(path: Path) -> None:
     for file in [path, *path.rglob("*")]:
         if file.is_file():

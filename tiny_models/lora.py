@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tiny_models.common import make_readable, save_safetensors
+from tiny_models.common import make_readable, save_weights
 
 LAYOUTS = ("kohya_diffusers", "kohya_ldm", "peft")
 _UNET_LAYER = re.compile(
@@ -100,7 +100,7 @@ def write_tiny_lora(
         up = torch.randn((out_features, rank, *(1,) * (len(shape) - 2)), generator=generator) / rank**0.5
         tensors.update(_named(role, module_path, down, up, alpha, layout, unet_config))
     path = Path(path)
-    save_safetensors(tensors, path)
+    save_weights(tensors, path)
     make_readable(path)
     return path
 

@@ -117,6 +117,8 @@ def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Pat
 
 
 _SAFETENSORS = (".safetensors",)
+_CHECKPOINT_FILES = (".safetensors", ".ckpt")  # a .ckpt: torch.save of {"state_dict": ...}
+_LORA_FILES = (".safetensors", ".pt", ".pth")
 _LABELS = {"sd15": "SD 1.5", "sdxl": "SDXL"}
 _CKPT = "checkpoints"
 
@@ -136,7 +138,7 @@ ENTRIES: tuple[TinyModel, ...] = (
         "sd15",
         "SD 1.5 single file, original ldm keys + NAME.config/ sidecar",
         _sd15_single,
-        suffixes=_SAFETENSORS,
+        suffixes=_CHECKPOINT_FILES,
     ),
     TinyModel(
         "sdxl", "diffusers", _CKPT, "sdxl", "SDXL diffusers folder (two text encoders)", _sdxl_diffusers
@@ -148,7 +150,7 @@ ENTRIES: tuple[TinyModel, ...] = (
         "sdxl",
         "SDXL single file, original SGM keys + NAME.config/ sidecar",
         _sdxl_single,
-        suffixes=_SAFETENSORS,
+        suffixes=_CHECKPOINT_FILES,
     ),
     TinyModel(
         "vae",
@@ -176,7 +178,7 @@ ENTRIES: tuple[TinyModel, ...] = (
             f"{_LABELS[family]} LoRA, {label}",
             _lora(family, layout),
             base=family,
-            suffixes=_SAFETENSORS,
+            suffixes=_LORA_FILES,
         )
         for family in ("sd15", "sdxl")
         for layout, label in (

@@ -21,6 +21,7 @@ from tiny_models.common import (
     make_readable,
     quiet_transformers,
     save_safetensors,
+    save_weights,
     sidecar_config_dir,
     text_encoder_config,
     tiny_clip_vocab,
@@ -151,17 +152,9 @@ def write_tiny_sd15_single_file(path: Path, *, seed: int = 0) -> Path:
     """
     from diffusers import PNDMScheduler
 
-    from tiny_models.ldm_layout import clip_to_ldm, sd1_non_weight_keys, unet_to_ldm, vae_to_ldm
-
     path = Path(path)
     unet, vae, text_encoder = tiny_sd15_modules(seed)
-    state = {
-        **unet_to_ldm(unet.state_dict(), UNET_CONFIG),
-        **vae_to_ldm(vae.state_dict(), VAE_CONFIG),
-        **clip_to_ldm(text_encoder.state_dict()),
-        **sd1_non_weight_keys(SCHEDULER_CONFIG, text_encoder.config.max_position_embeddings),
-    }
-    save_safetensors(state, path)
+    save_sd15_single_file(path, unet, vae, text_encoder)
     config_dir = sidecar_config_dir(path)
     unet.save_config(config_dir / "unet")
     vae.save_config(config_dir / "vae")
@@ -171,6 +164,39 @@ def write_tiny_sd15_single_file(path: Path, *, seed: int = 0) -> Path:
     make_readable(path)
     make_readable(config_dir)
     return path
+
+
+def save_sd15_single_file(path: Path, unet: Any, vae: Any, text_encoder: Any) -> None:
+    """The three modules as ONE file in the original SD1 layout, the format by `path`'s suffix."""
+    from tiny_models.ldm_layout import clip_to_ldm, sd1_non_weight_keys, unet_to_ldm, vae_to_ldm
+
+    state = {
+        **unet_to_ldm(unet.state_dict(), dict(unet.config)),
+        **vae_to_ldm(vae.state_dict(), dict(vae.config)),
+        **clip_to_ldm(text_encoder.state_dict()),
+        **sd1_non_weight_keys(SCHEDULER_CONFIG, text_encoder.config.max_position_embeddings),
+    }
+    save_weights(state, path)
+
+
+def write_full_size_sd15_single_file(path: Path, *, seed: int = 0) -> Path:
+    """A REAL-SIZE random-weight SD1.5 single file (about 4.3 GB in float32) of the architecture in the
+    SD1.5 configs the loader ships, without a sidecar: for memory benchmarks, never for tests."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from nodes.diffusion.single_file import DEFAULT_CONFIG_DIR
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(DEFAULT_CONFIG_DIR / "unet"))
+        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(DEFAULT_CONFIG_DIR / "vae"))
+        config = CLIPTextConfig.from_pretrained(DEFAULT_CONFIG_DIR / "text_encoder")
+        text_encoder = CLIPTextModel(config)
+        save_sd15_single_file(Path(path), unet, vae, text_encoder)
+    make_readable(Path(path))
+    return Path(path)
 
 
 def write_tiny_vae(path: Path, *, seed: int = 0, single_file: bool) -> Path:

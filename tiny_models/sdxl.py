@@ -23,7 +23,7 @@ from typing import Any
 from tiny_models.common import (
     make_readable,
     quiet_transformers,
-    save_safetensors,
+    save_weights,
     sidecar_config_dir,
     text_encoder_config,
     tiny_clip_vocab,
@@ -180,7 +180,7 @@ def write_tiny_sdxl_single_file(path: Path, *, seed: int = 0) -> Path:
     """
     path = Path(path)
     modules = tiny_sdxl_modules(seed)
-    save_safetensors(sdxl_sgm_state(modules), path)
+    save_weights(sdxl_sgm_state(modules), path)
     config_dir = sidecar_config_dir(path)
     modules["unet"].save_config(config_dir / "unet")
     modules["vae"].save_config(config_dir / "vae")

@@ -110,3 +110,11 @@ def public_artifact(item: dict[str, Any]) -> dict[str, Any]:
 
 def _is_artifact_list(items: Any) -> bool:
     return isinstance(items, list) and bool(items) and all(isinstance(i, dict) and "key" in i for i in items)
+
+
+def graph_warnings(*, graph: Any) -> list[dict[str, Any]]:
+    """What the graph carries that does not run (inputs no node has, as ComfyUI ignores them)."""
+    from api_service.workflows.graph_check import registry
+    from nodes.graph_warnings import ignored_inputs
+
+    return [warning.to_public() for warning in ignored_inputs(graph, registry())]

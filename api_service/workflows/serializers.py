@@ -84,14 +84,34 @@ class WorkflowSummaryOutput(serializers.Serializer):
         return describe_named_inputs(workflow.graph, workflow.inputs, registry())
 
 
+class GraphWarningOutput(serializers.Serializer):
+    """Something in the graph that does not run; the workflow runs anyway (docs/api.md, Warnings)."""
+
+    nodeId = serializers.CharField()
+    classType = serializers.CharField()
+    input = serializers.CharField()
+    type = serializers.CharField(help_text='"ignored_input": the node has no such input; ComfyUI ignores it.')
+    message = serializers.CharField()
+
+
 class WorkflowOutput(WorkflowSummaryOutput):
     graph = serializers.JSONField()
+    warnings = serializers.SerializerMethodField()
+
+    @extend_schema_field(GraphWarningOutput(many=True))
+    def get_warnings(self, workflow) -> list[dict]:
+        return selectors.graph_warnings(graph=workflow.graph)
 
 
 class ExecutionAcceptedOutput(serializers.Serializer):
     executionId = serializers.CharField(source="id")
     status = serializers.CharField()
     pollUrl = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+
+    @extend_schema_field(GraphWarningOutput(many=True))
+    def get_warnings(self, execution) -> list[dict]:
+        return selectors.graph_warnings(graph=execution.graph)
 
     def get_pollUrl(self, execution) -> str:
         path = f"/v1/workflows/executions/{execution.id}/poll"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.controlnet.control import ControlNetHandle
-from nodes.diffusion.model_files import read_safetensors, sidecar_or, weights_dtype
+from nodes.diffusion.model_files import read_weights, sidecar_or, weights_dtype
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 # SDXL's added text-and-size embedding, in the diffusers layout (the original one is not converted).
@@ -49,7 +49,7 @@ def load_controlnet(path: Path, device: str) -> ControlNetHandle:
             path, torch_dtype=dtype, local_files_only=True, low_cpu_mem_usage=False
         )
     else:
-        state = read_safetensors(path, "ControlNet")
+        state = read_weights(path, "ControlNet")
         _check_layout(path, state)
         config_dir = config_dir_for(path, state)
         try:

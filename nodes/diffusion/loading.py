@@ -34,12 +34,12 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
 
 
 def load_checkpoint(path: Path, device: str) -> Checkpoint:
-    """A diffusers folder or a single ``.safetensors`` in the original SD/SDXL layout (sdxl_loading.py)."""
+    """A diffusers folder or a single ``.safetensors``/``.ckpt`` in the original SD/SDXL layout."""
     if path.is_dir():
         if sdxl_loading.is_sdxl_folder(path):
             return sdxl_loading.load_sdxl_diffusers(path, device)
         return load_diffusers_checkpoint(path, device)
-    family = model_family(path) if path.suffix == ".safetensors" else "unknown"
+    family = model_family(path)  # read from the file's tensor table: .safetensors or a pickle
     if family == "sdxl":
         return sdxl_loading.load_sdxl_single_file(path, device)
     if family in UNSUPPORTED_FAMILIES:

@@ -1,4 +1,5 @@
-"""What every single-file loader needs: safe reading, the sidecar config folder, the weights' dtype.
+"""What every single-file loader needs: safe reading (.safetensors or weights-only pickles), the
+sidecar config folder, the weights' dtype.
 
 Shared by the checkpoint (SD 1.x, SDXL), VAE and ControlNet loaders.
 """
@@ -8,20 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nodes.weights_file import read_weights
 
-def read_safetensors(path: Path, what: str = "Model") -> dict[str, Any]:
-    """The tensors of a ``.safetensors`` file. Only that format: a .ckpt/.pth is a pickle, and
-    unpickling a file from the store could run code."""
-    if path.suffix != ".safetensors":
-        raise ValueError(f"{what} {path.name!r}: only .safetensors single files load (got {path.suffix}).")
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
+__all__ = ["check_unet_width", "read_weights", "sidecar_or", "weights_dtype"]
 
 
 def sidecar_or(path: Path, shipped: Path, *, needs: str | None = None) -> Path:
-    """The sidecar folder ``NAME.config/`` next to ``NAME.safetensors`` when there is one (holding
-    `needs`, if given), else the `shipped` config folder."""
+    """The sidecar folder ``NAME.config/`` next to ``NAME.safetensors`` (or ``NAME.ckpt``) when there
+    is one (holding `needs`, if given), else the `shipped` config folder."""
     sidecar = path.with_suffix(".config")
     if sidecar.is_dir() and (needs is None or (sidecar / needs).is_file()):
         return sidecar

@@ -20,7 +20,7 @@ from typing import Any
 from nodes.diffusion.assembly import scheduler_config_from, vae_handle
 from nodes.diffusion.clip_vocab import bundled_tokenizer_dir
 from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
-from nodes.diffusion.model_files import check_unet_width, read_safetensors, sidecar_or, weights_dtype
+from nodes.diffusion.model_files import check_unet_width, read_weights, sidecar_or, weights_dtype
 from nodes.diffusion.single_file import DEFAULT_CONFIG_DIR as SD15_CONFIG_DIR
 
 SDXL_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sdxl"
@@ -81,7 +81,7 @@ def load_sdxl_single_file(path: Path, device: str) -> Checkpoint:
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    state = read_safetensors(path, "Checkpoint")
+    state = read_weights(path, "Checkpoint")
     missing = [part for part, prefix in _SGM_PARTS.items() if not any(k.startswith(prefix) for k in state)]
     if missing:
         raise ValueError(

@@ -4,20 +4,21 @@ A ``.safetensors`` file holds weights only. Its architecture comes from a
 sidecar folder ``NAME.config/`` next to the file (diffusers layout: ``unet/``,
 ``vae/``, ``text_encoder/`` configs, ``scheduler/``, ``tokenizer/``) when there
 is one, else from the SD1.5 configs that ship in ``configs/sd15``. diffusers'
-``from_single_file`` then converts the ldm keys with ``local_files_only``: no
-hub, no download. Tiny test checkpoints take this same path with their own
+key converters rename the ldm keys and the file's tensors are assigned to
+modules built on the meta device (ldm_assign.py): one copy of the weights at
+the peak, no hub, no download. Tiny test checkpoints take this same path with their own
 sidecar, so the tests exercise the code that loads a real file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from nodes.diffusion.assembly import assemble_checkpoint, vae_handle
 from nodes.diffusion.clip_vocab import bundled_tokenizer_dir
 from nodes.diffusion.handles import Checkpoint, VaeHandle
-from nodes.diffusion.model_files import check_unet_width, read_safetensors, sidecar_or, weights_dtype
+from nodes.diffusion.ldm_assign import clip_from_ldm, unet_from_ldm, vae_from_ldm
+from nodes.diffusion.model_files import check_unet_width, read_weights, sidecar_or, weights_dtype
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "sd15"
 _LDM_KEYS = {
@@ -33,12 +34,9 @@ def config_dir_for(path: Path) -> Path:
 
 
 def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
-    import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
-    from transformers import CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTokenizer
 
-    state = read_safetensors(path)
+    state = read_weights(path, "Checkpoint")
     missing = [part for part, prefix in _LDM_KEYS.items() if not any(k.startswith(prefix) for k in state)]
     if missing:
         raise ValueError(
@@ -50,14 +48,12 @@ def load_single_file_checkpoint(path: Path, device: str) -> Checkpoint:
     check_unet_width(path, state, config_dir)
     tokenizer_dir = _tokenizer_dir(path, config_dir)
     dtype = weights_dtype(device)
-    common: dict[str, Any] = {"config": str(config_dir), "local_files_only": True}
     try:
-        unet = UNet2DConditionModel.from_single_file(state, subfolder="unet", torch_dtype=dtype, **common)
+        # One copy of the weights at the peak: the file's tensors become the modules' (ldm_assign.py).
+        unet = unet_from_ldm(state, config_dir, dtype)
         # The VAE stays in float32 as in the diffusers-folder loader: SD1's VAE overflows in float16.
-        vae = AutoencoderKL.from_single_file(state, subfolder="vae", torch_dtype=torch.float32, **common)
-        text_encoder = create_diffusers_clip_model_from_ldm(
-            CLIPTextModel, state, subfolder="text_encoder", torch_dtype=dtype, **common
-        )
+        vae = vae_from_ldm(state, config_dir)
+        text_encoder = clip_from_ldm(state, config_dir, dtype)
     except (RuntimeError, ValueError, KeyError) as exc:
         # Shape mismatches land here: the file does not match the configs it was paired with.
         raise ValueError(
@@ -85,18 +81,12 @@ def load_vae(path: Path, device: str) -> VaeHandle:
             path, torch_dtype=torch.float32, local_files_only=True, low_cpu_mem_usage=False
         )
     else:
-        state = read_safetensors(path)
+        state = read_weights(path, "VAE")
         if not any(k.startswith(("encoder.", "first_stage_model.encoder.")) for k in state):
             raise ValueError(f"VAE {path.name!r} has no encoder.* weights: not a VAE in the original layout.")
         config_dir = config_dir_for(path)
         try:
-            vae = AutoencoderKL.from_single_file(
-                state,
-                config=str(config_dir),
-                subfolder="vae",
-                torch_dtype=torch.float32,
-                local_files_only=True,
-            )
+            vae = vae_from_ldm(state, config_dir)
         except (RuntimeError, ValueError, KeyError) as exc:
             raise ValueError(
                 f"VAE {path.name!r} does not match its config in {config_dir.name}/: {exc}"

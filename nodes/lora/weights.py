@@ -151,9 +151,9 @@ class LoraPatch:
 
 
 def load_lora(path: Path, name: str, device: str) -> LoraWeights:
-    """Read a LoRA ``.safetensors`` onto `device`."""
-    from safetensors.torch import load_file
+    """Read a LoRA (``.safetensors``, or a weights-only ``.pt``/``.pth``/``.ckpt``/``.bin``) onto `device`."""
+    from nodes.weights_file import read_weights
 
-    if path.is_dir() or path.suffix != ".safetensors":
-        raise ValueError(f"LoRA {name!r} is not a .safetensors file; only single .safetensors LoRAs load.")
-    return LoraWeights(name, load_file(str(path), device=device)).eval()
+    if path.is_dir():
+        raise ValueError(f"LoRA {name!r} is a folder; a LoRA is one weights file.")
+    return LoraWeights(name, read_weights(path, "LoRA", device=device)).eval()

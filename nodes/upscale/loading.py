@@ -11,10 +11,6 @@ from typing import Any
 
 import torch
 
-SAFETENSORS = ".safetensors"
-# Pickle containers: read with torch's weights-only unpickler, which refuses code and arbitrary objects.
-PICKLED = (".pth", ".pt", ".ckpt", ".bin")
-
 
 @dataclass(frozen=True)
 class UpscaleModel:
@@ -58,28 +54,11 @@ def load_upscale_model(path: Path, device: str) -> UpscaleModel:
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:
-    suffix = path.suffix.lower()
-    if path.is_dir():
-        raise ValueError(f"Upscale model {path.name!r} is a folder; expected one weights file.")
-    if suffix == SAFETENSORS:
-        from safetensors.torch import load_file
+    """The file's tensors (nodes/weights_file.py): spandrel only ever sees this dict, never the file,
+    so it never unpickles anything itself."""
+    from nodes.weights_file import read_weights
 
-        return load_file(str(path), device="cpu")
-    if suffix not in PICKLED:
-        raise ValueError(
-            f"Upscale model {path.name!r}: unsupported file type {suffix!r}; "
-            f"use {SAFETENSORS} or a weights-only {', '.join(PICKLED)} file."
-        )
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors come in many types; all mean "not plain weights"
-        raise ValueError(
-            f"Upscale model {path.name!r} is not a plain weights file that loads without running "
-            f"pickled code ({type(exc).__name__}); convert it to {SAFETENSORS}."
-        ) from None
-    if not isinstance(data, dict):
-        raise ValueError(f"Upscale model {path.name!r} holds a {type(data).__name__}, not a state dict.")
-    return data
+    return read_weights(path, "Upscale model")
 
 
 def import_spandrel() -> types.ModuleType:

@@ -61,6 +61,22 @@ def test_default_text_to_image(api) -> None:
     assert pixels(execution)[0].std() > 0
 
 
+def test_default_workflow_naming_the_pickled_ckpt(api) -> None:
+    """The default graph as ComfyUI shipped it before the fp16 safetensors, naming
+    ``v1-5-pruned-emaonly.ckpt`` (tiny weights torch.save'd as a training checkpoint, ``state_dict``
+    wrapped), loaded with weights-only unpickling. tests/unit/test_pickled_model_files.py shows the
+    same weights as the .safetensors give the same model."""
+    graph = exported("text_to_image_ckpt")
+    assert graph["4"]["inputs"]["ckpt_name"] == "v1-5-pruned-emaonly.ckpt"
+    created = api.create_workflow(graph)
+    assert created["warnings"] == []
+    execution = api.wait(api.execute(created["id"]), timeout=240)
+    assert execution["status"] == "COMPLETED", execution
+    (image,) = execution["outputs"]["9"]["images"]
+    assert (image["width"], image["height"]) == (512, 512)
+    assert pixels(execution)[0].std() > 0
+
+
 def test_image_to_image_example(api, stack) -> None:
     from tests.support.api import ApiClient
     from tests.support.factories import make_world

@@ -6,7 +6,7 @@ import time
 import uuid
 
 
-def test_a_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_dir, request) -> None:
+def test_a_broken_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_dir, request) -> None:
     from tests.support.graphs import text_to_image
 
     name = f"legacy-{uuid.uuid4().hex[:8]}.ckpt"
@@ -24,7 +24,7 @@ def test_a_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_d
         time.sleep(0.5)
     entry = listed()
     assert entry is not None
-    assert entry["loadable"] is False and "pickled .ckpt" in entry["notLoadableReason"]
+    assert entry["loadable"] is False and "not a readable torch weights file" in entry["notLoadableReason"]
 
     graph = text_to_image(**{"4": {"ckpt_name": name}})
     response = api.post("/v1/workflows", json={"name": "legacy", "graph": graph})
@@ -33,3 +33,44 @@ def test_a_pickled_checkpoint_is_refused_before_anything_is_stored(api, models_d
     assert (problem["type"], problem["input"]) == ("model_not_loadable", "ckpt_name")
     assert name in problem["message"] and "convert it to .safetensors" in problem["message"]
     assert api.get("/v1/workflows").json()["items"] == []
+
+
+class _Payload:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_and_never_runs(api, models_dir, request, tmp_path) -> None:
+    import torch
+
+    from tests.support.graphs import text_to_image
+
+    marker = tmp_path / "pwned"
+    name = f"evil-{uuid.uuid4().hex[:8]}.ckpt"
+    path = models_dir / "checkpoints" / name
+    torch.save({"state_dict": {"model.diffusion_model.x": torch.zeros(1)}, "x": _Payload(str(marker))}, path)
+    request.addfinalizer(lambda: path.unlink(missing_ok=True))
+
+    deadline = time.monotonic() + 30
+    while (entry := _listed(api, name)) is None:
+        assert time.monotonic() < deadline, "the model store never listed the new file"
+        time.sleep(0.5)
+    assert entry["loadable"] is False and "would run code" in entry["notLoadableReason"]
+    assert "system" in entry["notLoadableReason"]
+    response = api.post(
+        "/v1/workflows", json={"name": "evil", "graph": text_to_image(**{"4": {"ckpt_name": name}})}
+    )
+    assert response.status_code == 400, response.text
+    [problem] = response.json()["error"]["nodeErrors"]["4"]["errors"]
+    assert (problem["type"], problem["input"]) == ("model_not_loadable", "ckpt_name")
+    assert not marker.exists()
+
+
+def _listed(api, name: str) -> dict | None:
+    entries = api.get("/v1/models").json()["checkpoints"]
+    return next((entry for entry in entries if entry["name"] == name), None)

@@ -168,3 +168,22 @@ def test_execution_history_newest_first(api) -> None:
     assert [e["executionId"] for e in everything] == [other_id, *reversed(ids)]
     for execution_id in [*ids, other_id]:
         api.wait(execution_id)
+
+
+def test_ui_widget_values_and_unknown_inputs_are_accepted_with_warnings(api) -> None:
+    noisy = text_to_image(**{"3": {"control_after_generate": "fixed", "stepz": 3}})
+    response = api.post("/v1/workflows", json={"name": "export", "graph": noisy})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert [(w["nodeId"], w["input"], w["type"]) for w in created["warnings"]] == [
+        ("3", "control_after_generate", "ignored_input"),
+        ("3", "stepz", "ignored_input"),
+    ]
+    assert api.get(f"/v1/workflows/{created['id']}").json()["warnings"] == created["warnings"]
+    cleaned = api.put(f"/v1/workflows/{created['id']}", json={"name": "export", "graph": TEXT_TO_IMAGE})
+    assert cleaned.status_code == 200 and cleaned.json()["warnings"] == []
+    noisier = api.patch(f"/v1/workflows/{created['id']}", json={"graph": noisy})
+    assert [w["input"] for w in noisier.json()["warnings"]] == ["control_after_generate", "stepz"]
+    accepted = api.post(f"/v1/workflows/{created['id']}/execute", json={})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["warnings"] == created["warnings"]

@@ -140,3 +140,23 @@ def test_topological_order_puts_dependencies_first() -> None:
         for value in node["inputs"].values():
             if isinstance(value, list):
                 assert position[value[0]] < position[node_id]
+
+
+def test_inputs_a_node_does_not_have_are_ignored_and_reported_as_warnings() -> None:
+    from nodes.graph_warnings import ignored_inputs
+
+    graph = graph_with(
+        **{
+            "3": {"control_after_generate": "randomize", "stepz": 3},
+            "9": {"choose file to upload": "image"},
+        }
+    )
+    assert issues_of(graph) == []
+    warnings = [w.to_public() for w in ignored_inputs(graph, default_registry())]
+    assert [(w["nodeId"], w["classType"], w["input"], w["type"]) for w in warnings] == [
+        ("3", "KSampler", "control_after_generate", "ignored_input"),
+        ("3", "KSampler", "stepz", "ignored_input"),
+        ("9", "SaveImage", "choose file to upload", "ignored_input"),
+    ]
+    assert "UI widget" in warnings[0]["message"] and "not an input of this node" in warnings[1]["message"]
+    assert ignored_inputs(TEXT_TO_IMAGE, default_registry()) == []

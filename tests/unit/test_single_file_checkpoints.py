@@ -161,10 +161,10 @@ def test_a_file_that_does_not_match_its_configs_fails_with_a_clear_message(tmp_p
         load_single_file_checkpoint(path, "cpu")
 
 
-def test_only_safetensors_single_files_load(tmp_path: Path) -> None:
+def test_a_ckpt_that_is_no_torch_file_is_refused_clearly(tmp_path: Path) -> None:
     from nodes.diffusion.single_file import load_single_file_checkpoint
 
     pickle = tmp_path / "model.ckpt"
     pickle.write_bytes(b"not loaded")
-    with pytest.raises(ValueError, match=r"only \.safetensors"):
+    with pytest.raises(ValueError, match=r"'model\.ckpt' is not a readable torch weights file"):
         load_single_file_checkpoint(pickle, "cpu")

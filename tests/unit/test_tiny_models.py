@@ -92,6 +92,23 @@ def test_each_family_and_format_is_listed_with_its_family_and_loads(
     _load(entry, path, bases)
 
 
+PICKLED = [(e, suffix) for e in ENTRIES for suffix in e.suffixes[1:] if e.folder in ("checkpoints", "loras")]
+
+
+@pytest.mark.parametrize(("entry", "suffix"), PICKLED, ids=[f"{e.family}:{e.format}{s}" for e, s in PICKLED])
+def test_the_pickled_formats_users_have_are_written_listed_and_loaded(
+    entry: TinyModel, suffix: str, tmp_path: Path, bases: dict[str, Any]
+) -> None:
+    """``v1-5-pruned-emaonly.ckpt`` as torch.save of {"state_dict": ...}; LoRAs as .pt/.pth state dicts."""
+    path = tmp_path / "models" / entry.folder / f"v1-5-pruned-emaonly{suffix}"
+    assert main([entry.family, entry.format, str(path), "--seed", "3"]) == 0
+    saved = torch.load(path, weights_only=True)
+    assert (set(saved) == {"state_dict"}) == (suffix == ".ckpt")
+    (listed,) = ModelStore(tmp_path / "models").entries(entry.folder)
+    assert (listed.name, listed.family, listed.refusal) == (path.name, entry.store_family, None)
+    _load(entry, path, bases)
+
+
 def test_single_files_hold_the_non_weight_keys_of_real_checkpoints(tmp_path: Path) -> None:
     """An SD1.5 file: the 12 DDPM schedule buffers (1000 float32 each, the scheduler's own numbers), the
     EMA scalars, CLIP's int64 position ids. An SDXL file: CLIP-L's int64 position ids, bigG's logit scale."""
@@ -151,7 +168,7 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_weights(tmp_
         (["sd15", "gguf", "x"], "sd15 has no format 'gguf'; choose one of: diffusers, single-file"),
         (["sd15", "single-file"], "give the PATH"),
         ([], "give FAMILY FORMAT PATH"),
-        (["sd15", "single-file", "x.ckpt"], "give PATH a .safetensors suffix, not 'x.ckpt'"),
+        (["sd15", "single-file", "x.pth"], "give PATH a .safetensors or .ckpt suffix, not 'x.pth'"),
         (["sdxl", "diffusers", "x.safetensors"], "writes a folder: give PATH without a weights suffix"),
         (["esrgan", "basicsr", "x.pth", "--base", "y"], "--base is only for LoRAs and ControlNets"),
         (["sd15-lora", "peft", "x.safetensors", "--base", "no/such/base"], "no such file or folder"),

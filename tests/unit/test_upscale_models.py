@@ -112,7 +112,7 @@ class Trap:
 def test_pickled_code_is_never_run(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
     torch.save({"model.0.weight": torch.zeros(1), "payload": Trap()}, path)
-    with pytest.raises(ValueError, match=r"not a plain weights file.*convert it to \.safetensors"):
+    with pytest.raises(ValueError, match=r"evil\.pth.*needs .*_spring to load, which would run code"):
         load_upscale_model(path, "cpu")
     assert SPRUNG == []
 

@@ -45,6 +45,12 @@ def test_node_keys_change_downstream_of_a_changed_input_only() -> None:
     assert all(before[n] != other_tenant[n] for n in plan)
 
 
+def test_an_ignored_input_linking_to_a_missing_node_keys_without_failing() -> None:
+    plan = ["4", "5", "6", "7", "3", "8", "9"]
+    graph = text_to_image(**{"3": {"old_input": ["404", 0]}})
+    assert node_cache_keys(graph, plan, scope="t1").keys() == set(plan)
+
+
 def test_a_file_reference_keys_by_the_object_it_resolved_to() -> None:
     graph = {"1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}}}
     first = node_cache_keys(graph, ["1"], scope="t1", files={"example.png": "tenants/t1/files/a/example.png"})
