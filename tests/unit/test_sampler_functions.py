@@ -1,0 +1,204 @@
+"""Every sampler function against the closed-form Gaussian denoiser (tests/support/analytic_denoiser.py).
+
+Deterministic samplers (and the stochastic ones with their noise switched off) must converge to the
+exact probability-flow ODE solution with their order: the error ratio when the step count doubles is
+about 2^order. Orders are measured on a Karras schedule (sigma 14.6 to 0.03, eps model); the flow model
+checks convergence on an SD3-shifted schedule.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nodes.diffusion.samplers import COMFY_SAMPLERS
+from nodes.sampling.names import IMPLEMENTED_SAMPLERS
+from nodes.sampling.samplers import SAMPLER_FUNCTIONS, SamplerRun, sampler_function
+from nodes.sampling.samplers.multistep import _AB, _variable_ab, lms_coefficients
+from tests.support.analytic_denoiser import GaussianDenoiser, flow_sigmas, karras_sigmas
+
+Z = torch.randn(1000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+QUIET = SamplerRun(seed=1, callback=lambda i, x, denoised: None)
+NO_NOISE = {"eta": 0.0}
+
+# name -> (options that make it an ODE solver, the order it must show at 32 -> 64 steps, at least)
+ORDERS: dict[str, tuple[dict, float]] = {
+    "euler": ({}, 0.9),
+    "ddim": ({}, 0.9),
+    "euler_ancestral": (NO_NOISE, 0.9),
+    "heun": ({}, 1.9),
+    # heunpp2's weights leave the second-order error term: a first-order method
+    "heunpp2": ({}, 0.9),
+    "dpm_2": ({}, 1.9),
+    "dpm_2_ancestral": (NO_NOISE, 1.9),
+    "lms": ({}, 3.3),
+    "dpmpp_2s_ancestral": (NO_NOISE, 1.9),
+    "dpmpp_sde": (NO_NOISE, 1.9),
+    "dpmpp_2m": ({}, 1.9),
+    "dpmpp_2m_sde": (NO_NOISE, 1.9),
+    "dpmpp_2m_sde_heun": (NO_NOISE, 1.9),
+    # DPM-Solver's published 3M weight on the second difference is half the Taylor one: order 2
+    "dpmpp_3m_sde": (NO_NOISE, 1.6),
+    "ipndm": ({}, 1.9),
+    "deis": ({}, 2.6),
+    "res_multistep": ({}, 1.9),
+    "res_multistep_ancestral": (NO_NOISE, 1.9),
+    "gradient_estimation": ({}, 0.75),
+    "seeds_2": (NO_NOISE, 1.9),
+    "seeds_3": (NO_NOISE, 2.6),
+    "sa_solver": (NO_NOISE, 3.6),
+    "sa_solver_pece": (NO_NOISE, 3.6),
+    # one evaluation per step (corrector reused as the next predictor's history), lower order last
+    "uni_pc": ({}, 2.2),
+    "uni_pc_bh2": ({}, 1.7),
+}
+
+
+def _error(name: str, steps: int, *, flow: bool = False, **options: object) -> float:
+    model = GaussianDenoiser(flow=flow)
+    sigmas = flow_sigmas(steps + 1) if flow else karras_sigmas(steps + 1)
+    x = model.marginal(Z, float(sigmas[0]))
+    out = sampler_function(name)(model, x.clone(), sigmas, QUIET, **options)
+    return float((out - model.ode_solution(x, float(sigmas[0]), float(sigmas[-1]))).abs().max())
+
+
+def test_every_comfyui_sampler_has_a_function_and_is_listed() -> None:
+    assert list(SAMPLER_FUNCTIONS) == list(COMFY_SAMPLERS)
+    assert set(IMPLEMENTED_SAMPLERS) <= set(SAMPLER_FUNCTIONS)
+    with pytest.raises(ValueError, match="not implemented"):
+        sampler_function("nope")
+
+
+@pytest.mark.parametrize("name", sorted(ORDERS))
+def test_ode_samplers_converge_with_their_order(name: str) -> None:
+    options, order = ORDERS[name]
+    e16, e32, e64 = (_error(name, n, **options) for n in (16, 32, 64))
+    assert e64 < e32 < e16
+    assert math.log2(e32 / e64) >= order, (e16, e32, e64)
+    assert e64 < 0.05
+
+
+@pytest.mark.parametrize("name", sorted(ORDERS))
+def test_ode_samplers_converge_on_a_flow_model(name: str) -> None:
+    options, order = ORDERS[name]
+    e16, e64 = (_error(name, n, flow=True, **options) for n in (16, 64))
+    # coarse flow steps are not yet asymptotic: ask for part of the 4^order gain, up to order 1.5
+    assert e64 < e16 / (0.45 * 4 ** min(order, 1.5)) and e64 < 0.08, (e16, e64)
+
+
+def test_ipndm_v_weights_are_variable_step_adams_bashforth() -> None:
+    # uniform steps: iPNDM's fixed weights up to order 3; two steps: the exact variable-step AB2 weights
+    for order in (1, 2, 3):
+        assert _variable_ab([-0.3] * order) == pytest.approx(_AB[order])
+    # the reference's fourth-order weights are not AB4's even on a uniform grid (oldest slope
+    # -11/24, not -9/24); kept as ComfyUI runs them
+    assert _variable_ab([-0.3] * 4)[3] == pytest.approx(-11 / 24)
+    grid = [10.0, 7.0, 5.0, 3.6]
+    exact = lms_coefficients(__import__("numpy").array(grid), 2, 2)
+    h = grid[3] - grid[2]
+    assert _variable_ab([grid[3] - grid[2], grid[2] - grid[1]]) == pytest.approx([c / h for c in exact])
+    # convergent on the analytic model (its fourth-order weights sum to 1 only as the steps even out)
+    assert _error("ipndm_v", 64) < 2e-3 and _error("ipndm_v", 64, flow=True) < 2e-3
+
+
+def test_dpm_fast_converges_with_its_evaluation_budget() -> None:
+    # budgets 3k + 2: third-order steps and a second-order last one; steps = budget // 3 + 1
+    e14, e29, e59 = (_error("dpm_fast", n) for n in (14, 29, 59))
+    assert e29 < e14 / 4 and e59 < e29 / 4, (e14, e29, e59)
+
+
+def test_dpm_adaptive_meets_its_tolerance() -> None:
+    loose = _error("dpm_adaptive", 10)
+    tight = _error("dpm_adaptive", 10, rtol=1e-4, atol=1e-5)
+    assert loose < 0.1 and tight < loose / 50
+    # the schedule's length does not matter, only its ends
+    assert _error("dpm_adaptive", 40) == pytest.approx(loose)
+
+
+def test_a_sigma_zero_end_returns_the_models_x0_estimate() -> None:
+    model = GaussianDenoiser()
+    sigmas = torch.cat([karras_sigmas(40), torch.zeros(1, dtype=torch.float64)])
+    x = model.marginal(Z, float(sigmas[0]))
+    exact = model.ode_solution(x, float(sigmas[0]), 0.0)
+    for name, (options, order) in ORDERS.items():
+        out = sampler_function(name)(model, x.clone(), sigmas, QUIET, **options)
+        assert float((out - exact).abs().max()) < (0.1 if order < 1 else 0.008), name
+
+
+CFG_PP = {
+    "euler_cfg_pp": "euler",
+    "euler_ancestral_cfg_pp": "euler_ancestral",
+    "dpmpp_2s_ancestral_cfg_pp": "dpmpp_2s_ancestral",
+    "dpmpp_2m_cfg_pp": "dpmpp_2m",
+    "res_multistep_cfg_pp": "res_multistep",
+    "res_multistep_ancestral_cfg_pp": "res_multistep_ancestral",
+    "gradient_estimation_cfg_pp": "gradient_estimation",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CFG_PP))
+@pytest.mark.parametrize("flow", [False, True])
+def test_cfg_pp_equals_its_sampler_when_uncond_equals_cond(name: str, flow: bool) -> None:
+    sigmas = flow_sigmas(13, start=1.0) if flow else karras_sigmas(12)
+    sigmas = torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)])
+    outs = []
+    for sampler in (name, CFG_PP[name]):
+        model = GaussianDenoiser(flow=flow, uncond=(0.5, 0.25))
+        x = model.marginal(Z, float(sigmas[0]))
+        outs.append(sampler_function(sampler)(model, x, sigmas, SamplerRun(4, QUIET.callback)))
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(CFG_PP))
+def test_cfg_pp_renoises_along_the_unconditional_prediction(name: str) -> None:
+    sigmas = torch.tensor([8.0, 2.0, 0.5], dtype=torch.float64)
+    results = []
+    for uncond in ((0.5, 0.25), (-1.0, 0.5)):
+        model = GaussianDenoiser(uncond=uncond, cfg=1.0)
+        x = model.marginal(Z, 8.0)
+        results.append(sampler_function(name)(model, x, sigmas, SamplerRun(4, QUIET.callback)))
+    # cfg 1: the guided x0 is the conditional one either way, so only the re-noising differs
+    assert not torch.allclose(results[0], results[1])
+
+
+def test_euler_cfg_pp_step_by_hand() -> None:
+    model = GaussianDenoiser(uncond=(-1.0, 0.5), cfg=3.0)
+    x = model.marginal(Z, 8.0)
+    out = sampler_function("euler_cfg_pp")(
+        model, x.clone(), torch.tensor([8.0, 2.0], dtype=torch.float64), QUIET
+    )
+    guided = model(x, torch.tensor(8.0, dtype=torch.float64))
+    torch.testing.assert_close(out, guided + (x - model.last_uncond) / 8.0 * 2.0)
+
+
+@pytest.mark.parametrize("name", list(COMFY_SAMPLERS))
+def test_callback_once_per_step_and_a_raise_cancels(name: str) -> None:
+    sigmas = torch.cat([karras_sigmas(6), torch.zeros(1, dtype=torch.float64)])
+    seen: list[int] = []
+
+    def record(i: int, x: torch.Tensor, denoised: torch.Tensor) -> None:
+        assert x.shape == Z.shape and torch.isfinite(x).all() and torch.isfinite(denoised).all()
+        seen.append(i)
+
+    model = GaussianDenoiser()
+    sampler_function(name)(model, model.marginal(Z, float(sigmas[0])), sigmas, SamplerRun(2, record))
+    if name == "dpm_fast":
+        assert seen == [0, 1, 2]  # its own steps: budget 6 // 3 + 1
+    elif name == "dpm_adaptive":
+        assert seen and seen == list(range(len(seen)))  # once per accepted step
+    else:
+        assert seen == list(range(6))
+    calls = len(model.calls)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(i: int, x: torch.Tensor, denoised: torch.Tensor) -> None:
+        raise Cancelled
+
+    model = GaussianDenoiser()
+    with pytest.raises(Cancelled):
+        sampler_function(name)(model, model.marginal(Z, float(sigmas[0])), sigmas, SamplerRun(2, cancel))
+    assert len(model.calls) < calls or calls <= 2
