@@ -42,9 +42,12 @@ class BrownianTreeNoiseSampler:
         self._device, self._dtype = x.device, x.dtype
         tree_device = torch.device("cpu") if cpu else x.device
         tree_dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-        self._t0, self._t1 = float(min(sigma_min, sigma_max)), float(max(sigma_min, sigma_max))
+        t0, t1 = float(min(sigma_min, sigma_max)), float(max(sigma_min, sigma_max))
         w0 = torch.zeros(x.shape, dtype=tree_dtype, device=tree_device)
-        self._tree = torchsde.BrownianTree(self._t0, w0, self._t1, entropy=seed)
+        self._tree = torchsde.BrownianTree(t0, w0, t1, entropy=seed)
+        # the tree keeps its ends rounded to its tolerance (1e-6) and clamps queries to them; clamp
+        # here the same way so a query a rounding error outside is not warned about
+        self._t0, self._t1 = round(t0, 6), round(t1, 6)
 
     def __call__(self, sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
         a, b = float(sigma), float(sigma_next)
