@@ -127,6 +127,20 @@ def test_a_sigma_zero_end_returns_the_models_x0_estimate() -> None:
         assert float((out - exact).abs().max()) < (0.1 if order < 1 else 0.008), name
 
 
+@pytest.mark.parametrize("name", list(COMFY_SAMPLERS))
+def test_every_sampler_starts_from_pure_noise_on_a_flow_model(name: str) -> None:
+    # flow sigma 1 has no signal (alpha 0, lambda -inf): no sampler may produce nan or inf there
+    model = GaussianDenoiser(flow=True)
+    sigmas = torch.cat([flow_sigmas(30, start=1.0, end=0.02), torch.zeros(1, dtype=torch.float64)])
+    x = model.marginal(Z, 1.0)
+    options = ORDERS.get(name, ({}, 0.0))[0]
+    out = sampler_function(name)(model, x.clone(), sigmas, QUIET, **options)
+    assert torch.isfinite(out).all()
+    assert abs(float(out.mean()) - 0.5) < 0.06 and abs(float(out.std()) - 0.5) < 0.2
+    if name in ORDERS and ORDERS[name][1] >= 1.9:
+        assert float((out - model.ode_solution(x, 1.0, 0.0)).abs().max()) < 0.12
+
+
 CFG_PP = {
     "euler_cfg_pp": "euler",
     "euler_ancestral_cfg_pp": "euler_ancestral",

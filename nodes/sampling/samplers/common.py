@@ -97,11 +97,6 @@ def offset_first_sigma(model: Denoiser, sigmas: torch.Tensor) -> torch.Tensor:
     return sigmas
 
 
-def expm1_ratio(h: torch.Tensor) -> torch.Tensor:
-    """(e^h - 1) / h, continuous at 0."""
-    return torch.where(h.abs() < 1e-12, torch.ones_like(h), torch.expm1(h) / torch.where(h == 0, 1, h))
-
-
 def default_noise(
     x: torch.Tensor,
     sigmas: torch.Tensor,

@@ -110,7 +110,7 @@ def dpmpp_2m_sde(
             x = denoised
         else:
             h = half_log_snr(model, sigma_next) - half_log_snr(model, sigma)
-            eta_h = eta * h
+            eta_h = eta * h if eta > 0 else torch.zeros_like(h)  # h is inf from a flow model's sigma 1
             alpha_t = alpha_of(model, sigma_next)
             gain = -torch.expm1(-h - eta_h)
             x = sigma_next / sigma * (-eta_h).exp() * x + alpha_t * gain * denoised
@@ -155,7 +155,8 @@ def dpmpp_3m_sde(
             h = half_log_snr(model, sigma_next) - half_log_snr(model, sigma)
             h_eta = h * (eta + 1)
             alpha_t = alpha_of(model, sigma_next)
-            x = sigma_next / sigma * (-h * eta).exp() * x - alpha_t * torch.expm1(-h_eta) * denoised
+            decay = (-h * eta).exp() if eta > 0 else torch.ones_like(h)  # h is inf from flow sigma 1
+            x = sigma_next / sigma * decay * x - alpha_t * torch.expm1(-h_eta) * denoised
             phi_2 = torch.expm1(-h_eta) / h_eta + 1
             if h_2 is not None and d_2 is not None and d_1 is not None and h_1 is not None:
                 r0, r1 = h_1 / h, h_2 / h
