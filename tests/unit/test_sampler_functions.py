@@ -16,6 +16,7 @@ import torch
 from nodes.diffusion.samplers import COMFY_SAMPLERS
 from nodes.sampling.names import IMPLEMENTED_SAMPLERS
 from nodes.sampling.samplers import SAMPLER_FUNCTIONS, SamplerRun, sampler_function
+from nodes.sampling.samplers.er_sde import er_sde_noise_scaler
 from nodes.sampling.samplers.multistep import _AB, _variable_ab, lms_coefficients
 from tests.support.analytic_denoiser import GaussianDenoiser, flow_sigmas, karras_sigmas
 
@@ -101,6 +102,18 @@ def test_ipndm_v_weights_are_variable_step_adams_bashforth() -> None:
     assert _variable_ab([grid[3] - grid[2], grid[2] - grid[1]]) == pytest.approx([c / h for c in exact])
     # convergent on the analytic model (its fourth-order weights sum to 1 only as the steps even out)
     assert _error("ipndm_v", 64) < 2e-3 and _error("ipndm_v", 64, flow=True) < 2e-3
+
+
+def test_er_sde_in_its_ode_form_and_sa_solver_without_corrector_converge() -> None:
+    # phi(l) = l turns ER-SDE's step into the probability-flow ODE's (SamplerER_SDE's "ODE")
+    phi, s_noise = er_sde_noise_scaler("ODE")
+    e32, e64 = (_error("er_sde", n, noise_scaler=phi, s_noise=s_noise) for n in (32, 64))
+    assert math.log2(e32 / e64) >= 1.9 and e64 < 1e-3
+    flow16, flow64 = (_error("er_sde", n, flow=True, noise_scaler=phi, s_noise=s_noise) for n in (16, 64))
+    assert flow64 < flow16 / 3 and flow64 < 2e-3
+    # SA-Solver's predictor alone (corrector_order 0) is third order
+    e32, e64 = (_error("sa_solver", n, eta=0.0, corrector_order=0) for n in (32, 64))
+    assert math.log2(e32 / e64) >= 2.8
 
 
 def test_dpm_fast_converges_with_its_evaluation_budget() -> None:

@@ -9,6 +9,7 @@ import torch
 
 from nodes.sampling.noise import BrownianTreeNoiseSampler, brownian_noise_sampler, gaussian_noise_sampler
 from nodes.sampling.samplers import SamplerRun, sampler_function
+from nodes.sampling.samplers.er_sde import er_sde_noise_scaler
 from tests.support.analytic_denoiser import GaussianDenoiser, flow_sigmas, karras_sigmas
 
 ZERO = torch.zeros(1, dtype=torch.float64)
@@ -47,6 +48,19 @@ def test_stochastic_samplers_end_with_the_data_distribution(name: str, flow: boo
     # data N(0.5, 0.5^2); statistical error ~0.006 (std) and ~0.011 (mean) at n = 2000
     assert abs(float(out.mean()) - 0.5) < 0.03
     assert abs(float(out.std()) - 0.5) < 0.03, float(out.std())
+
+
+ER_SDE_CHOICES = [("Reverse-time SDE", 1.0), ("Reverse-time SDE", 0.5), ("ODE", 0.0)]
+
+
+@pytest.mark.parametrize(("solver_type", "eta"), ER_SDE_CHOICES)
+def test_er_sde_noise_scale_choices_end_with_the_data_distribution(solver_type: str, eta: float) -> None:
+    phi, s_noise = er_sde_noise_scaler(solver_type, eta)
+    for flow in (False, True):
+        out = _sample("er_sde", flow, 150, 8000, noise_scaler=phi, s_noise=s_noise)
+        assert abs(float(out.mean()) - 0.5) < 0.03 and abs(float(out.std()) - 0.5) < 0.03
+    with pytest.raises(ValueError, match="solver_type"):
+        er_sde_noise_scaler("SDE")
 
 
 @pytest.mark.parametrize("name", [*STOCHASTIC, "lcm"])

@@ -71,17 +71,17 @@ SAMPLER_FUNCTIONS: dict[str, SamplerFn] = {
     "dpmpp_2s_ancestral": dpmpp_2s_ancestral,
     "dpmpp_2s_ancestral_cfg_pp": dpmpp_2s_ancestral_cfg_pp,
     "dpmpp_sde": dpmpp_sde,
-    "dpmpp_sde_gpu": _named(dpmpp_sde, "dpmpp_sde_gpu", brownian="gpu"),
+    "dpmpp_sde_gpu": _named(dpmpp_sde, "dpmpp_sde_gpu", noise_device="gpu"),
     "dpmpp_2m": dpmpp_2m,
     "dpmpp_2m_cfg_pp": dpmpp_2m_cfg_pp,
     "dpmpp_2m_sde": dpmpp_2m_sde,
-    "dpmpp_2m_sde_gpu": _named(dpmpp_2m_sde, "dpmpp_2m_sde_gpu", brownian="gpu"),
+    "dpmpp_2m_sde_gpu": _named(dpmpp_2m_sde, "dpmpp_2m_sde_gpu", noise_device="gpu"),
     "dpmpp_2m_sde_heun": _named(dpmpp_2m_sde, "dpmpp_2m_sde_heun", solver_type="heun"),
     "dpmpp_2m_sde_heun_gpu": _named(
-        dpmpp_2m_sde, "dpmpp_2m_sde_heun_gpu", solver_type="heun", brownian="gpu"
+        dpmpp_2m_sde, "dpmpp_2m_sde_heun_gpu", solver_type="heun", noise_device="gpu"
     ),
     "dpmpp_3m_sde": dpmpp_3m_sde,
-    "dpmpp_3m_sde_gpu": _named(dpmpp_3m_sde, "dpmpp_3m_sde_gpu", brownian="gpu"),
+    "dpmpp_3m_sde_gpu": _named(dpmpp_3m_sde, "dpmpp_3m_sde_gpu", noise_device="gpu"),
     "ddpm": ddpm,
     "lcm": lcm,
     "ipndm": ipndm,

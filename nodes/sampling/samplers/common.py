@@ -55,7 +55,7 @@ def ancestral_step(
             sigma_next, eta * (sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2).clamp(min=0).sqrt()
         )
         return AncestralStep((sigma_next**2 - up**2).clamp(min=0).sqrt(), up, one)
-    down = sigma_next * (1 + (sigma_next / sigma - 1) * eta)
+    down = (sigma_next * (1 + (sigma_next / sigma - 1) * eta)).clamp(min=0)  # eta > 1 would go below 0
     scale = (1 - sigma_next) / (1 - down)
     up = (sigma_next**2 - down**2 * scale**2).clamp(min=0).sqrt()
     return AncestralStep(down, up, scale)

@@ -25,6 +25,19 @@ def default_er_sde_noise_scaler(lam: torch.Tensor) -> torch.Tensor:
     return lam * ((lam**0.3).exp() + 10.0)
 
 
+def er_sde_noise_scaler(solver_type: str = "ER-SDE", eta: float = 1.0) -> tuple[NoiseScaler, float]:
+    """The noise scale function of ComfyUI's SamplerER_SDE choices and the s_noise factor they imply:
+    the paper's ER-SDE function, the reverse-time SDE family phi(l) = l^(1 + eta) (eta 1: the
+    reverse-time VP SDE), or phi(l) = l, which makes the step the probability-flow ODE's (no noise)."""
+    if solver_type == "ER-SDE":
+        return default_er_sde_noise_scaler, 1.0
+    if solver_type == "ODE" or (solver_type == "Reverse-time SDE" and eta == 0):
+        return (lambda lam: lam), 0.0
+    if solver_type == "Reverse-time SDE":
+        return (lambda lam: lam ** (1 + eta)), 1.0
+    raise ValueError(f"solver_type must be 'ER-SDE', 'Reverse-time SDE' or 'ODE', not {solver_type!r}.")
+
+
 def _integral(fn: Callable[[torch.Tensor], torch.Tensor], a: float, b: float) -> float:
     points, weights = gauss_legendre(a, b, 32)
     values = fn(torch.tensor(points, dtype=torch.float64))

@@ -59,8 +59,8 @@ def sa_solver(
 ) -> torch.Tensor:
     if simple_order_2:
         raise ValueError("simple_order_2 is not supported here; set it to false.")
-    if not (1 <= predictor_order <= 6 and 1 <= corrector_order <= 6):
-        raise ValueError("predictor_order and corrector_order must be between 1 and 6.")
+    if not (1 <= predictor_order <= 6 and 0 <= corrector_order <= 6):
+        raise ValueError("predictor_order must be between 1 and 6 and corrector_order between 0 and 6.")
     if len(sigmas) <= 1:
         return x
     sigmas = offset_first_sigma(model, sigmas)
@@ -72,7 +72,7 @@ def sa_solver(
         return eta if end_sigma <= sigma <= start_sigma else 0.0
 
     lams = [float(half_log_snr(model, s)) if s > 0 else math.inf for s in sigmas]
-    keep = max(predictor_order, corrector_order)
+    keep = max(predictor_order, corrector_order, 1)
     lower_to_end = float(sigmas[-1]) == 0.0
     x_pred, h, tau, noise = x, 0.0, 0.0, None
     history: list[torch.Tensor] = []
@@ -81,7 +81,8 @@ def sa_solver(
         history = [*history, denoised][-keep:]
         p_order = min(predictor_order, len(history))
         final = sigmas[i + 1] == 0
-        c_order = 0 if i == 0 or (final and not use_pece) else min(corrector_order, len(history))
+        skip = i == 0 or corrector_order == 0 or (final and not use_pece)
+        c_order = 0 if skip else min(corrector_order, len(history))
         if lower_to_end:
             p_order = min(p_order, len(sigmas) - 2 - i)
             c_order = min(c_order, len(sigmas) - 1 - i)

@@ -21,6 +21,13 @@ from nodes.sampling.samplers.common import (
 from nodes.sampling.samplers.contract import Denoiser, SamplerRun
 
 
+def _device(noise_device: str) -> str:
+    """Where the Brownian tree lives: "cpu" (ComfyUI's plain names) or "gpu" (the latent's device)."""
+    if noise_device not in ("cpu", "gpu"):
+        raise ValueError(f"noise_device must be 'cpu' or 'gpu', not {noise_device!r}.")
+    return noise_device
+
+
 def dpmpp_sde(
     model: Denoiser,
     x: torch.Tensor,
@@ -31,13 +38,13 @@ def dpmpp_sde(
     s_noise: float = 1.0,
     r: float = 0.5,
     noise_sampler: NoiseSampler | None = None,
-    brownian: str = "cpu",
+    noise_device: str = "cpu",
 ) -> torch.Tensor:
     """DPM-Solver++(2S) SDE: a stochastic substep to lambda_s + r h, then the full stochastic step with
     x0 mixed (1 - 1/(2r), 1/(2r)) from the two evaluations; each substep splits its move ancestrally
     with eta in the variance-exploding view (sigma / alpha)."""
     sigmas = offset_first_sigma(model, sigmas)
-    noise = default_noise(x, sigmas, run, noise_sampler, brownian=brownian)
+    noise = default_noise(x, sigmas, run, noise_sampler, brownian=_device(noise_device))
     fac = 1 / (2 * r)
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
@@ -93,13 +100,13 @@ def dpmpp_2m_sde(
     s_noise: float = 1.0,
     solver_type: str = "midpoint",
     noise_sampler: NoiseSampler | None = None,
-    brownian: str = "cpu",
+    noise_device: str = "cpu",
 ) -> torch.Tensor:
     """SDE-DPM-Solver++(2M): the SDE's first-order step plus a second-order correction from the last
     step's x0 ("midpoint" or "heun" weighting); the step to sigma 0 returns the model's x0."""
     if solver_type not in ("midpoint", "heun"):
         raise ValueError(f"solver_type must be 'midpoint' or 'heun', not {solver_type!r}.")
-    noise = default_noise(x, sigmas, run, noise_sampler, brownian=brownian)
+    noise = default_noise(x, sigmas, run, noise_sampler, brownian=_device(noise_device))
     old: torch.Tensor | None = None
     h_last: torch.Tensor | None = None
     for i in range(len(sigmas) - 1):
@@ -136,11 +143,11 @@ def dpmpp_3m_sde(
     eta: float = 1.0,
     s_noise: float = 1.0,
     noise_sampler: NoiseSampler | None = None,
-    brownian: str = "cpu",
+    noise_device: str = "cpu",
 ) -> torch.Tensor:
     """SDE-DPM-Solver++(3M): the first-order SDE step with first and second divided differences of the
     last three x0 (phi_2, phi_3 weights); lower order while the history fills."""
-    noise = default_noise(x, sigmas, run, noise_sampler, brownian=brownian)
+    noise = default_noise(x, sigmas, run, noise_sampler, brownian=_device(noise_device))
     d_1: torch.Tensor | None = None
     d_2: torch.Tensor | None = None
     h_1: torch.Tensor | None = None
