@@ -229,3 +229,27 @@ def test_callback_once_per_step_and_a_raise_cancels(name: str) -> None:
     with pytest.raises(Cancelled):
         sampler_function(name)(model, model.marginal(Z, float(sigmas[0])), sigmas, SamplerRun(2, cancel))
     assert len(model.calls) < calls or calls <= 2
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "field"),
+    [
+        ("lms", {"order": 0}, "order"),
+        ("dpm_adaptive", {"order": 4}, "order"),
+        ("ipndm", {"max_order": 5}, "max_order"),
+        ("ipndm_v", {"max_order": 0}, "max_order"),
+        ("deis", {"max_order": 5}, "max_order"),
+        ("dpmpp_2m_sde", {"solver_type": "euler"}, "solver_type"),
+        ("dpmpp_sde", {"noise_device": "tpu"}, "noise_device"),
+        ("dpmpp_3m_sde", {"noise_device": "tpu"}, "noise_device"),
+        ("seeds_2", {"solver_type": "phi_3"}, "solver_type"),
+        ("er_sde", {"max_stage": 4}, "max_stage"),
+        ("sa_solver", {"simple_order_2": True}, "simple_order_2"),
+        ("sa_solver", {"predictor_order": 0}, "predictor_order"),
+    ],
+)
+def test_bad_options_are_refused_naming_the_option(name: str, options: dict, field: str) -> None:
+    model = GaussianDenoiser()
+    sigmas = torch.cat([karras_sigmas(4), torch.zeros(1, dtype=torch.float64)])
+    with pytest.raises(ValueError, match=field):
+        sampler_function(name)(model, model.marginal(Z, float(sigmas[0])), sigmas, QUIET, **options)

@@ -29,6 +29,8 @@ def lms(
     model: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, run: SamplerRun, *, order: int = 4
 ) -> torch.Tensor:
     """Linear multistep: integrate the polynomial through the last `order` slopes dx/dsigma."""
+    if order < 1:
+        raise ValueError(f"order must be at least 1, not {order}.")
     grid = sigmas.detach().cpu().double().numpy()
     slopes: list[torch.Tensor] = []
     for i in range(len(sigmas) - 1):
