@@ -9,6 +9,8 @@ fixed, so its exact solution from any start is known. Guidance: `cfg` mixes this
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nodes.sampling.model_sampling import ModelSampling
@@ -73,3 +75,47 @@ def karras_sigmas(n: int, sigma_min: float = 0.03, sigma_max: float = 14.6, rho:
 def flow_sigmas(n: int, start: float = 0.98, end: float = 0.03, shift: float = 3.0) -> torch.Tensor:
     t = torch.linspace(start, end, n, dtype=torch.float64)
     return shift * t / (1 + (shift - 1) * t)
+
+
+class MixtureDenoiser(GaussianDenoiser):
+    """Data from a mixture of Gaussians: E[x0 | x, sigma] is a responsibility-weighted sum of the
+    components' posterior means, nonlinear in x. Its ODE has no closed form; `reference` integrates it
+    with classical Runge-Kutta in log(sigma), independently of the samplers."""
+
+    def __init__(
+        self, *, flow: bool = False, components: tuple[tuple[float, float, float], ...] = ()
+    ) -> None:
+        super().__init__(flow=flow)
+        # (weight, mean, variance) per component, as columns against the latent's elements
+        weights, means, variances = zip(*(components or ((0.3, -1.0, 0.04), (0.7, 1.0, 0.09))), strict=True)
+        self.log_weights = torch.tensor(weights, dtype=torch.float64).log()[:, None]
+        self.means = torch.tensor(means, dtype=torch.float64)[:, None]
+        self.variances = torch.tensor(variances, dtype=torch.float64)[:, None]
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        sigma = torch.as_tensor(sigma, dtype=x.dtype)
+        self.calls.append(float(sigma))
+        self.last_uncond = None
+        a, mu, var = self.alpha(sigma), self.means, self.variances
+        spread = a * a * var + sigma * sigma
+        log_w = self.log_weights - 0.5 * spread.log() - (x - a * mu) ** 2 / (2 * spread)
+        return (torch.softmax(log_w, dim=0) * (mu + a * var / spread * (x - a * mu))).sum(dim=0)
+
+    def reference(
+        self, x: torch.Tensor, sigma_from: float, sigma_to: float, steps: int = 300
+    ) -> torch.Tensor:
+        # dx/du = sigma (x - x0) / sigma = x - x0 with u = log(sigma)
+        def f(x: torch.Tensor, u: float) -> torch.Tensor:
+            return x - self(x, torch.tensor(math.exp(u), dtype=x.dtype))
+
+        u0, u1 = math.log(sigma_from), math.log(sigma_to)
+        h = (u1 - u0) / steps
+        for k in range(steps):
+            u = u0 + k * h
+            k1 = f(x, u)
+            k2 = f(x + h / 2 * k1, u + h / 2)
+            k3 = f(x + h / 2 * k2, u + h / 2)
+            k4 = f(x + h * k3, u + h)
+            x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        self.calls.clear()
+        return x
