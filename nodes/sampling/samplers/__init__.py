@@ -11,68 +11,98 @@ A sampler is ``fn(model, x, sigmas, run, **options) -> x``:
 - `run` carries the seed for the sampler's own noise (ancestral and SDE samplers: see noise.py)
   and ``run.callback(i, x, denoised)``, called once after each step i (progress and the cancel check).
 - `options` are a sampler's tunables with ComfyUI's defaults (eta, s_noise, ...), which the
-  ``Sampler*`` nodes set.
+  ``Sampler*`` nodes set. Stochastic samplers also take ``noise_sampler=`` (noise.py) to replace
+  their default noise.
 
 Written from the papers each function cites, in ComfyUI's sigma terms; never from ComfyUI's code.
+docs/samplers.md lists each name with its method and checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+import functools
 
-import torch
+from nodes.sampling.samplers.adaptive import dpm_adaptive, dpm_fast
+from nodes.sampling.samplers.ancestral import dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_2s_ancestral_cfg_pp
+from nodes.sampling.samplers.contract import Denoiser, SamplerFn, SamplerRun
+from nodes.sampling.samplers.deis import deis
+from nodes.sampling.samplers.er_sde import er_sde
+from nodes.sampling.samplers.euler import euler, euler_ancestral, euler_ancestral_cfg_pp, euler_cfg_pp
+from nodes.sampling.samplers.multistep import dpmpp_2m, dpmpp_2m_cfg_pp, ipndm, ipndm_v, lms
+from nodes.sampling.samplers.res_multistep import (
+    gradient_estimation,
+    gradient_estimation_cfg_pp,
+    res_multistep,
+    res_multistep_ancestral,
+    res_multistep_ancestral_cfg_pp,
+    res_multistep_cfg_pp,
+)
+from nodes.sampling.samplers.sa_solver import sa_solver, sa_solver_pece
+from nodes.sampling.samplers.sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
+from nodes.sampling.samplers.second_order import dpm_2, heun, heunpp2
+from nodes.sampling.samplers.seeds import seeds_2, seeds_3
+from nodes.sampling.samplers.simple import ddpm, lcm
+from nodes.sampling.samplers.unipc import uni_pc, uni_pc_bh2
 
-from nodes.sampling.model_sampling import ModelSampling
-
-
-class Denoiser(Protocol):
-    model_sampling: ModelSampling
-    last_uncond: torch.Tensor | None
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor: ...
-
-
-@dataclass
-class SamplerRun:
-    seed: int
-    callback: Callable[[int, torch.Tensor, torch.Tensor], None]
-
-
-SamplerFn = Callable[..., torch.Tensor]
-
-
-def euler(
-    model: Denoiser,
-    x: torch.Tensor,
-    sigmas: torch.Tensor,
-    run: SamplerRun,
-    *,
-    s_churn: float = 0.0,
-    s_tmin: float = 0.0,
-    s_tmax: float = float("inf"),
-    s_noise: float = 1.0,
-) -> torch.Tensor:
-    """Euler's method on the probability-flow ODE dx/dsigma = (x - x0) / sigma (Karras et al. 2022,
-    Algorithm 2 with churn; churn 0 is plain Euler, ComfyUI's default)."""
-    generator = torch.Generator("cpu").manual_seed(run.seed)
-    for i in range(len(sigmas) - 1):
-        sigma = sigmas[i]
-        gamma = min(s_churn / (len(sigmas) - 1), 2**0.5 - 1) if s_tmin <= sigma <= s_tmax else 0.0
-        if gamma > 0:
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-            sigma_hat = sigma * (gamma + 1)
-            x = x + noise * s_noise * (sigma_hat**2 - sigma**2) ** 0.5
-            sigma = sigma_hat
-        denoised = model(x, sigma)
-        x = x + (x - denoised) / sigma * (sigmas[i + 1] - sigma)
-        run.callback(i, x, denoised)
-    return x
+__all__ = ["SAMPLER_FUNCTIONS", "Denoiser", "SamplerFn", "SamplerRun", "euler", "sampler_function"]
 
 
-# name -> function; every name in names.IMPLEMENTED_SAMPLERS has one.
-SAMPLER_FUNCTIONS: dict[str, SamplerFn] = {"euler": euler}
+def _named(fn: SamplerFn, name: str, **defaults: object) -> SamplerFn:
+    """`fn` with other default options under another sampler name (the _gpu and _heun variants)."""
+    wrapped = functools.partial(fn, **defaults)
+    functools.update_wrapper(wrapped, fn)
+    wrapped.__name__ = name  # type: ignore[attr-defined]
+    return wrapped
+
+
+# name -> function, in ComfyUI's KSampler order; every name in names.IMPLEMENTED_SAMPLERS has one.
+SAMPLER_FUNCTIONS: dict[str, SamplerFn] = {
+    "euler": euler,
+    "euler_cfg_pp": euler_cfg_pp,
+    "euler_ancestral": euler_ancestral,
+    "euler_ancestral_cfg_pp": euler_ancestral_cfg_pp,
+    "heun": heun,
+    "heunpp2": heunpp2,
+    "dpm_2": dpm_2,
+    "dpm_2_ancestral": dpm_2_ancestral,
+    "lms": lms,
+    "dpm_fast": dpm_fast,
+    "dpm_adaptive": dpm_adaptive,
+    "dpmpp_2s_ancestral": dpmpp_2s_ancestral,
+    "dpmpp_2s_ancestral_cfg_pp": dpmpp_2s_ancestral_cfg_pp,
+    "dpmpp_sde": dpmpp_sde,
+    "dpmpp_sde_gpu": _named(dpmpp_sde, "dpmpp_sde_gpu", noise_device="gpu"),
+    "dpmpp_2m": dpmpp_2m,
+    "dpmpp_2m_cfg_pp": dpmpp_2m_cfg_pp,
+    "dpmpp_2m_sde": dpmpp_2m_sde,
+    "dpmpp_2m_sde_gpu": _named(dpmpp_2m_sde, "dpmpp_2m_sde_gpu", noise_device="gpu"),
+    "dpmpp_2m_sde_heun": _named(dpmpp_2m_sde, "dpmpp_2m_sde_heun", solver_type="heun"),
+    "dpmpp_2m_sde_heun_gpu": _named(
+        dpmpp_2m_sde, "dpmpp_2m_sde_heun_gpu", solver_type="heun", noise_device="gpu"
+    ),
+    "dpmpp_3m_sde": dpmpp_3m_sde,
+    "dpmpp_3m_sde_gpu": _named(dpmpp_3m_sde, "dpmpp_3m_sde_gpu", noise_device="gpu"),
+    "ddpm": ddpm,
+    "lcm": lcm,
+    "ipndm": ipndm,
+    "ipndm_v": ipndm_v,
+    "deis": deis,
+    "res_multistep": res_multistep,
+    "res_multistep_cfg_pp": res_multistep_cfg_pp,
+    "res_multistep_ancestral": res_multistep_ancestral,
+    "res_multistep_ancestral_cfg_pp": res_multistep_ancestral_cfg_pp,
+    "gradient_estimation": gradient_estimation,
+    "gradient_estimation_cfg_pp": gradient_estimation_cfg_pp,
+    "er_sde": er_sde,
+    "seeds_2": seeds_2,
+    "seeds_3": seeds_3,
+    "sa_solver": sa_solver,
+    "sa_solver_pece": sa_solver_pece,
+    # ComfyUI's ddim is its euler sampler (deterministic DDIM is an Euler step in sigma)
+    "ddim": euler,
+    "uni_pc": uni_pc,
+    "uni_pc_bh2": uni_pc_bh2,
+}
 
 
 def sampler_function(name: str) -> SamplerFn:
