@@ -47,10 +47,9 @@ def video_graph(*, frames: int, size: int, steps: int, seed: int) -> dict[str, A
 
 def back_to_back(runtime: Any, graphs: list[dict[str, Any]]) -> tuple[float, float]:
     """(seconds until the worker was free for another run, seconds until every run was COMPLETED)."""
-    from gpu_worker.protocol import COMPLETED, RunSpec
-
     from gpu_worker.execution import execution_run
     from nodes.graph import output_node_ids
+    from protocol.messages import COMPLETED, RunSpec
 
     completed: list[float] = []
     all_done = threading.Event()

@@ -111,7 +111,8 @@ def main() -> int:
         auth = {"Authorization": f"Bearer {api.key}"}
         poll_rps = rate(poll_url, auth, args.seconds, args.clients)
         plain_rps = rate(plain_url, {"Authorization": f"Token {token}"}, args.seconds, args.clients)
-        rss = api_rss(stack.group.members[0].process.pid)
+        api_process = stack.group.members[0].process
+        rss = api_rss(api_process.pid) if api_process is not None else []
         fan = sse_fanout(api, stack.base_url, args.streams, text_to_image(**{"3": {"steps": 60}}))
     finally:
         extra.stop()

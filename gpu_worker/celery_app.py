@@ -35,5 +35,6 @@ def _store_pending_files(**kwargs: object) -> None:
     """A stopping worker first stores the files it still encodes, and reports those runs."""
     from gpu_worker.runtime import get_runtime
 
-    if get_runtime.cache_info().currsize and get_runtime().encoder is not None:
-        get_runtime().encoder.drain()
+    encoder = get_runtime().encoder if get_runtime.cache_info().currsize else None
+    if encoder is not None:
+        encoder.drain()

@@ -159,7 +159,7 @@ def test_generated_frames_become_mp4_webm_and_animations(api) -> None:
             "image", content_type, 4, 1.0,
         )  # fmt: skip
         image = Image.open(io.BytesIO(fetch(item["url"], content_type)))
-        assert (image.format, image.size, image.n_frames) == (fmt, (64, 48), 4)
+        assert (image.format, image.size, getattr(image, "n_frames", 1)) == (fmt, (64, 48), 4)
 
     # Plain images keep their fields, with the media type beside them.
     stills = outputs["9"]["images"]

@@ -42,10 +42,9 @@ def video_graph(seed: int) -> dict[str, Any]:
 
 
 def run(runtime: Any, graph: dict[str, Any], on_event) -> str:
-    from gpu_worker.protocol import RunSpec
-
     from gpu_worker.execution import execution_run
     from nodes.graph import output_node_ids
+    from protocol.messages import RunSpec
 
     execution_id = f"exe_{uuid.uuid4().hex}"
     spec = RunSpec(

@@ -13,6 +13,7 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 class ApiClient:
     def __init__(self, base_url: str, key: str | None) -> None:
         self.base_url = base_url
+        self.key = key
         self.session = requests.Session()
         if key:
             self.session.headers["Authorization"] = f"Bearer {key}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -26,9 +27,19 @@ def test_a_run_is_settled_after_its_jobs_with_the_first_error() -> None:
         return run
 
     first = [encoder.submit(job("a")), encoder.submit(job("b"))]
-    encoder.finish_run(first, lambda error: (order.append("settle 1"), settled.append(error)))
+
+    def settle(name: str, then: threading.Event | None = None) -> Any:
+        def record(error: BaseException | None) -> None:
+            order.append(name)
+            settled.append(error)
+            if then is not None:
+                then.set()
+
+        return record
+
+    encoder.finish_run(first, settle("settle 1"))
     second = [encoder.submit(job("c", fail=True)), encoder.submit(job("d"))]
-    encoder.finish_run(second, lambda error: (order.append("settle 2"), settled.append(error), done.set()))
+    encoder.finish_run(second, settle("settle 2", done))
     assert done.wait(5)
     assert order == ["a", "b", "settle 1", "c", "d", "settle 2"]
     assert settled[0] is None and str(settled[1]) == "c failed"
@@ -38,7 +49,11 @@ def test_a_run_is_settled_after_its_jobs_with_the_first_error() -> None:
 def test_the_backlog_of_runs_waiting_for_their_files_is_bounded() -> None:
     encoder = ArtifactEncoder(max_pending_runs=1)
     release = threading.Event()
-    encoder.finish_run([encoder.submit(lambda: release.wait(5) and None)], lambda error: None)
+
+    def hold() -> None:
+        release.wait(5)
+
+    encoder.finish_run([encoder.submit(hold)], lambda error: None)
     blocked = threading.Thread(target=lambda: encoder.finish_run([], lambda error: None))
     blocked.start()
     blocked.join(0.3)

@@ -199,6 +199,7 @@ def test_euler_cfg_pp_step_by_hand() -> None:
         model, x.clone(), torch.tensor([8.0, 2.0], dtype=torch.float64), QUIET
     )
     guided = model(x, torch.tensor(8.0, dtype=torch.float64))
+    assert model.last_uncond is not None
     torch.testing.assert_close(out, guided + (x - model.last_uncond) / 8.0 * 2.0)
 
 
