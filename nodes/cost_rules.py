@@ -247,6 +247,7 @@ RULES: dict[str, Rule] = {
     # prompts and conditioning
     "CLIPTextEncode": text_encode("text"),
     "CLIPTextEncodeSDXL": text_encode("text_g", "text_l"),
+    "CLIPTextEncodeSDXLRefiner": text_encode("text"),
     "ConditioningAverage": passthrough("conditioning_to"),
     "ConditioningCombine": combine,
     "ConditioningConcat": concat,

@@ -84,8 +84,12 @@ def _folder_family(path: Path) -> str:
 def _unet_config_family(config: dict[str, Any]) -> str:
     cross = config.get("cross_attention_dim")
     if config.get("addition_embed_type") == "text_time":
-        return "sdxl_refiner" if cross == 1280 else "sdxl"
-    if cross == 1024:
+        # The refiner's added input is bigG's pooled text (as wide as its context) + 5 size/score
+        # embeddings; the base's has 6 and CLIP-L + bigG context.
+        time_dim = int(config.get("addition_time_embed_dim") or 0)
+        refiner = config.get("projection_class_embeddings_input_dim") == (cross or 0) + 5 * time_dim
+        return "sdxl_refiner" if cross == 1280 or refiner else "sdxl"
+    if cross == 1024 or config.get("use_linear_projection"):  # SD1's transformers project with convs
         return "sd2"
     return "sd15" if cross is not None else "unknown"
 

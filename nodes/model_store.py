@@ -115,14 +115,6 @@ def file_identity(path: Path) -> tuple[int, int, int]:
     return (size, newest, count)
 
 
-# Families the store recognises but no checkpoint loader builds (nodes/diffusion/loading.py says the same
-# at run time); validation refuses them so a run never queues only to fail on the worker.
-UNLOADABLE_CHECKPOINT_FAMILIES = {
-    "sd2": "an SD 2.x checkpoint, which does not load yet",
-    "sdxl_refiner": "an SDXL refiner checkpoint, which does not load yet",
-}
-
-
 def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
     """Why the workers' loaders would refuse this listed model, decided without torch; None if it loads
     (or may: a file can still be broken inside, which only loading finds)."""
@@ -133,10 +125,8 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
                 f"a pickled {path.suffix} checkpoint: only .safetensors single files and diffusers folders "
                 "load (unpickling could run code); convert it to .safetensors"
             )
-        if family in UNLOADABLE_CHECKPOINT_FAMILIES and (kind == "single_file" or family == "sdxl_refiner"):
-            return UNLOADABLE_CHECKPOINT_FAMILIES[family]
-        if kind == "single_file" and family not in ("sd15", "sdxl"):
-            return "not an SD 1.x or SDXL checkpoint in the original single-file layout"
+        if kind == "single_file" and family not in ("sd15", "sd2", "sdxl", "sdxl_refiner"):
+            return "not an SD 1.x, SD 2.x, SDXL or SDXL refiner checkpoint in the original single-file layout"
     elif folder in ("vae", "controlnet"):
         if pickled:
             return f"a pickled {path.suffix} file: only .safetensors single files and diffusers folders load"

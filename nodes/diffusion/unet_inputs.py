@@ -14,6 +14,15 @@ def unet_kwargs(
     """
     if model.family == "sd15":
         return {}
+    if model.family == "sd2":
+        if model.image_conditioner is None:
+            return {}
+        # unCLIP: unCLIPConditioning's image embeddings, noised, as the UNet's class labels.
+        return {"class_labels": model.image_conditioner.class_labels(extras, batch=batch, dtype=model.unet.dtype)}
+    if model.family == "sdxl_refiner":
+        from nodes.diffusion.refiner_loading import refiner_kwargs
+
+        return refiner_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
     if model.family == "sdxl":
         return sdxl_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
