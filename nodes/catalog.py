@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from nodes.clip_vision import specs as clip_vision_specs
 from nodes.conditioning import specs as conditioning_specs
 from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import sdxl_specs
@@ -25,6 +26,7 @@ FAMILIES = (
     lora_specs,
     upscale_specs,
     sdxl_specs,
+    clip_vision_specs,
 )
 
 

@@ -6,8 +6,9 @@ shape, so the key names and a few shapes decide it (checkpoints, LoRAs,
 ControlNets, VAEs, upscalers) after reading only those first bytes. Pickled
 formats (``.ckpt``, ``.pt``, ``.bin``) are never opened: "unknown".
 
-Families: "sd15" (SD 1.x), "sd2", "sdxl", "sdxl_refiner", "sd_vae" (an SD/SDXL
-VAE on its own), "esrgan" (ESRGAN-style upscalers) and "unknown".
+Families: "sd15" (SD 1.x), "sd2" (SD 2.x, unCLIP too), "sdxl", "sdxl_refiner", "sd_vae" (an
+SD/SDXL VAE on its own), "esrgan" (ESRGAN-style upscalers), "clip_vision" (a CLIP image tower)
+and "unknown".
 Results are memoised per (path, mtime, size) so a store scan stays cheap.
 """
 
@@ -115,6 +116,8 @@ def state_family(shapes: dict[str, Any]) -> str:
         return "sd2"
     if has("cond_stage_model.transformer."):
         return "sd15"
+    if (has("vision_model.encoder.") and not has("text_model.")) or has("visual.transformer."):
+        return "clip_vision"  # an image tower for models/clip_vision/ (transformers or OpenCLIP keys)
     if any("lora_" in k or ".lora_A." in k or ".lora.down." in k for k in keys):
         return _lora_family(keys, shapes)
     if has("control_model."):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nodes.model_family import model_family
 
-FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models")
+FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", "clip_vision")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 

@@ -97,6 +97,37 @@ def _esrgan(layout: str) -> Writer:
     return write
 
 
+def _sd2(prediction: str, single_file: bool) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.sd2 import write_tiny_sd2_diffusers, write_tiny_sd2_single_file
+
+        writer = write_tiny_sd2_single_file if single_file else write_tiny_sd2_diffusers
+        return writer(path, seed=seed, prediction=prediction)
+
+    return write
+
+
+def _sdxl_refiner(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.sdxl_refiner import write_tiny_sdxl_refiner_single_file
+
+    return write_tiny_sdxl_refiner_single_file(path, seed=seed)
+
+
+def _sd21_unclip(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.clip_vision import write_tiny_sd21_unclip
+
+    return write_tiny_sd21_unclip(path, seed=seed)
+
+
+def _clip_vision(layout: str) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.clip_vision import write_tiny_clip_vision
+
+        return write_tiny_clip_vision(path, seed=seed, layout=layout)
+
+    return write
+
+
 @contextmanager
 def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Path]:
     """The given base checkpoint, or a tiny one of `family` written for the occasion and removed after."""
@@ -231,6 +262,52 @@ ENTRIES: tuple[TinyModel, ...] = (
         "4x Real-ESRGAN upscaler, BasicSR layout (conv_first, body.N.rdb1 ...)",
         _esrgan("new"),
         suffixes=(".safetensors", ".pth", ".pt"),
+    ),
+    *(
+        TinyModel(
+            family,
+            layout,
+            _CKPT,
+            "sd2",
+            f"SD 2.1 {label} {'single file, original ldm keys (OpenCLIP ViT-H text) + NAME.config/' if one else 'diffusers folder'}",
+            _sd2(prediction, one),
+            suffixes=_SAFETENSORS if one else (),
+        )
+        for family, prediction, label in (("sd2", "eps", "512 (eps)"), ("sd2-v", "v", "768 (v-prediction)"))
+        for layout, one in (("single-file", True), ("diffusers", False))
+    ),
+    TinyModel(
+        "sdxl-refiner",
+        "single-file",
+        _CKPT,
+        "sdxl_refiner",
+        "SDXL refiner single file (sd_xl_refiner_1.0 layout: bigG only, 5 size/score ids) + NAME.config/",
+        _sdxl_refiner,
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sd21-unclip",
+        "single-file",
+        _CKPT,
+        "sd2",
+        "SD 2.1 unCLIP single file (sd21-unclip-h layout: embedder.model.visual.*, noise_augmentor.*)",
+        _sd21_unclip,
+        suffixes=_SAFETENSORS,
+    ),
+    *(
+        TinyModel(
+            "clip-vision",
+            layout.replace("_", "-"),
+            "clip_vision",
+            "clip_vision",
+            f"CLIP vision tower for models/clip_vision/, {label} + NAME.config/config.json",
+            _clip_vision(layout),
+            suffixes=_SAFETENSORS,
+        )
+        for layout, label in (
+            ("transformers", "transformers keys (vision_model.*, as clip_vision_g ships)"),
+            ("open_clip", "OpenCLIP keys (visual.transformer.resblocks.N ...)"),
+        )
     ),
 )
 

@@ -70,7 +70,9 @@ def load_refiner_single_file(path: Path, device: str) -> Checkpoint:
         tokenizer_2=tokenizer,
         text_encoder_2=text_encoder,
     )
-    model = ModelHandle(unet=unet, scheduler_config=scheduler_config_from(scheduler_dir), family="sdxl_refiner")
+    model = ModelHandle(
+        unet=unet, scheduler_config=scheduler_config_from(scheduler_dir), family="sdxl_refiner"
+    )
     return Checkpoint(model=model, clip=clip, vae=vae_handle(vae))
 
 
@@ -90,10 +92,13 @@ def refiner_kwargs(
     """``added_cond_kwargs`` for the refiner UNet: pooled bigG text and the five time ids."""
     import torch
 
+    from nodes.diffusion.unet_inputs import image_pooled_or
+
     unet = model.unet
     pooled = extras.get("pooled_output")
     time_dims = 5 * int(unet.config.addition_time_embed_dim)
     expected = int(unet.config.projection_class_embeddings_input_dim) - time_dims
+    pooled = image_pooled_or(extras, expected, pooled)
     if pooled is None or pooled.dim() != 2 or pooled.shape[-1] != expected:
         got = "none" if pooled is None else tuple(pooled.shape)
         raise ValueError(

@@ -13,7 +13,8 @@ Which prediction a file makes (``sd2_prediction``), first rule that answers:
    ``parameterization: "v"`` means v, one without it eps;
 2. a sidecar ``NAME.config/scheduler/scheduler_config.json`` with ``prediction_type``;
 3. ComfyUI's weight statistic: the first transformer's ``norm1.bias`` in the last output block
-   (``output_blocks.11.1`` for the real UNet) has a standard deviation above 0.09 in v models;
+   that has one (``output_blocks.11.1`` in the real UNet) has a standard deviation above 0.09 in
+   v models (trained eps models stay below it);
 4. otherwise eps.
 The ModelSamplingDiscrete node overrides the answer per graph.
 """
@@ -41,7 +42,7 @@ _PARAMETERIZATION = re.compile(r"^\s*parameterization:\s*[\"']?(\w+)[\"']?", re.
 
 
 def sd2_prediction(path: Path, state: dict[str, Any]) -> str:
-    """"eps" or "v" for an SD 2.x single file (the rules in the module docstring)."""
+    """ "eps" or "v" for an SD 2.x single file (the rules in the module docstring)."""
     yaml = path.with_suffix(".yaml")
     if yaml.is_file():
         found = _PARAMETERIZATION.search(yaml.read_text(encoding="utf-8", errors="replace"))
@@ -58,7 +59,9 @@ def sd2_prediction(path: Path, state: dict[str, Any]) -> str:
 
 
 def _last_output_norm_bias(state: dict[str, Any]) -> Any:
-    pattern = re.compile(re.escape(UNET_PREFIX) + r"output_blocks\.(\d+)\.1\.transformer_blocks\.0\.norm1\.bias$")
+    pattern = re.compile(
+        re.escape(UNET_PREFIX) + r"output_blocks\.(\d+)\.1\.transformer_blocks\.0\.norm1\.bias$"
+    )
     found = [(int(m.group(1)), key) for key in state if (m := pattern.match(key))]
     return state[max(found)[1]] if found else None
 
@@ -179,7 +182,9 @@ def build_unet(state: dict[str, Any], config_dir: Path, dtype: Any, *, unclip: b
     config = dict(UNet2DConditionModel.load_config(str(config_dir), subfolder="unet", local_files_only=True))
     label = state.get(UNET_PREFIX + "label_emb.0.0.weight")
     if unclip and label is not None:
-        config.update(class_embed_type="projection", projection_class_embeddings_input_dim=int(label.shape[1]))
+        config.update(
+            class_embed_type="projection", projection_class_embeddings_input_dim=int(label.shape[1])
+        )
     unet = UNet2DConditionModel.from_config(config)
     converted = convert_ldm_unet_checkpoint(state, config)
     missing, unexpected = unet.load_state_dict(converted, strict=False)

@@ -101,7 +101,9 @@ def clip_text_encode_sdxl_refiner(
             "CLIPTextEncodeSDXLRefiner needs an SDXL refiner's CLIP (OpenCLIP bigG); this CLIP has none. "
             "Load sd_xl_refiner_1.0 (or an SDXL checkpoint), or use CLIPTextEncode."
         )
-    embeddings, pooled = encode_sdxl(clip, text_g=text, text_l=text, device=ctx.device, check=ctx.check_cancelled)
+    embeddings, pooled = encode_sdxl(
+        clip, text_g=text, text_l=text, device=ctx.device, check=ctx.check_cancelled
+    )
     extras = {"pooled_output": pooled, "aesthetic_score": ascore, "width": width, "height": height}
     return ([[embeddings, extras]],)
 

@@ -66,6 +66,10 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
         model = load_controlnet(path, "cpu").model
         unet = bases[entry.base or ""].model.unet
         assert model.config.cross_attention_dim == unet.config.cross_attention_dim
+    elif entry.folder == "clip_vision":
+        from nodes.clip_vision.loading import load_clip_vision
+
+        assert load_clip_vision(path, "cpu").model.config.projection_dim > 0
     else:
         from nodes.upscale.loading import load_upscale_model
 
