@@ -141,6 +141,7 @@ def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Pat
 _SAFETENSORS = (".safetensors",)
 _LABELS = {"sd15": "SD 1.5", "sdxl": "SDXL"}
 _CKPT = "checkpoints"
+_SD2_SINGLE = "single file, original ldm keys (OpenCLIP ViT-H text) + NAME.config/"
 
 ENTRIES: tuple[TinyModel, ...] = (
     TinyModel(
@@ -269,7 +270,7 @@ ENTRIES: tuple[TinyModel, ...] = (
             layout,
             _CKPT,
             "sd2",
-            f"SD 2.1 {label} {'single file, original ldm keys (OpenCLIP ViT-H text) + NAME.config/' if one else 'diffusers folder'}",
+            f"SD 2.1 {label} {_SD2_SINGLE if one else 'diffusers folder'}",
             _sd2(prediction, one),
             suffixes=_SAFETENSORS if one else (),
         )
