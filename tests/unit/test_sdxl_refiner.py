@@ -36,9 +36,17 @@ def test_the_refiner_file_loads_to_the_writers_weights(models: dict[str, Any]) -
 
     refiner = models["refiner"]
     assert model_family(models["file"]) == "sdxl_refiner"
-    assert (refiner.model.family, refiner.clip.text_encoder, refiner.clip.tokenizer) == ("sdxl_refiner", None, None)
+    assert (refiner.model.family, refiner.clip.text_encoder, refiner.clip.tokenizer) == (
+        "sdxl_refiner",
+        None,
+        None,
+    )
     written = tiny_refiner_modules(0)
-    loaded = {"unet": refiner.model.unet, "vae": refiner.vae.vae, "text_encoder_2": refiner.clip.text_encoder_2}
+    loaded = {
+        "unet": refiner.model.unet,
+        "vae": refiner.vae.vae,
+        "text_encoder_2": refiner.clip.text_encoder_2,
+    }
     for name, module in written.items():
         ours = loaded[name].state_dict()
         for key, value in module.state_dict().items():
@@ -92,9 +100,9 @@ def test_time_ids_are_diffusers_refiner_time_ids(models: dict[str, Any]) -> None
         ids = unet_kwargs(model, entry.extras, batch=1, latent_hw=(8, 8))["added_cond_kwargs"]["time_ids"]
         assert ids.tolist() == [[768.0, 768.0, 0.0, 0.0, expected]]
     assert torch.equal(
-        unet_kwargs(model, {**plain, "prompt_type": "negative"}, batch=1, latent_hw=(8, 8))["added_cond_kwargs"][
-            "time_ids"
-        ],
+        unet_kwargs(model, {**plain, "prompt_type": "negative"}, batch=1, latent_hw=(8, 8))[
+            "added_cond_kwargs"
+        ]["time_ids"],
         negative,
     )
 
@@ -143,7 +151,7 @@ def test_base_then_refiner_as_comfyuis_example_hands_over(models: dict[str, Any]
 def test_wrong_clips_fail_clearly(models: dict[str, Any], checkpoint: Any, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="CLIPTextEncodeSDXLRefiner needs an SDXL refiner's CLIP"):
         sdxl_text.clip_text_encode_sdxl_refiner(CTX, 6.0, 1024, 1024, "a cat", checkpoint.clip)
-    ((embeddings, extras),) = diffusion.clip_text_encode(CTX, "a cat", checkpoint.clip)[0]
+    ((_, extras),) = diffusion.clip_text_encode(CTX, "a cat", checkpoint.clip)[0]
     with pytest.raises(ValueError, match="encode prompts with the refiner checkpoint's CLIP"):
         unet_kwargs(models["refiner"].model, extras, batch=1, latent_hw=(8, 8))
     # CLIPSetLastLayer works on the refiner's single encoder.

@@ -70,9 +70,13 @@ def test_preprocessing_is_comfyuis(ctx: NodeTestContext) -> None:
     torch.testing.assert_close(preprocess(picture, 32, "center"), expected)
     # none: straight to a square; an image already at size is only rounded and normalised.
     squashed = F.interpolate(chw, size=(32, 32), mode="bicubic", antialias=True)
-    torch.testing.assert_close(preprocess(picture, 32, "none"), ((squashed * 255).round().clamp(0, 255) / 255 - mean) / std)
+    torch.testing.assert_close(
+        preprocess(picture, 32, "none"), ((squashed * 255).round().clamp(0, 255) / 255 - mean) / std
+    )
     exact = image(32, 32)
-    torch.testing.assert_close(preprocess(exact, 32, "center"), ((exact.movedim(-1, 1) * 255).round() / 255 - mean) / std)
+    torch.testing.assert_close(
+        preprocess(exact, 32, "center"), ((exact.movedim(-1, 1) * 255).round() / 255 - mean) / std
+    )
     with pytest.raises(ValueError, match="crop must be one of center, none"):
         preprocess(picture, 32, "top")
 
@@ -93,7 +97,9 @@ def test_the_image_embedding_is_diffusers_stable_unclip_conditioning(ctx: NodeTe
     """Normalise, noise to the level, un-normalise, join the level's embedding: diffusers'
     StableUnCLIPImg2ImgPipeline.noise_image_embeddings with the checkpoint's statistics and schedule."""
     from diffusers import DDPMScheduler, StableUnCLIPImg2ImgPipeline
-    from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import StableUnCLIPImageNormalizer
+    from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import (
+        StableUnCLIPImageNormalizer,
+    )
 
     model, clip, _, vision = unclip_checkpoint_loader(ctx, UNCLIP)
     assert model.unet.config.class_embed_type == "projection" and model.image_conditioner is not None
@@ -145,7 +151,9 @@ def test_sampling_follows_the_image_and_bad_inputs_fail_clearly(ctx: NodeTestCon
     assert torch.equal(runs[0], runs[1]) and not torch.allclose(runs[0], runs[2])
     assert not torch.allclose(sample(positive), runs[0])
     # Two images stack: their sum is noised once more at level 0 (ComfyUI's merge).
-    both = unclip_conditioning(ctx, unclip_conditioning(ctx, positive, first, 1.0, 0.0)[0], second, 1.0, 0.0)[0]
+    both = unclip_conditioning(ctx, unclip_conditioning(ctx, positive, first, 1.0, 0.0)[0], second, 1.0, 0.0)[
+        0
+    ]
     assert len(both[0][1]["unclip_conditioning"]) == 2 and torch.isfinite(sample(both)).all()
 
     wide = dataclasses.replace(first, image_embeds=torch.zeros(1, 7))
@@ -169,8 +177,12 @@ def test_sdxl_takes_the_image_in_place_of_the_pooled_text(tmp_path: Path) -> Non
     (out,) = clip_vision_encode(vision_ctx, vision, image(), "center")
     (positive,) = diffusion.clip_text_encode(vision_ctx, "a cat", sdxl.clip)
     (cond,) = unclip_conditioning(vision_ctx, positive, out, 1.0, 0.0)
-    pooled = unet_kwargs(sdxl.model, cond[0][1], batch=1, latent_hw=(8, 8))["added_cond_kwargs"]["text_embeds"]
-    text = unet_kwargs(sdxl.model, positive[0][1], batch=1, latent_hw=(8, 8))["added_cond_kwargs"]["text_embeds"]
+    pooled = unet_kwargs(sdxl.model, cond[0][1], batch=1, latent_hw=(8, 8))["added_cond_kwargs"][
+        "text_embeds"
+    ]
+    text = unet_kwargs(sdxl.model, positive[0][1], batch=1, latent_hw=(8, 8))["added_cond_kwargs"][
+        "text_embeds"
+    ]
     assert pooled.shape == text.shape == (1, 24) and not torch.allclose(pooled, text)
     # At level 0 the embedding is only slightly noised (no data statistics on SDXL).
     assert torch.allclose(pooled, out.image_embeds, atol=0.05)
