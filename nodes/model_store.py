@@ -127,7 +127,7 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
             )
         if kind == "single_file" and family not in ("sd15", "sd2", "sdxl", "sdxl_refiner"):
             return "not an SD 1.x, SD 2.x, SDXL or SDXL refiner checkpoint in the original single-file layout"
-    elif folder in ("vae", "controlnet"):
+    elif folder in ("vae", "controlnet", "clip_vision"):
         if pickled:
             return f"a pickled {path.suffix} file: only .safetensors single files and diffusers folders load"
     elif folder == "loras":
