@@ -107,10 +107,15 @@ def _sd2(prediction: str, single_file: bool) -> Writer:
     return write
 
 
-def _sdxl_refiner(path: Path, seed: int, base: Path | None) -> Path:
-    from tiny_models.sdxl_refiner import write_tiny_sdxl_refiner_single_file
+def _sdxl_refiner(single_file: bool) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models import sdxl_refiner
 
-    return write_tiny_sdxl_refiner_single_file(path, seed=seed)
+        if single_file:
+            return sdxl_refiner.write_tiny_sdxl_refiner_single_file(path, seed=seed)
+        return sdxl_refiner.write_tiny_sdxl_refiner_diffusers(path, seed=seed)
+
+    return write
 
 
 def _sd21_unclip(path: Path, seed: int, base: Path | None) -> Path:
@@ -283,8 +288,16 @@ ENTRIES: tuple[TinyModel, ...] = (
         _CKPT,
         "sdxl_refiner",
         "SDXL refiner single file (sd_xl_refiner_1.0 layout: bigG only, 5 size/score ids) + NAME.config/",
-        _sdxl_refiner,
+        _sdxl_refiner(single_file=True),
         suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sdxl-refiner",
+        "diffusers",
+        _CKPT,
+        "sdxl_refiner",
+        "SDXL refiner diffusers folder (unet/, vae/, text_encoder_2/, tokenizer_2/; no text_encoder/)",
+        _sdxl_refiner(single_file=False),
     ),
     TinyModel(
         "sd21-unclip",

@@ -1,4 +1,5 @@
-"""A tiny random-weight SDXL refiner as ONE ``.safetensors`` in the layout of ``sd_xl_refiner_1.0``.
+"""A tiny random-weight SDXL refiner: ONE ``.safetensors`` in the layout of ``sd_xl_refiner_1.0``, or a
+diffusers folder as stabilityai/stable-diffusion-xl-refiner-1.0 (``write_tiny_sdxl_refiner_diffusers``).
 
 Keys as the released file has them: ``model.diffusion_model.*`` (SGM UNet names, ``label_emb`` for
 the pooled-text + size/score embedding), ``first_stage_model.*`` and ``conditioner.embedders.0.model.*``
@@ -13,7 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tiny_models.common import make_readable, save_safetensors, sidecar_config_dir, tiny_clip_vocab
+from tiny_models.common import (
+    make_readable,
+    quiet_transformers,
+    save_safetensors,
+    sidecar_config_dir,
+    tiny_clip_vocab,
+    write_json,
+)
 from tiny_models.sdxl import (
     SDXL_VAE_CONFIG,
     TIME_EMBED_DIM,
@@ -94,4 +102,41 @@ def write_tiny_sdxl_refiner_single_file(path: Path, *, seed: int = 0) -> Path:
     _write_tokenizers(config_dir)
     make_readable(path)
     make_readable(config_dir)
+    return path
+
+
+def write_tiny_sdxl_refiner_diffusers(path: Path, *, seed: int = 0) -> Path:
+    """The same weights in the layout of stabilityai/stable-diffusion-xl-refiner-1.0 (no text_encoder/)."""
+    import shutil
+    import tempfile
+
+    import diffusers
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    modules = tiny_refiner_modules(seed)
+    with quiet_transformers():
+        for name, module in modules.items():
+            module.save_pretrained(path / name, safe_serialization=True)
+    _write_scheduler(path)
+    with tempfile.TemporaryDirectory() as scratch:
+        _write_tokenizers(Path(scratch))
+        shutil.copytree(Path(scratch) / "tokenizer_2", path / "tokenizer_2", dirs_exist_ok=True)
+    write_json(
+        path / "model_index.json",
+        {
+            "_class_name": "StableDiffusionXLImg2ImgPipeline",
+            "_diffusers_version": diffusers.__version__,
+            "force_zeros_for_empty_prompt": False,
+            "requires_aesthetics_score": True,
+            "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+            "text_encoder": [None, None],
+            "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+            "tokenizer": [None, None],
+            "tokenizer_2": ["transformers", "CLIPTokenizer"],
+            "unet": ["diffusers", "UNet2DConditionModel"],
+            "vae": ["diffusers", "AutoencoderKL"],
+        },
+    )
+    make_readable(path)
     return path

@@ -36,6 +36,10 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
 def load_checkpoint(path: Path, device: str) -> Checkpoint:
     """A diffusers folder or a single ``.safetensors`` in the original SD 1.x/2.x/SDXL/refiner layout."""
     if path.is_dir():
+        if model_family(path) == "sdxl_refiner":
+            from nodes.diffusion.refiner_loading import load_refiner_diffusers
+
+            return load_refiner_diffusers(path, device)
         if sdxl_loading.is_sdxl_folder(path):
             return sdxl_loading.load_sdxl_diffusers(path, device)
         if model_family(path) == "sd2":

@@ -38,7 +38,7 @@ def load_refiner_single_file(path: Path, device: str) -> Checkpoint:
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
     from transformers import CLIPTextModelWithProjection
 
-    from nodes.diffusion.sdxl_loading import SDXL_CLIP_LAYER, _tokenizer
+    from nodes.diffusion.sdxl_loading import _tokenizer
 
     state = read_safetensors(path, "Checkpoint")
     for prefix in _PARTS.values():
@@ -60,9 +60,37 @@ def load_refiner_single_file(path: Path, device: str) -> Checkpoint:
         ) from exc
     _check_text_layers(path, state, text_encoder)
     tokenizer = _tokenizer(path, config_dir, "tokenizer_2")
+    return _assemble(unet, vae, text_encoder, tokenizer, config_dir, device)
+
+
+def load_refiner_diffusers(path: Path, device: str) -> Checkpoint:
+    """A refiner diffusers folder (stabilityai/stable-diffusion-xl-refiner-1.0: unet/, vae/,
+    text_encoder_2/, tokenizer_2/, scheduler/; no text_encoder/)."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModelWithProjection, CLIPTokenizer
+
+    for part in ("unet", "vae", "text_encoder_2", "tokenizer_2"):
+        if not (path / part).is_dir():
+            raise ValueError(f"SDXL refiner checkpoint {path.name!r} has no {part}/ folder.")
+    dtype = weights_dtype(device)
+    common: dict[str, Any] = {"local_files_only": True, "low_cpu_mem_usage": False}
+    unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype, **common)
+    vae = AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=torch.float32, **common)
+    text_encoder = CLIPTextModelWithProjection.from_pretrained(
+        path, subfolder="text_encoder_2", torch_dtype=dtype, local_files_only=True
+    )
+    tokenizer = CLIPTokenizer.from_pretrained(path, subfolder="tokenizer_2", local_files_only=True)
+    return _assemble(unet, vae, text_encoder, tokenizer, path, device)
+
+
+def _assemble(
+    unet: Any, vae: Any, text_encoder: Any, tokenizer: Any, scheduler_dir: Path, device: str
+) -> Checkpoint:
+    from nodes.diffusion.sdxl_loading import SDXL_CLIP_LAYER
+
     for module in (unet, vae, text_encoder):
         module.to(device).eval().requires_grad_(False)
-    scheduler_dir = config_dir if (config_dir / "scheduler").is_dir() else REFINER_CONFIG_DIR
     clip = ClipHandle(
         tokenizer=None,
         text_encoder=None,
@@ -70,9 +98,10 @@ def load_refiner_single_file(path: Path, device: str) -> Checkpoint:
         tokenizer_2=tokenizer,
         text_encoder_2=text_encoder,
     )
-    model = ModelHandle(
-        unet=unet, scheduler_config=scheduler_config_from(scheduler_dir), family="sdxl_refiner"
+    schedule = scheduler_config_from(
+        scheduler_dir if (scheduler_dir / "scheduler").is_dir() else REFINER_CONFIG_DIR
     )
+    model = ModelHandle(unet=unet, scheduler_config=schedule, family="sdxl_refiner")
     return Checkpoint(model=model, clip=clip, vae=vae_handle(vae))
 
 

@@ -22,12 +22,22 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from nodes.diffusion.loading import load_checkpoint
     from tiny_models.sdxl import write_tiny_sdxl_single_file
-    from tiny_models.sdxl_refiner import write_tiny_sdxl_refiner_single_file
+    from tiny_models.sdxl_refiner import (
+        write_tiny_sdxl_refiner_diffusers,
+        write_tiny_sdxl_refiner_single_file,
+    )
 
     root = tmp_path_factory.mktemp("refiner")
     refiner = write_tiny_sdxl_refiner_single_file(root / "sd_xl_refiner_1.0.safetensors", seed=0)
     base = write_tiny_sdxl_single_file(root / "sd_xl_base_1.0.safetensors", seed=0)
-    return {"refiner": load_checkpoint(refiner, "cpu"), "base": load_checkpoint(base, "cpu"), "file": refiner}
+    folder = write_tiny_sdxl_refiner_diffusers(root / "stable-diffusion-xl-refiner-1.0", seed=0)
+    return {
+        "refiner": load_checkpoint(refiner, "cpu"),
+        "base": load_checkpoint(base, "cpu"),
+        "file": refiner,
+        "folder": load_checkpoint(folder, "cpu"),
+        "folder_path": folder,
+    }
 
 
 def test_the_refiner_file_loads_to_the_writers_weights(models: dict[str, Any]) -> None:
