@@ -40,6 +40,9 @@ def model_bytes(obj: Any) -> int:
         elif isinstance(value, (tuple, list)):
             for item in value:
                 walk(item)
+        elif isinstance(value, dict):  # a checkpoint's extras (unCLIP's image tower)
+            for item in value.values():
+                walk(item)
 
     walk(obj)
     return total

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from nodes.background import specs as background_specs
+from nodes.clip_vision import specs as clip_vision_specs
 from nodes.conditioning import specs as conditioning_specs
 from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import sdxl_specs
@@ -39,6 +40,7 @@ FAMILIES = (
     text_output_specs,
     image_filter_specs,
     latent_math_specs,
+    clip_vision_specs,
 )
 
 

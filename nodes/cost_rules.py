@@ -313,9 +313,14 @@ RULES: dict[str, Rule] = {
     "LoraLoaderModelOnly": none,
     "ControlNetLoader": none,
     "UpscaleModelLoader": upscale_model_loader,
+    "unCLIPCheckpointLoader": none,
+    "CLIPVisionLoader": none,
+    # One CLIP vision pass at the tower's own size (224 px), whatever the image's size.
+    "CLIPVisionEncode": none,
     # prompts and conditioning
     "CLIPTextEncode": text_encode("text"),
     "CLIPTextEncodeSDXL": text_encode("text_g", "text_l"),
+    "CLIPTextEncodeSDXLRefiner": text_encode("text"),
     "ConditioningAverage": passthrough("conditioning_to"),
     "ConditioningCombine": combine,
     "ConditioningConcat": concat,
@@ -325,6 +330,7 @@ RULES: dict[str, Rule] = {
     "ConditioningSetMask": passthrough("conditioning"),
     "ConditioningSetTimestepRange": passthrough("conditioning"),
     "ConditioningZeroOut": passthrough("conditioning"),
+    "unCLIPConditioning": passthrough("conditioning"),
     # The control image is resized to the latent, which the sampler pays for.
     "ControlNetApply": passthrough("conditioning"),
     "ControlNetApplyAdvanced": lambda n: (_cond(n, "positive"), _cond(n, "negative")),

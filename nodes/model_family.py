@@ -8,8 +8,9 @@ formats (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) give the same table from their
 small pickled index, read by a restricted unpickler that runs no code and never
 reads tensor bytes (nodes/pickled_weights.py).
 
-Families: "sd15" (SD 1.x), "sd2", "sdxl", "sdxl_refiner", "sd_vae" (an SD/SDXL
-VAE on its own), "esrgan" (ESRGAN-style upscalers) and "unknown".
+Families: "sd15" (SD 1.x), "sd2" (SD 2.x, unCLIP too), "sdxl", "sdxl_refiner", "sd_vae" (an
+SD/SDXL VAE on its own), "esrgan" (ESRGAN-style upscalers), "clip_vision" (a CLIP image tower)
+and "unknown".
 Results are memoised per (path, mtime, size) so a store scan stays cheap.
 """
 
@@ -100,8 +101,12 @@ def _folder_family(path: Path) -> str:
 def _unet_config_family(config: dict[str, Any]) -> str:
     cross = config.get("cross_attention_dim")
     if config.get("addition_embed_type") == "text_time":
-        return "sdxl_refiner" if cross == 1280 else "sdxl"
-    if cross == 1024:
+        # The refiner's added input is bigG's pooled text (as wide as its context) + 5 size/score
+        # embeddings; the base's has 6 and CLIP-L + bigG context.
+        time_dim = int(config.get("addition_time_embed_dim") or 0)
+        refiner = config.get("projection_class_embeddings_input_dim") == (cross or 0) + 5 * time_dim
+        return "sdxl_refiner" if cross == 1280 or refiner else "sdxl"
+    if cross == 1024 or config.get("use_linear_projection"):  # SD1's transformers project with convs
         return "sd2"
     return "sd15" if cross is not None else "unknown"
 
@@ -129,6 +134,8 @@ def state_family(shapes: dict[str, Any]) -> str:
         return "sd2"
     if has("cond_stage_model.transformer."):
         return "sd15"
+    if (has("vision_model.encoder.") and not has("text_model.")) or has("visual.transformer."):
+        return "clip_vision"  # an image tower for models/clip_vision/ (transformers or OpenCLIP keys)
     if any("lora_" in k or ".lora_A." in k or ".lora.down." in k for k in keys):
         return _lora_family(keys, shapes)
     if has("control_model."):

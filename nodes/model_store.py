@@ -14,7 +14,7 @@ from nodes.background.families import family_from_name
 from nodes.model_family import model_family
 from nodes.pickled_weights import PICKLED_SUFFIXES, scan_pickled
 
-FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", "background_removal")
+FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", "background_removal", "clip_vision")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 # Folders whose models come in other file types: ONNX graphs (background removal, as rembg ships them).
 FOLDER_SUFFIXES = {"background_removal": (".onnx", ".safetensors")}
@@ -130,14 +130,6 @@ def file_identity(path: Path) -> tuple[int, int, int]:
     return (size, newest, count)
 
 
-# Families the store recognises but no checkpoint loader builds (nodes/diffusion/loading.py says the same
-# at run time); validation refuses them so a run never queues only to fail on the worker.
-UNLOADABLE_CHECKPOINT_FAMILIES = {
-    "sd2": "an SD 2.x checkpoint, which does not load yet",
-    "sdxl_refiner": "an SDXL refiner checkpoint, which does not load yet",
-}
-
-
 def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
     """Why the workers' loaders would refuse this listed model, decided without torch; None if it loads
     (or may: a file can still be broken inside, which only loading finds)."""
@@ -146,10 +138,8 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
         if refusal is not None:
             return refusal
     if folder == "checkpoints":
-        if family in UNLOADABLE_CHECKPOINT_FAMILIES and (kind == "single_file" or family == "sdxl_refiner"):
-            return UNLOADABLE_CHECKPOINT_FAMILIES[family]
-        if kind == "single_file" and family not in ("sd15", "sdxl"):
-            return "not an SD 1.x or SDXL checkpoint in the original single-file layout"
+        if kind == "single_file" and family not in ("sd15", "sd2", "sdxl", "sdxl_refiner"):
+            return "not an SD 1.x, SD 2.x, SDXL or SDXL refiner checkpoint in the original single-file layout"
     elif folder == "loras":
         if kind != "single_file":
             return "a folder: a LoRA is one weights file"

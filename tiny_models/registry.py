@@ -106,6 +106,42 @@ def _background(family: str) -> Writer:
     return write
 
 
+def _sd2(prediction: str, single_file: bool) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.sd2 import write_tiny_sd2_diffusers, write_tiny_sd2_single_file
+
+        writer = write_tiny_sd2_single_file if single_file else write_tiny_sd2_diffusers
+        return writer(path, seed=seed, prediction=prediction)
+
+    return write
+
+
+def _sdxl_refiner(single_file: bool) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models import sdxl_refiner
+
+        if single_file:
+            return sdxl_refiner.write_tiny_sdxl_refiner_single_file(path, seed=seed)
+        return sdxl_refiner.write_tiny_sdxl_refiner_diffusers(path, seed=seed)
+
+    return write
+
+
+def _sd21_unclip(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.clip_vision import write_tiny_sd21_unclip
+
+    return write_tiny_sd21_unclip(path, seed=seed)
+
+
+def _clip_vision(layout: str) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.clip_vision import write_tiny_clip_vision
+
+        return write_tiny_clip_vision(path, seed=seed, layout=layout)
+
+    return write
+
+
 @contextmanager
 def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Path]:
     """The given base checkpoint, or a tiny one of `family` written for the occasion and removed after."""
@@ -121,6 +157,7 @@ _CHECKPOINT_FILES = (".safetensors", ".ckpt")  # a .ckpt: torch.save of {"state_
 _LORA_FILES = (".safetensors", ".pt", ".pth")
 _LABELS = {"sd15": "SD 1.5", "sdxl": "SDXL"}
 _CKPT = "checkpoints"
+_SD2_SINGLE = "single file, original ldm keys (OpenCLIP ViT-H text) + NAME.config/"
 
 ENTRIES: tuple[TinyModel, ...] = (
     TinyModel(
@@ -260,6 +297,60 @@ ENTRIES: tuple[TinyModel, ...] = (
             ("birefnet", "birefnet", "BiRefNet", "input_image [1,3,1024,1024], 1 logits output"),
             ("rmbg14", "rmbg14", "BRIA RMBG-1.4 (model.onnx)", "input [1,3,1024,1024], 1 output"),
             ("rmbg2", "rmbg2", "BRIA RMBG-2.0 (model.onnx)", "pixel_values [N,3,1024,1024], 1 output"),
+        )
+    ),
+    *(
+        TinyModel(
+            family,
+            layout,
+            _CKPT,
+            "sd2",
+            f"SD 2.1 {label} {_SD2_SINGLE if one else 'diffusers folder'}",
+            _sd2(prediction, one),
+            suffixes=_SAFETENSORS if one else (),
+        )
+        for family, prediction, label in (("sd2", "eps", "512 (eps)"), ("sd2-v", "v", "768 (v-prediction)"))
+        for layout, one in (("single-file", True), ("diffusers", False))
+    ),
+    TinyModel(
+        "sdxl-refiner",
+        "single-file",
+        _CKPT,
+        "sdxl_refiner",
+        "SDXL refiner single file (sd_xl_refiner_1.0 layout: bigG only, 5 size/score ids) + NAME.config/",
+        _sdxl_refiner(single_file=True),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sdxl-refiner",
+        "diffusers",
+        _CKPT,
+        "sdxl_refiner",
+        "SDXL refiner diffusers folder (unet/, vae/, text_encoder_2/, tokenizer_2/; no text_encoder/)",
+        _sdxl_refiner(single_file=False),
+    ),
+    TinyModel(
+        "sd21-unclip",
+        "single-file",
+        _CKPT,
+        "sd2",
+        "SD 2.1 unCLIP single file (sd21-unclip-h layout: embedder.model.visual.*, noise_augmentor.*)",
+        _sd21_unclip,
+        suffixes=_SAFETENSORS,
+    ),
+    *(
+        TinyModel(
+            "clip-vision",
+            layout.replace("_", "-"),
+            "clip_vision",
+            "clip_vision",
+            f"CLIP vision tower for models/clip_vision/, {label} + NAME.config/config.json",
+            _clip_vision(layout),
+            suffixes=_SAFETENSORS,
+        )
+        for layout, label in (
+            ("transformers", "transformers keys (vision_model.*, as clip_vision_g ships)"),
+            ("open_clip", "OpenCLIP keys (visual.transformer.resblocks.N ...)"),
         )
     ),
 )

@@ -90,6 +90,8 @@ def prepare(
         raise ValueError(f"Conditioning {name!r} is empty.")
     entries = []
     for embeddings, extras in conditioning:
+        # Which side an entry is on, for inputs whose default differs by side (the refiner's score).
+        extras = {"prompt_type": name, **extras}
         region = _region(extras, latent_shape, device)
         first, final = math.inf, -math.inf
         if "start_percent" in extras or "end_percent" in extras:

@@ -21,6 +21,9 @@ class ModelHandle:
     # nodes.sampling.model_sampling.ModelSampling: how outputs, sigmas and timesteps relate. None: the
     # discrete schedule of scheduler_config (SD 1.x/SDXL); ModelSampling* nodes and flow families set it.
     model_sampling: Any = None
+    # unCLIP (nodes/clip_vision/unclip.py): turns unCLIPConditioning's image embeddings into the UNet's
+    # class labels; None for models without image conditioning.
+    image_conditioner: Any = None
 
 
 @dataclass(frozen=True)

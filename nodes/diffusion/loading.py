@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nodes.diffusion import sdxl_loading
+from nodes.diffusion import sd2_loading, sdxl_loading
 from nodes.diffusion.assembly import assemble_checkpoint
 from nodes.diffusion.handles import Checkpoint
 from nodes.diffusion.model_files import weights_dtype
@@ -34,20 +34,25 @@ def load_diffusers_checkpoint(path: Path, device: str) -> Checkpoint:
 
 
 def load_checkpoint(path: Path, device: str) -> Checkpoint:
-    """A diffusers folder or a single ``.safetensors``/``.ckpt`` in the original SD/SDXL layout."""
+    """A diffusers folder, or a single ``.safetensors``/``.ckpt`` in the original SD 1.x/2.x/SDXL/refiner
+    layout."""
     if path.is_dir():
+        if model_family(path) == "sdxl_refiner":
+            from nodes.diffusion.refiner_loading import load_refiner_diffusers
+
+            return load_refiner_diffusers(path, device)
         if sdxl_loading.is_sdxl_folder(path):
             return sdxl_loading.load_sdxl_diffusers(path, device)
+        if model_family(path) == "sd2":
+            return sd2_loading.load_sd2_diffusers(path, device)
         return load_diffusers_checkpoint(path, device)
     family = model_family(path)  # read from the file's tensor table: .safetensors or a pickle
     if family == "sdxl":
         return sdxl_loading.load_sdxl_single_file(path, device)
-    if family in UNSUPPORTED_FAMILIES:
-        raise ValueError(
-            f"Checkpoint {path.name!r} is {UNSUPPORTED_FAMILIES[family]}, which does not load yet."
-        )
+    if family == "sd2":
+        return sd2_loading.load_sd2_single_file(path, device)
+    if family == "sdxl_refiner":
+        from nodes.diffusion.refiner_loading import load_refiner_single_file
+
+        return load_refiner_single_file(path, device)
     return load_single_file_checkpoint(path, device)
-
-
-# Families the store recognises (GET /v1/models lists them) but no loader builds yet.
-UNSUPPORTED_FAMILIES = {"sd2": "an SD 2.x checkpoint", "sdxl_refiner": "an SDXL refiner checkpoint"}

@@ -39,7 +39,8 @@ def vae_loader(ctx: NodeContext, vae_name: str) -> tuple[VaeHandle]:
 
 def clip_set_last_layer(ctx: NodeContext, clip: ClipHandle, stop_at_clip_layer: int) -> tuple[ClipHandle]:
     # A new handle over the same cached modules: no reload, and the cached handle stays as it was.
-    layers = clip.text_encoder.config.num_hidden_layers
+    # The SDXL refiner's CLIP has its second (bigG) encoder only.
+    layers = (clip.text_encoder or clip.text_encoder_2).config.num_hidden_layers
     if not -layers <= stop_at_clip_layer <= -1:
         # ComfyUI silently falls back to the last layer here; we say so instead (validate, never correct).
         raise ValueError(

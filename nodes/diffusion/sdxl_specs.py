@@ -1,9 +1,10 @@
-"""Schemas of the SDXL-only nodes (CLIPTextEncodeSDXL); SDXL checkpoints load via CheckpointLoaderSimple."""
+"""Schemas of the SDXL-only nodes (CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner); SDXL checkpoints and the
+refiner load via CheckpointLoaderSimple."""
 
 from __future__ import annotations
 
 from nodes.comfy_v3 import V3NodeSpec
-from nodes.schema import CLIP, CONDITIONING, INT, STRING, InputSpec, OutputSpec
+from nodes.schema import CLIP, CONDITIONING, FLOAT, INT, STRING, InputSpec, OutputSpec
 
 
 def _size(name: str, default: int) -> InputSpec:
@@ -30,6 +31,19 @@ SPECS = (
             _size("target_height", 1024),
             _prompt("text_g"),
             _prompt("text_l"),
+        ),
+        outputs=(OutputSpec(CONDITIONING),),
+    ),
+    V3NodeSpec(
+        class_type="CLIPTextEncodeSDXLRefiner",
+        category="advanced/conditioning",
+        impl="nodes.diffusion.sdxl_text:clip_text_encode_sdxl_refiner",
+        inputs=(
+            InputSpec("ascore", FLOAT, default=6.0, min=0.0, max=1000.0, step=0.01),
+            _size("width", 1024),
+            _size("height", 1024),
+            _prompt("text"),
+            InputSpec("clip", CLIP),
         ),
         outputs=(OutputSpec(CONDITIONING),),
     ),

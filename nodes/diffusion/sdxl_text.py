@@ -1,4 +1,4 @@
-"""SDXL text encoding: CLIPTextEncode on an SDXL CLIP, and CLIPTextEncodeSDXL.
+"""SDXL text encoding: CLIPTextEncode on an SDXL (or refiner) CLIP, CLIPTextEncodeSDXL(Refiner).
 
 As in ComfyUI and diffusers' StableDiffusionXLPipeline, both encoders read the
 layer that CLIPSetLastLayer picks (the penultimate by default) WITHOUT the final
@@ -8,6 +8,9 @@ bigG's projected end-of-text embedding (``text_embeds``), always from its last
 layer. Long prompts go in 75-token windows per encoder; when the two prompts
 need different numbers of windows, the shorter side gets empty-prompt windows
 so the two line up, as ComfyUI does. The pooled output is the first window's.
+
+The refiner's CLIP has bigG only (no CLIP-L): its embeddings are bigG's layer alone, and
+CLIPTextEncodeSDXLRefiner's aesthetic score and size ride along like CLIPTextEncodeSDXL's sizes.
 
 CLIPTextEncodeSDXL's sizes ride along in the conditioning's extras and become
 the UNet's ``time_ids`` at sampling time (unet_inputs.py).
@@ -66,6 +69,8 @@ def encode_sdxl(
     clip: ClipHandle, *, text_g: str, text_l: str, device: str, check: Callable[[], None] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(embeddings [1, 77 * windows, width_l + width_g], pooled [1, projection_dim]) for the two prompts."""
+    if clip.text_encoder is None:  # the SDXL refiner: bigG alone
+        return _encode_g(clip, text_g, device, check)
     windows_l = _windows(clip.tokenizer, text_l, check)
     windows_g = _windows(clip.tokenizer_2, text_g, check)
     count = max(len(windows_l), len(windows_g))
@@ -83,6 +88,37 @@ def encode_sdxl(
             hidden.append(torch.cat([layer_l, layer_g.to(layer_l.dtype)], dim=-1))
             if pooled is None:
                 pooled = out_g.text_embeds
+    assert pooled is not None, "a prompt always has at least one window"
+    return torch.cat(hidden, dim=1), pooled
+
+
+def clip_text_encode_sdxl_refiner(
+    ctx: NodeContext, ascore: float, width: int, height: int, text: str, clip: ClipHandle
+) -> tuple[Conditioning]:
+    """The refiner's prompt with its aesthetic score and image size (refiner_loading.refiner_kwargs)."""
+    if clip.text_encoder_2 is None:
+        raise ValueError(
+            "CLIPTextEncodeSDXLRefiner needs an SDXL refiner's CLIP (OpenCLIP bigG); this CLIP has none. "
+            "Load sd_xl_refiner_1.0 (or an SDXL checkpoint), or use CLIPTextEncode."
+        )
+    embeddings, pooled = encode_sdxl(
+        clip, text_g=text, text_l=text, device=ctx.device, check=ctx.check_cancelled
+    )
+    extras = {"pooled_output": pooled, "aesthetic_score": ascore, "width": width, "height": height}
+    return ([[embeddings, extras]],)
+
+
+def _encode_g(
+    clip: ClipHandle, text: str, device: str, check: Callable[[], None] | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """bigG alone (the refiner): its chosen layer, no final norm, as in encode_sdxl."""
+    hidden, pooled = [], None
+    with patched(clip.text_encoder_2, clip.patches, role="text_encoder_2") as encoder_g:
+        for chunk in _windows(clip.tokenizer_2, text, check):
+            out = encoder_g(_row(clip.tokenizer_2, chunk, device), output_hidden_states=True)
+            hidden.append(out.hidden_states[clip.last_layer])
+            if pooled is None:
+                pooled = out.text_embeds
     assert pooled is not None, "a prompt always has at least one window"
     return torch.cat(hidden, dim=1), pooled
 

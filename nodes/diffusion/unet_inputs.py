@@ -14,6 +14,17 @@ def unet_kwargs(
     """
     if model.family == "sd15":
         return {}
+    if model.family == "sd2":
+        if model.image_conditioner is None:
+            return {}
+        # unCLIP: unCLIPConditioning's image embeddings, noised, as the UNet's class labels.
+        return {
+            "class_labels": model.image_conditioner.class_labels(extras, batch=batch, dtype=model.unet.dtype)
+        }
+    if model.family == "sdxl_refiner":
+        from nodes.diffusion.refiner_loading import refiner_kwargs
+
+        return refiner_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
     if model.family == "sdxl":
         return sdxl_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
@@ -34,6 +45,7 @@ def sdxl_kwargs(
     pooled = extras.get("pooled_output")
     time_dims = 6 * int(unet.config.addition_time_embed_dim)
     expected = int(unet.config.projection_class_embeddings_input_dim) - time_dims
+    pooled = image_pooled_or(extras, expected, pooled)
     if pooled is None:
         raise ValueError(
             "An SDXL model needs a pooled text embedding in every conditioning: encode prompts with an "
@@ -59,3 +71,12 @@ def sdxl_kwargs(
         pooled = pooled[torch.arange(batch) % pooled.shape[0]]
     time_ids = torch.tensor([sizes], dtype=unet.dtype).expand(batch, -1)
     return {"added_cond_kwargs": {"text_embeds": pooled, "time_ids": time_ids}}
+
+
+def image_pooled_or(extras: dict[str, Any], width: int, pooled: Any) -> Any:
+    """unCLIPConditioning's image embedding in place of the pooled text on SDXL (ComfyUI's "revision")."""
+    if not extras.get("unclip_conditioning"):
+        return pooled
+    from nodes.clip_vision.unclip import image_pooled
+
+    return image_pooled(extras, width)

@@ -218,7 +218,7 @@ def test_a_malformed_header_is_unknown_whatever_it_breaks(tmp_path: Path) -> Non
     assert model_family(deep) == "unknown"
 
 
-def test_sd2_and_refiner_files_are_refused_before_anything_loads(tmp_path: Path) -> None:
+def test_sd2_and_refiner_files_without_a_unet_fail_clearly_before_anything_loads(tmp_path: Path) -> None:
     from nodes.diffusion.loading import load_checkpoint
 
     for name, key, what in (
@@ -226,5 +226,5 @@ def test_sd2_and_refiner_files_are_refused_before_anything_loads(tmp_path: Path)
         ("refiner.safetensors", "conditioner.embedders.0.model.text_projection", "SDXL refiner"),
     ):
         write_fake_safetensors(tmp_path / name, {key: [4, 4]})
-        with pytest.raises(ValueError, match=f"is an {what} checkpoint, which does not load yet"):
+        with pytest.raises(ValueError, match=f"{what} checkpoint {name!r} has no model.diffusion_model"):
             load_checkpoint(tmp_path / name, "cpu")

@@ -35,27 +35,24 @@ def test_the_listing_says_which_models_load_and_why_not(tmp_path: Path) -> None:
         listed["sd15.safetensors"]["loadable"] is True
         and "notLoadableReason" not in listed["sd15.safetensors"]
     )
+    # SD 2.x and SDXL refiner files load (nodes/diffusion/sd2_loading.py, refiner_loading.py).
     assert {name for name, entry in listed.items() if not entry["loadable"]} == {
-        "sd2.safetensors",
-        "refiner.safetensors",
         "upscaler-here.safetensors",
         "old.ckpt",
     }
     assert "not a readable torch weights file" in str(listed["old.ckpt"]["notLoadableReason"])
-    assert "SD 2.x" in str(listed["sd2.safetensors"]["notLoadableReason"])
 
 
 def test_a_graph_naming_an_unloadable_model_gets_one_issue_per_input(tmp_path: Path) -> None:
     models = store(tmp_path)
     registry = default_registry()
-    for name in ("sd15.safetensors",):
+    for name in ("sd15.safetensors", "sd2.safetensors", "refiner.safetensors"):
         graph = text_to_image()
         graph["4"]["inputs"]["ckpt_name"] = name
         assert unloadable_model_issues(graph, registry, models) == []
     for name, why in (
         ("old.ckpt", "not a readable torch weights file"),
-        ("sd2.safetensors", "SD 2.x"),
-        ("refiner.safetensors", "refiner"),
+        ("upscaler-here.safetensors", "not an SD 1.x"),
     ):
         graph = text_to_image()
         graph["4"]["inputs"]["ckpt_name"] = name

@@ -71,6 +71,10 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
 
         model = load_background_removal_model(path, path.name, "cpu")
         assert model.family.name == entry.store_family  # the graph's signature agrees with the name
+    elif entry.folder == "clip_vision":
+        from nodes.clip_vision.loading import load_clip_vision
+
+        assert load_clip_vision(path, "cpu").model.config.projection_dim > 0
     else:
         from nodes.upscale.loading import load_upscale_model
 
