@@ -1,0 +1,74 @@
+"""One sampling run: noise the LATENT, step a sampler function along sigmas, hand back the LATENT.
+
+Shared by KSampler/KSamplerAdvanced (nodes/diffusion/ops.py) and SamplerCustom(Advanced)
+(nodes/custom_sampling/ops.py). ComfyUI's order: x = noise_scaling(sigmas[0], noise, latent,
+max_denoise) (noise of variance sigma^2 + 1 on a full-strength first step of a discrete model),
+the sampler runs on a Denoiser, and the final x goes through inverse_noise_scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nodes.context import NodeContext
+from nodes.diffusion.patching import patched
+from nodes.sampling.denoiser import Denoiser
+from nodes.sampling.guiders import Guider
+from nodes.sampling.noise_inputs import max_denoise, noise_mask
+from nodes.sampling.samplers import SamplerRun, sampler_function
+
+
+@dataclass(frozen=True)
+class SamplerChoice:
+    """A SAMPLER value: a sampler name and its options (KSamplerSelect, the Sampler* nodes)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SampleResult:
+    samples: torch.Tensor  # the final latent (CPU)
+    denoised: torch.Tensor | None  # the last step's clean-latent prediction (CPU), None if no step ran
+
+
+@torch.inference_mode()
+def sample(
+    ctx: NodeContext,
+    guider: Guider,
+    sampler: SamplerChoice,
+    sigmas: torch.Tensor,
+    latent_image: dict[str, Any],
+    noise: torch.Tensor,
+    seed: int,
+) -> SampleResult:
+    """Denoise latent_image["samples"] along `sigmas` (descending) starting from `noise` (zeros: none)."""
+    fn = sampler_function(sampler.name)  # an unknown name fails before anything runs
+    latent = latent_image["samples"].float()
+    if len(sigmas) <= 1:
+        return SampleResult(latent.clone(), None)  # no step: ComfyUI returns the latent as it came
+    device = ctx.device
+    ms = guider.model_sampling
+    sigmas = sigmas.float().to(device)
+    mask = noise_mask(latent_image, device)
+    latent_on, noise_on = latent.to(device), noise.float().to(device)
+    x = ms.noise_scaling(sigmas[0], noise_on, latent_on, max_denoise=max_denoise(ms, sigmas))
+    denoiser = Denoiser(guider, latent_on, device, mask=mask, noise=noise_on)
+    total = len(sigmas) - 1
+    last: dict[str, torch.Tensor] = {}
+
+    def callback(i: int, _x: torch.Tensor, denoised: torch.Tensor) -> None:
+        last["x0"] = denoised
+        ctx.progress(min(i + 1, total), total)
+        ctx.check_cancelled()
+
+    ctx.check_cancelled()
+    # Checked once per step here: the worker's per-module checks would only slow the steps down.
+    with ctx.stepwise(), patched(guider.model.unet, guider.model.patches, role="unet"):
+        x = fn(denoiser, x, sigmas, SamplerRun(seed=seed, callback=callback), **sampler.options)
+    x = ms.inverse_noise_scaling(sigmas[-1], x)
+    denoised = last.get("x0")
+    return SampleResult(x.cpu(), denoised.cpu() if denoised is not None else None)
