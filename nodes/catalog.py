@@ -6,6 +6,7 @@ from functools import cache
 
 from nodes.conditioning import specs as conditioning_specs
 from nodes.controlnet import specs as controlnet_specs
+from nodes.custom_sampling import specs as custom_sampling_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
@@ -25,6 +26,7 @@ FAMILIES = (
     lora_specs,
     upscale_specs,
     sdxl_specs,
+    custom_sampling_specs,
 )
 
 

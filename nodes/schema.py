@@ -28,6 +28,11 @@ IMAGE = "IMAGE"
 MASK = "MASK"
 CONTROL_NET = "CONTROL_NET"
 UPSCALE_MODEL = "UPSCALE_MODEL"
+# Custom sampling (nodes/custom_sampling): a sampler choice, a sigma schedule, a guider, a noise source.
+SAMPLER = "SAMPLER"
+SIGMAS = "SIGMAS"
+GUIDER = "GUIDER"
+NOISE = "NOISE"
 ANY = "*"
 
 

@@ -8,6 +8,7 @@ the sampler runs on a Denoiser, and the final x goes through inverse_noise_scali
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,11 +46,14 @@ def sample(
     noise: torch.Tensor,
     seed: int,
 ) -> SampleResult:
-    """Denoise latent_image["samples"] along `sigmas` (descending) starting from `noise` (zeros: none)."""
+    """Denoise latent_image["samples"] along `sigmas` (descending) starting from `noise` (zeros: none).
+
+    A single sigma runs no step: the latent comes back noised to it (ComfyUI's behaviour)."""
     fn = sampler_function(sampler.name)  # an unknown name fails before anything runs
+    check_options(sampler.name, sampler.options)
     latent = latent_image["samples"].float()
-    if len(sigmas) <= 1:
-        return SampleResult(latent.clone(), None)  # no step: ComfyUI returns the latent as it came
+    if len(sigmas) == 0:
+        return SampleResult(latent.clone(), None)  # no schedule: ComfyUI returns the latent as it came
     device = ctx.device
     ms = guider.model_sampling
     sigmas = sigmas.float().to(device)
@@ -72,3 +76,13 @@ def sample(
     x = ms.inverse_noise_scaling(sigmas[-1], x)
     denoised = last.get("x0")
     return SampleResult(x.cpu(), denoised.cpu() if denoised is not None else None)
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse options the sampler function does not take (a Sampler* node and its function must agree)."""
+    params = inspect.signature(sampler_function(name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise ValueError(f"Sampler {name!r} takes no option {', '.join(map(repr, unknown))}.")
