@@ -73,6 +73,10 @@ def sample(
     # Checked once per step here: the worker's per-module checks would only slow the steps down.
     with ctx.stepwise(), patched(guider.model.unet, guider.model.patches, role="unet"):
         x = fn(denoiser, x, sigmas, SamplerRun(seed=seed, callback=callback), **sampler.options)
+    if mask is not None and float(sigmas[-1]) == 0.0:
+        # At sigma 0 the kept region is the original exactly (the sampler's arithmetic lands there
+        # only up to float rounding, which would make the result depend on the seed).
+        x = x * mask + latent_on * (1.0 - mask)
     x = ms.inverse_noise_scaling(sigmas[-1], x)
     denoised = last.get("x0")
     return SampleResult(x.cpu(), denoised.cpu() if denoised is not None else None)
