@@ -23,11 +23,12 @@ weighted per cell, as ComfyUI does:
   current sigma lies between the model's ``percent_to_sigma`` of the two, as
   ComfyUI maps percents onto the model's noise schedule (discrete or flow).
 
-Each side's prediction is the network's raw output (noise, v or velocity);
-nodes/sampling/denoiser.py turns it into the clean-latent prediction with the
-model's ModelSampling and combines the sides (CFG) there.
-Cells that no entry covers get a zero raw output. The common case, one full-size
-entry per side, runs all sides as one batch.
+For sampling (nodes/sampling/denoiser.py) each entry's network output is
+turned into its clean-latent prediction (x0) with the model's ModelSampling
+before the average, as ComfyUI averages: cells that no entry covers predict a
+zero latent. Without the latent (`predict_noise`, a probe for tests) the raw
+outputs are averaged and uncovered cells get a zero raw output.
+The common case, one full-size entry per side, runs all sides as one batch.
 """
 
 from __future__ import annotations
@@ -138,14 +139,19 @@ def predict_outputs(
     *,
     sigma: torch.Tensor,
     model_sampling: ModelSampling,
+    x: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
-    """Each side's raw network output for the model input `x_in` at timestep `t` (noise level
-    `sigma`), float32; entries outside their part of sampling are left out."""
+    """Each side's prediction for the model input `x_in` at timestep `t` (noise level `sigma`), float32;
+    entries outside their part of sampling are left out.
+
+    Without `x`: the network's raw output. With `x` (the latent `x_in` was made from): each entry's
+    output is turned into its clean-latent prediction before the per-cell average, as ComfyUI averages,
+    so cells no entry covers predict a zero latent."""
     active = [[entry for entry in side if entry.active(sigma, model_sampling)] for side in sides]
-    step = _Step(t, sigma, model_sampling)
+    step = _Step(t, sigma, model_sampling, x)
     if len(active) > 1 and _batchable(active):
         stacked = _call_unet(model, torch.cat([x_in] * len(active)), step, [side[0] for side in active])
-        return list(stacked.chunk(len(active)))
+        return [step.output(chunk, x) for chunk in stacked.chunk(len(active))]
     return [_side(model, x_in, step, side) for side in active]
 
 
@@ -174,17 +180,22 @@ class _Step:
     t: torch.Tensor
     sigma: torch.Tensor
     model_sampling: ModelSampling
+    x: torch.Tensor | None = None  # set: predictions are clean latents
+
+    def output(self, raw: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
+        return raw if x is None else self.model_sampling.denoised(self.sigma, raw, x)
 
 
 def _side(model: Any, x_in: torch.Tensor, step: _Step, entries: list[Entry]) -> torch.Tensor:
     if len(entries) == 1 and entries[0].region.whole:
         # One entry over everything: the weighted average is the prediction itself, whatever its strength.
-        return _call_unet(model, x_in, step, entries)
+        return step.output(_call_unet(model, x_in, step, entries), step.x)
     total = torch.zeros_like(x_in, dtype=torch.float32)
     count = torch.full_like(total, 1e-37)
     for entry in entries:
         region = entry.region
-        pred = _call_unet(model, region.crop(x_in), step, [entry], latent_hw=tuple(x_in.shape[-2:]))
+        raw = _call_unet(model, region.crop(x_in), step, [entry], latent_hw=tuple(x_in.shape[-2:]))
+        pred = step.output(raw, None if step.x is None else region.crop(step.x))
         region.crop(total).add_(pred * region.weight)
         region.crop(count).add_(region.weight.expand_as(pred))
     return total / count

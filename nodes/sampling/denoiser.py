@@ -2,8 +2,9 @@
 
 Each call feeds the network the model's input for `x` at `sigma` (ModelSampling.model_input) and the
 timestep ComfyUI gives it (ModelSampling.timestep: for discrete models the nearest training
-timestep), gets every needed conditioning's raw output from guidance.py, turns each into x0
-(ModelSampling.denoised) and lets the Guider combine them.
+timestep), gets every needed conditioning's clean-latent prediction from guidance.py (each
+network output turned into x0 with ModelSampling.denoised, then averaged over areas) and lets the
+Guider combine them.
 
 A LATENT with a noise mask is inpainted as ComfyUI does: before each call the kept region
 (mask 0) of the network's input is the original latent noised to the current sigma with the run's
@@ -54,15 +55,16 @@ class Denoiser:
         if self.mask is not None:
             kept = ms.noise_scaling(sigma, self.noise, self.original)
             x = x * self.mask + kept * (1.0 - self.mask)
-        raw = guidance.predict_outputs(
+        predictions = guidance.predict_outputs(
             self.model,
             ms.model_input(sigma, x),
             ms.timestep(sigma.to(x.device)),
             [self.entries[name] for name in self.names],
             sigma=sigma,
             model_sampling=ms,
+            x=x,
         )
-        x0 = {name: ms.denoised(sigma, out, x) for name, out in zip(self.names, raw, strict=True)}
+        x0 = dict(zip(self.names, predictions, strict=True))
         denoised, uncond = self.guider.combine(x0)
         if self.mask is not None:
             denoised = denoised * self.mask + self.original * (1.0 - self.mask)

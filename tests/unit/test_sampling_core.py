@@ -19,6 +19,7 @@ from nodes.sampling.model_sampling import ModelSampling, model_sampling_of
 from nodes.sampling.schedules import schedule_sigmas
 from tests.support import sampling
 from tests.support.comfy_sigmas import SD15_NOISE_SCHEDULE, model_sigmas
+from tests.unit.test_latent_ops import CTX as CTX_REGIONS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -147,3 +148,18 @@ def test_timestep_ranges_follow_the_models_own_percent_to_sigma(checkpoint, prom
     sd = ModelSampling.discrete(SD15_NOISE_SCHEDULE)
     assert entry.active(torch.tensor(sd.percent_to_sigma(0.6)), sd)
     assert not entry.active(torch.tensor(sd.percent_to_sigma(0.4)), sd)
+
+
+@torch.inference_mode()
+def test_areas_average_clean_latent_predictions_and_uncovered_cells_predict_zero(checkpoint, prompts):
+    from nodes.conditioning import ops_regions
+
+    # A 64x48-pixel latent (6x8 cells); the entry covers the top 3 rows only.
+    (top,) = ops_regions.conditioning_set_area(
+        CTX_REGIONS, prompts[0], width=64, height=24, x=0, y=0, strength=1.0
+    )
+    guider = Guider(checkpoint.model, {"positive": top}, "basic")
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(4)) * 2.0
+    out = Denoiser(guider, torch.zeros(SHAPE), "cpu")(x, torch.tensor(2.0))
+    assert torch.count_nonzero(out[:, :, 3:]) == 0  # ComfyUI: no entry, a zero clean latent
+    assert torch.count_nonzero(out[:, :, :3]) > 0
