@@ -112,11 +112,9 @@ def test_controlnet_workflow_follows_its_hint(api) -> None:
 
 def test_sdxl_turbo_with_sampler_custom(api) -> None:
     # ComfyUI's SDXL Turbo example: SDTurboScheduler (1 step), KSamplerSelect, SamplerCustom at cfg 1.
-    from nodes.sampling.names import IMPLEMENTED_SAMPLERS
+    from tests.support.sampling import exported_sdxl_turbo
 
-    graph = exported("sdxl_turbo")
-    if "euler_ancestral" not in IMPLEMENTED_SAMPLERS:  # posted unchanged once it is implemented
-        graph["14"]["inputs"]["sampler_name"] = "euler"
+    graph = exported_sdxl_turbo(exported("sdxl_turbo"))
     turbo = pixels(run(api, graph), "27")[0]
     assert turbo.shape == (512, 512, 3) and turbo.std() > 0
     reseeded = json.loads(json.dumps(graph))

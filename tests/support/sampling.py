@@ -63,3 +63,11 @@ def needs_samplers(*names: str) -> pytest.MarkDecorator:
 def sampler_params(*names: str) -> list[Any]:
     """Parametrize values, one per sampler name, each skipped until that sampler is implemented."""
     return [pytest.param(name, marks=needs_samplers(name)) for name in names]
+
+
+def exported_sdxl_turbo(graph: dict[str, Any]) -> dict[str, Any]:
+    """ComfyUI's SDXL Turbo export (comfyui_workflows/sdxl_turbo.json) as it can run today: posted
+    unchanged once euler_ancestral is implemented, with its KSamplerSelect on euler until then."""
+    if "euler_ancestral" not in IMPLEMENTED_SAMPLERS:
+        graph["14"]["inputs"]["sampler_name"] = "euler"
+    return graph
