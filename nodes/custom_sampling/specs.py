@@ -34,8 +34,16 @@ from nodes.schema import (
 )
 
 SIGMA_OPS = "nodes.custom_sampling.ops_sigmas"
-SEED = {"default": 0, "min": 0, "max": 18446744073709551615, "options": {"control_after_generate": True}}
-CFG = {"default": 8.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01}
+
+
+def seed_input(name: str) -> InputSpec:
+    return InputSpec(
+        name, INT, default=0, min=0, max=18446744073709551615, options={"control_after_generate": True}
+    )
+
+
+def cfg_input(name: str) -> InputSpec:
+    return InputSpec(name, FLOAT, default=8.0, min=0.0, max=100.0, step=0.1, round=0.01)
 
 
 def _scheduler(class_type: str, impl: str, *inputs: InputSpec) -> NodeSpec:
@@ -160,8 +168,8 @@ SAMPLING_SPECS = (
         inputs=(
             InputSpec("model", MODEL),
             InputSpec("add_noise", BOOLEAN, default=True),
-            InputSpec("noise_seed", INT, **SEED),
-            InputSpec("cfg", FLOAT, **CFG),
+            seed_input("noise_seed"),
+            cfg_input("cfg"),
             InputSpec("positive", CONDITIONING),
             InputSpec("negative", CONDITIONING),
             InputSpec("sampler", SAMPLER),
@@ -189,7 +197,7 @@ SAMPLING_SPECS = (
         "cfg_guider",
         InputSpec("positive", CONDITIONING),
         InputSpec("negative", CONDITIONING),
-        InputSpec("cfg", FLOAT, **CFG),
+        cfg_input("cfg"),
     ),
     _guider(
         "DualCFGGuider",
@@ -197,15 +205,15 @@ SAMPLING_SPECS = (
         InputSpec("cond1", CONDITIONING),
         InputSpec("cond2", CONDITIONING),
         InputSpec("negative", CONDITIONING),
-        InputSpec("cfg_conds", FLOAT, **CFG),
-        InputSpec("cfg_cond2_negative", FLOAT, **CFG),
+        cfg_input("cfg_conds"),
+        cfg_input("cfg_cond2_negative"),
         InputSpec("style", COMBO, choices=("regular", "nested")),
     ),
     NodeSpec(
         class_type="RandomNoise",
         category=f"{CATEGORY}/noise",
         impl=f"{OPS}:random_noise",
-        inputs=(InputSpec("noise_seed", INT, **SEED),),
+        inputs=(seed_input("noise_seed"),),
         outputs=(OutputSpec(NOISE),),
     ),
     CustomSamplingSpec(

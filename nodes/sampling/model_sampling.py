@@ -102,9 +102,8 @@ class ModelSampling:
     def discrete(
         cls, noise_schedule: dict[str, Any], prediction: Prediction | None = None, *, zsnr: bool = False
     ) -> ModelSampling:
-        kind = prediction or {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}.get(
-            str(noise_schedule.get("prediction_type", "epsilon")), "eps"
-        )
+        types: dict[str, Prediction] = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}
+        kind = prediction or types.get(str(noise_schedule.get("prediction_type", "epsilon")), "eps")
         table = discrete_sigmas(noise_schedule, zsnr=zsnr)
         if kind == "lcm":
             stride = len(table) // LCM_ORIGINAL_STEPS
