@@ -163,3 +163,18 @@ def test_areas_average_clean_latent_predictions_and_uncovered_cells_predict_zero
     out = Denoiser(guider, torch.zeros(SHAPE), "cpu")(x, torch.tensor(2.0))
     assert torch.count_nonzero(out[:, :, 3:]) == 0  # ComfyUI: no entry, a zero clean latent
     assert torch.count_nonzero(out[:, :, :3]) > 0
+
+
+def test_ksampler_sigmas_follow_comfyuis_rules() -> None:
+    from nodes.diffusion.ops import ksampler_sigmas
+
+    ms = ModelSampling.discrete(SD15_NOISE_SCHEDULE)
+    assert torch.equal(ksampler_sigmas(ms, "euler", "karras", 4), schedule_sigmas(ms, "karras", 4))
+    # denoise < 1: the last steps of int(steps / denoise); denoise 0: nothing to run.
+    assert torch.equal(ksampler_sigmas(ms, "euler", "karras", 4, 0.3), schedule_sigmas(ms, "karras", 13)[-5:])
+    assert len(ksampler_sigmas(ms, "euler", "karras", 4, 0.0)) == 0
+    # dpm_2, dpm_2_ancestral, uni_pc(_bh2): one more step, the second-to-last sigma dropped.
+    five = schedule_sigmas(ms, "normal", 5)
+    for name in ("dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"):
+        sigmas = ksampler_sigmas(ms, name, "normal", 4)
+        assert len(sigmas) == 5 and torch.equal(sigmas, torch.cat([five[:-2], five[-1:]]))
