@@ -31,6 +31,7 @@ class Denoiser:
         *,
         mask: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        need_uncond: bool = False,
     ) -> None:
         self.guider = guider
         self.model = guider.model
@@ -40,7 +41,7 @@ class Denoiser:
         if "negative" in conds and "positive" in conds:
             # ControlNetApply's controls steer the negative side too (ComfyUI's rule).
             conds["negative"] = guidance.with_uncond_controls(conds["positive"], conds["negative"])
-        self.names = guider.needed()
+        self.names = guider.needed(uncond=need_uncond)
         self.entries: dict[str, list[Any]] = {
             name: guidance.prepare(conds[name], latent.shape, str(device), name) for name in self.names
         }

@@ -34,14 +34,16 @@ class Guider:
     def model_sampling(self) -> ModelSampling:
         return model_sampling_of(self.model)
 
-    def needed(self) -> tuple[str, ...]:
+    def needed(self, *, uncond: bool = False) -> tuple[str, ...]:
         """The conditionings to predict at each step; a guidance scale of 1 skips its unconditional
-        side (ComfyUI's cfg-1 shortcut: the result is the same, one network pass cheaper)."""
+        side (ComfyUI's cfg-1 shortcut: the result is the same, one network pass cheaper) unless
+        `uncond`: the CFG++ samplers re-noise with it, so ComfyUI computes it for them at cfg 1 too."""
         if self.kind == "basic":
             return ("positive",)
         if self.kind == "cfg":
-            return ("positive",) if math.isclose(self.cfg, 1.0) else ("negative", "positive")
-        if self.style == "nested" or not math.isclose(self.cfg2, 1.0):
+            skip = math.isclose(self.cfg, 1.0) and not uncond
+            return ("positive",) if skip else ("negative", "positive")
+        if uncond or self.style == "nested" or not math.isclose(self.cfg2, 1.0):
             return ("negative", "middle", "positive")
         return ("middle", "positive") if not math.isclose(self.cfg, 1.0) else ("positive",)
 

@@ -60,7 +60,9 @@ def sample(
     mask = noise_mask(latent_image, device)
     latent_on, noise_on = latent.to(device), noise.float().to(device)
     x = ms.noise_scaling(sigmas[0], noise_on, latent_on, max_denoise=max_denoise(ms, sigmas))
-    denoiser = Denoiser(guider, latent_on, device, mask=mask, noise=noise_on)
+    # CFG++ samplers ("..._cfg_pp") re-noise with the unconditional prediction, also at cfg 1.
+    need_uncond = sampler.name.endswith("_cfg_pp")
+    denoiser = Denoiser(guider, latent_on, device, mask=mask, noise=noise_on, need_uncond=need_uncond)
     total = len(sigmas) - 1
     last: dict[str, torch.Tensor] = {}
 

@@ -178,3 +178,18 @@ def test_ksampler_sigmas_follow_comfyuis_rules() -> None:
     for name in ("dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"):
         sigmas = ksampler_sigmas(ms, name, "normal", 4)
         assert len(sigmas) == 5 and torch.equal(sigmas, torch.cat([five[:-2], five[-1:]]))
+
+
+@torch.inference_mode()
+def test_cfg_pp_samplers_get_the_unconditional_prediction_at_cfg_1(checkpoint, prompts) -> None:
+    guider = Guider(checkpoint.model, {"positive": prompts[0], "negative": prompts[1]}, "cfg", cfg=1.0)
+    x, sigma = torch.randn(SHAPE, generator=torch.Generator().manual_seed(8)) * 2.0, torch.tensor(2.0)
+    skipped = Denoiser(guider, torch.zeros(SHAPE), "cpu")
+    assert skipped.names == ("positive",)
+    out = skipped(x, sigma)
+    assert torch.equal(skipped.last_uncond, out)  # no unconditional pass: cfg 1 is the positive side
+    kept = Denoiser(guider, torch.zeros(SHAPE), "cpu", need_uncond=True)
+    torch.testing.assert_close(kept(x, sigma), out, rtol=1e-5, atol=1e-5)
+    negative = Guider(checkpoint.model, {"positive": prompts[1]}, "basic")
+    expected = Denoiser(negative, torch.zeros(SHAPE), "cpu")(x, sigma)
+    torch.testing.assert_close(kept.last_uncond, expected, rtol=1e-5, atol=1e-5)
