@@ -1,6 +1,7 @@
 """New samplers (DPM++ 2M family, ddim) and schedules (euler_ancestral karras...) on a tiny SD1.5.
 
-Sampling runs through the real KSampler / KSamplerAdvanced code path (nodes/diffusion/ops.py sample()).
+Sampling runs through the real KSampler / KSamplerAdvanced code path (nodes/diffusion/ops.py sample(),
+the sampling core). Tests of a sampler not implemented yet are skipped until it is (needs_samplers).
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def test_sde_noise_follows_the_seed(checkpoint, prompts, sampler_name) -> None:
 
 @needs_samplers("dpmpp_2m")
 def test_a_latent_with_leftover_noise_is_comfyuis_latent(checkpoint, prompts) -> None:
-    # DPMSolverMultistepScheduler works on x / sqrt(1 + sigma^2); the LATENT it hands on is ComfyUI's
-    # x. One first-order step is Euler's step, so both stop on the same latent...
+    # A LATENT with leftover noise is ComfyUI's x whichever sampler wrote it. One first-order DPM++
+    # step is Euler's step, so both stop on the same latent...
     kwargs = {"end_at_step": 1, "return_with_leftover_noise": "enable"}
     dpm = advanced(checkpoint, prompts, empty(), **kwargs)
     assert close(dpm, advanced(checkpoint, prompts, empty(), sampler_name="euler", **kwargs))
