@@ -289,6 +289,7 @@ RULES: dict[str, Rule] = {
     "FlipSigmas": same_steps,
     "SetFirstSigma": same_steps,
     "ExtendIntermediateSigmas": extend_sigmas,
+    "SamplingPercentToSigma": none,
     "BasicGuider": guider("conditioning"),
     "CFGGuider": guider("positive", "negative"),
     "DualCFGGuider": guider("cond1", "cond2", "negative"),

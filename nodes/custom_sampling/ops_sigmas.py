@@ -136,3 +136,18 @@ def extend_intermediate_sigmas(
     if len(sigmas):
         out.append(float(sigmas[-1]))
     return (torch.tensor(out, dtype=torch.float32),)
+
+
+def sampling_percent_to_sigma(
+    ctx: NodeContext, model: ModelHandle, sampling_percent: float, return_actual_sigma: bool
+) -> tuple[float]:
+    """The sigma a fraction of the way through sampling stands for, as timestep ranges use it (at 0
+    a bound above every sigma, at 1 zero); `return_actual_sigma`: the model's largest and smallest
+    sigma there instead."""
+    ms = model_sampling_of(model)
+    percent = float(sampling_percent)
+    if return_actual_sigma and percent == 0.0:
+        return (ms.sigma_max,)
+    if return_actual_sigma and percent == 1.0:
+        return (ms.sigma_min,)
+    return (ms.percent_to_sigma(percent),)

@@ -139,6 +139,24 @@ SCHEDULER_SPECS = (
     _sigmas_edit(
         "SetFirstSigma", "set_first_sigma", float_input("sigma", 136.0, 0.0, 20000.0, 0.001, round=False)
     ),
+    CustomSamplingSpec(
+        class_type="SamplingPercentToSigma",
+        category=f"{CATEGORY}/sigmas",
+        impl=f"{SIGMA_OPS}:sampling_percent_to_sigma",
+        inputs=(
+            InputSpec("model", MODEL),
+            float_input("sampling_percent", 0.0, 0.0, 1.0, 0.0001),
+            InputSpec(
+                "return_actual_sigma",
+                BOOLEAN,
+                default=False,
+                tooltip="Return the actual sigma value instead of the value used for interval checks.\n"
+                "This only affects results at 0.0 and 1.0.",
+            ),
+        ),
+        outputs=(OutputSpec(FLOAT, "sigma_value"),),
+        v3_inputs=("model",),
+    ),
     _sigmas_edit(
         "ExtendIntermediateSigmas",
         "extend_intermediate_sigmas",

@@ -157,7 +157,7 @@ class ModelSampling:
     def percent_to_sigma(self, percent: float) -> float:
         """The sigma a fraction of the way through sampling stands for (0: start, 1: end)."""
         if percent <= 0.0:
-            return 999999999.9
+            return 1.0 if self.table is None else 999999999.9  # above every sigma the model has
         if percent >= 1.0:
             return 0.0
         if self.table is None:

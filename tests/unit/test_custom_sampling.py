@@ -284,3 +284,19 @@ def test_ksampler_select_refuses_an_unimplemented_name() -> None:
         pytest.skip("all implemented")
     with pytest.raises(ValueError, match="implemented samplers: euler"):
         ops.ksampler_select(CTX, missing[0])
+
+
+def test_sampling_percent_to_sigma(checkpoint) -> None:
+    from nodes.custom_sampling import ops_model
+
+    ms = model_sampling_of(checkpoint.model)
+    (half,) = ops_sigmas.sampling_percent_to_sigma(CTX, checkpoint.model, 0.5, False)
+    assert half == pytest.approx(float(ms.sigma(torch.tensor(499.5))))
+    assert ops_sigmas.sampling_percent_to_sigma(CTX, checkpoint.model, 0.0, False) == (999999999.9,)
+    assert ops_sigmas.sampling_percent_to_sigma(CTX, checkpoint.model, 0.0, True) == (ms.sigma_max,)
+    assert ops_sigmas.sampling_percent_to_sigma(CTX, checkpoint.model, 1.0, False) == (0.0,)
+    assert ops_sigmas.sampling_percent_to_sigma(CTX, checkpoint.model, 1.0, True) == (ms.sigma_min,)
+    (flow,) = ops_model.model_sampling_sd3(CTX, checkpoint.model, 3.0)
+    assert ops_sigmas.sampling_percent_to_sigma(CTX, flow, 0.0, False) == (1.0,)
+    (quarter,) = ops_sigmas.sampling_percent_to_sigma(CTX, flow, 0.25, False)
+    assert quarter == pytest.approx(3.0 * 0.75 / (1 + 2.0 * 0.75))
