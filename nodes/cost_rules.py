@@ -294,6 +294,7 @@ RULES: dict[str, Rule] = {
     "CFGGuider": guider("positive", "negative"),
     "DualCFGGuider": guider("cond1", "cond2", "negative"),
     "RandomNoise": none,
+    "AddNoise": passthrough("latent_image"),
     "DisableNoise": none,
     "KSamplerSelect": none,
     **{name: none for name in SAMPLER_NODES},

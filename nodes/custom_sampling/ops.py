@@ -129,6 +129,20 @@ def disable_noise(ctx: NodeContext) -> tuple[Noise]:
     return (Noise(0, enabled=False),)
 
 
+def add_noise(
+    ctx: NodeContext, model: ModelHandle, noise: Noise, sigmas: torch.Tensor, latent_image: Latent
+) -> tuple[Latent]:
+    """The latent noised by the span of `sigmas` (first minus last; a single sigma: itself), the way
+    the model adds noise; an empty schedule leaves it as it is."""
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float32).flatten()
+    if len(sigmas) == 0:
+        return (latent_image,)
+    scale = (sigmas[0] - sigmas[-1]).abs() if len(sigmas) > 1 else sigmas[0]
+    latent = latent_image["samples"].float()
+    noised = model_sampling_of(model).noise_scaling(scale, noise.generate(latent_image), latent)
+    return ({**latent_image, "samples": torch.nan_to_num(noised, nan=0.0, posinf=0.0, neginf=0.0)},)
+
+
 def sampler_custom(
     ctx: NodeContext,
     model: ModelHandle,

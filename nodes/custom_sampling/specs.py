@@ -234,6 +234,18 @@ SAMPLING_SPECS = (
         inputs=(seed_input("noise_seed"),),
         outputs=(OutputSpec(NOISE),),
     ),
+    NodeSpec(
+        class_type="AddNoise",
+        category="_for_testing/custom_sampling/noise",
+        impl=f"{OPS}:add_noise",
+        inputs=(
+            InputSpec("model", MODEL),
+            InputSpec("noise", NOISE),
+            InputSpec("sigmas", SIGMAS),
+            InputSpec("latent_image", LATENT),
+        ),
+        outputs=(OutputSpec(LATENT),),
+    ),
     CustomSamplingSpec(
         class_type="DisableNoise",
         category=f"{CATEGORY}/noise",

@@ -300,3 +300,14 @@ def test_sampling_percent_to_sigma(checkpoint) -> None:
     assert ops_sigmas.sampling_percent_to_sigma(CTX, flow, 0.0, False) == (1.0,)
     (quarter,) = ops_sigmas.sampling_percent_to_sigma(CTX, flow, 0.25, False)
     assert quarter == pytest.approx(3.0 * 0.75 / (1 + 2.0 * 0.75))
+
+
+def test_add_noise_noises_by_the_span_of_the_sigmas(checkpoint) -> None:
+    latent = image()
+    (noise,) = ops.random_noise(CTX, SEED)
+    sigmas = torch.tensor([5.0, 2.0, 0.5])
+    (out,) = ops.add_noise(CTX, checkpoint.model, noise, sigmas, latent)
+    torch.testing.assert_close(out["samples"], latent["samples"] + noise.generate(latent) * 4.5)
+    (single,) = ops.add_noise(CTX, checkpoint.model, noise, torch.tensor([3.0]), latent)
+    torch.testing.assert_close(single["samples"], latent["samples"] + noise.generate(latent) * 3.0)
+    assert ops.add_noise(CTX, checkpoint.model, noise, torch.zeros(0), latent) == (latent,)
