@@ -8,6 +8,7 @@ from nodes.background import specs as background_specs
 from nodes.clip_vision import specs as clip_vision_specs
 from nodes.conditioning import specs as conditioning_specs
 from nodes.controlnet import specs as controlnet_specs
+from nodes.custom_sampling import specs as custom_sampling_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
 from nodes.image import specs as image_specs
@@ -41,6 +42,7 @@ FAMILIES = (
     image_filter_specs,
     latent_math_specs,
     clip_vision_specs,
+    custom_sampling_specs,
 )
 
 

@@ -22,6 +22,16 @@ from nodes.cost import (
 )
 from nodes.cost_text import RULES as TEXT_RULES
 from nodes.cost_text import text_of
+from nodes.custom_sampling.choices import SAMPLER_NODES
+from nodes.custom_sampling.cost import (
+    custom_sampler,
+    extend_sigmas,
+    guider,
+    same_steps,
+    sigma_steps,
+    split_sigmas,
+    split_sigmas_denoise,
+)
 
 # The largest factor an upscale model may have: the api cannot read it without loading the model.
 UPSCALE_MODEL_MAX_SCALE = 8
@@ -338,6 +348,35 @@ RULES: dict[str, Rule] = {
     "EmptyLatentImage": empty_latent,
     "KSampler": sampler,
     "KSamplerAdvanced": sampler,
+    # custom sampling: schedules carry their step count to the sampler that runs them
+    "SamplerCustom": custom_sampler,
+    "SamplerCustomAdvanced": custom_sampler,
+    "BasicScheduler": sigma_steps(),
+    "KarrasScheduler": sigma_steps(),
+    "ExponentialScheduler": sigma_steps(),
+    "PolyexponentialScheduler": sigma_steps(),
+    "LaplaceScheduler": sigma_steps(),
+    "VPScheduler": sigma_steps(),
+    "BetaSamplingScheduler": sigma_steps(),
+    "SDTurboScheduler": sigma_steps(),
+    "SplitSigmas": split_sigmas,
+    "SplitSigmasDenoise": split_sigmas_denoise,
+    "FlipSigmas": same_steps,
+    "SetFirstSigma": same_steps,
+    "ExtendIntermediateSigmas": extend_sigmas,
+    "SamplingPercentToSigma": none,
+    "BasicGuider": guider("conditioning"),
+    "CFGGuider": guider("positive", "negative"),
+    "DualCFGGuider": guider("cond1", "cond2", "negative"),
+    "RandomNoise": none,
+    "AddNoise": passthrough("latent_image"),
+    "DisableNoise": none,
+    "KSamplerSelect": none,
+    **{name: none for name in SAMPLER_NODES},
+    "ModelSamplingDiscrete": none,
+    "ModelSamplingSD3": none,
+    "ModelSamplingAuraFlow": none,
+    "ModelSamplingFlux": none,
     "LatentUpscale": scale_to("samples"),
     "LatentUpscaleBy": scale_by("samples"),
     "LatentCrop": crop("samples"),

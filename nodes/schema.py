@@ -30,6 +30,11 @@ CONTROL_NET = "CONTROL_NET"
 UPSCALE_MODEL = "UPSCALE_MODEL"
 CLIP_VISION = "CLIP_VISION"
 CLIP_VISION_OUTPUT = "CLIP_VISION_OUTPUT"
+# Custom sampling (nodes/custom_sampling): a sampler choice, a sigma schedule, a guider, a noise source.
+SAMPLER = "SAMPLER"
+SIGMAS = "SIGMAS"
+GUIDER = "GUIDER"
+NOISE = "NOISE"
 ANY = "*"
 
 

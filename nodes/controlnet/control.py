@@ -20,10 +20,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from nodes.diffusion.guidance import percent_to_timestep
+from nodes.sampling.model_sampling import ModelSampling
 
-# Training timesteps of SD 1.x/2.x/XL noise schedules, which ControlNets share with their base model.
-TRAIN_STEPS = 1000
+# ControlNets here steer SD 1.x/2.x/XL, whose training schedules share this one's timesteps.
+_SD_SAMPLING = ModelSampling.discrete({})
 # The hint is in pixels; the latent is this many times smaller per side (the VAE's downscale).
 PIXELS_PER_CELL = 8
 
@@ -60,15 +60,12 @@ class Control:
             self._fitted[key] = hint[hint_rows(hint.shape[0], x.shape[0], groups)].to(x.device, dtype)
         return self._fitted[key]
 
-    def active(self, t: torch.Tensor | float) -> bool:
-        """Whether timestep `t` lies in this control's part of sampling.
-
-        Fraction p of the way through sampling is training timestep (1 - p) * (TRAIN_STEPS - 1), the
-        same mapping guidance.py uses for ConditioningSetTimestepRange.
-        """
-        first = percent_to_timestep(self.start_percent, TRAIN_STEPS)
-        final = percent_to_timestep(self.end_percent, TRAIN_STEPS)
-        return final <= float(t) <= first
+    def active(self, sigma: torch.Tensor | float, model_sampling: ModelSampling) -> bool:
+        """Whether noise level `sigma` lies in this control's part of sampling: between the model's
+        percent_to_sigma of its start and end, the mapping guidance.py uses for timestep ranges."""
+        first = model_sampling.percent_to_sigma(self.start_percent)
+        final = model_sampling.percent_to_sigma(self.end_percent)
+        return final <= float(sigma) <= first
 
     def residuals(
         self,
@@ -79,8 +76,11 @@ class Control:
         dtype: torch.dtype,
         unet_kwargs: dict[str, Any] | None = None,
         groups: int = 1,
+        sigma: torch.Tensor | float | None = None,
+        model_sampling: ModelSampling | None = None,
     ) -> dict[str, Any]:
-        """The UNet's extra residuals for the (scaled) latent input `x` at timestep `t`, or {} if inactive.
+        """The UNet's extra residuals for the (scaled) latent input `x` at timestep `t`, or {} if inactive
+        at noise level `sigma` (None: the sigma of `t` on `model_sampling`, by default SD's schedule).
 
         `x` holds `groups` stacked copies of the latent batch (negative and positive rows when guidance
         batches both sides). The hint is fitted to `x` itself: when the entry has an area, ComfyUI
@@ -88,12 +88,22 @@ class Control:
         """
         earlier = (
             self.previous.residuals(
-                x=x, t=t, context=context, dtype=dtype, unet_kwargs=unet_kwargs, groups=groups
+                x=x,
+                t=t,
+                context=context,
+                dtype=dtype,
+                unet_kwargs=unet_kwargs,
+                groups=groups,
+                sigma=sigma,
+                model_sampling=model_sampling,
             )
             if self.previous is not None
             else {}
         )
-        if not self.active(t):
+        model_sampling = model_sampling or _SD_SAMPLING
+        if sigma is None:
+            sigma = model_sampling.sigma(torch.as_tensor(t, dtype=torch.float32))
+        if not self.active(sigma, model_sampling):
             return earlier
         model = self.model
         width = int(model.config.cross_attention_dim)

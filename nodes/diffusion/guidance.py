@@ -19,12 +19,16 @@ weighted per cell, as ComfyUI does:
   ``mid_block_additional_residual``) for the latent crop `x` at timestep `t`,
   or ``{}`` when it is inactive at that step;
 - ``extras["start_percent"]``/``["end_percent"]`` limit the entry to that part
-  of sampling (ConditioningSetTimestepRange): fraction p of the way is the
-  training timestep (1 - p) * (num_train_timesteps - 1), as ComfyUI maps
-  percents onto the model's noise schedule.
+  of sampling (ConditioningSetTimestepRange): an entry is active while the
+  current sigma lies between the model's ``percent_to_sigma`` of the two, as
+  ComfyUI maps percents onto the model's noise schedule (discrete or flow).
 
-Cells that no entry covers predict zero noise. The common case, one full-size
-entry per side, runs positive and negative as one batch.
+For sampling (nodes/sampling/denoiser.py) each entry's network output is
+turned into its clean-latent prediction (x0) with the model's ModelSampling
+before the average, as ComfyUI averages: cells that no entry covers predict a
+zero latent. Without the latent (`predict_noise`, a probe for tests) the raw
+outputs are averaged and uncovered cells get a zero raw output.
+The common case, one full-size entry per side, runs all sides as one batch.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import torch.nn.functional as F
 
 from nodes.diffusion.family_calls import family_call
 from nodes.diffusion.unet_inputs import unet_kwargs
+from nodes.sampling.model_sampling import ModelSampling, model_sampling_of
 
 Conditioning = list[list[Any]]
 FEATHER_CELLS = 8
@@ -63,14 +68,18 @@ class Entry:
     embeddings: torch.Tensor
     extras: dict[str, Any]
     region: Region
-    # Active while last_timestep <= t <= first_timestep.
-    first_timestep: float = math.inf
-    last_timestep: float = -math.inf
+    # ConditioningSetTimestepRange's part of sampling; None: all of it.
+    start_percent: float | None = None
+    end_percent: float | None = None
     # The entry's extra UNet inputs on the device, built on the first step and reused by the others.
     _unet_inputs: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict, repr=False)
 
-    def active(self, t: torch.Tensor) -> bool:
-        return self.last_timestep <= float(t) <= self.first_timestep
+    def active(self, sigma: torch.Tensor, model_sampling: ModelSampling) -> bool:
+        if self.start_percent is None:
+            return True
+        first = model_sampling.percent_to_sigma(self.start_percent)
+        last = model_sampling.percent_to_sigma(self.end_percent if self.end_percent is not None else 1.0)
+        return last <= float(sigma) <= first
 
     def unet_inputs(
         self, model: Any, *, rows: int, latent_hw: tuple[int, ...], device: torch.device
@@ -82,10 +91,8 @@ class Entry:
         return self._unet_inputs[key]
 
 
-def prepare(
-    conditioning: Conditioning, latent_shape: torch.Size, device: str, name: str, *, train_steps: int = 1000
-) -> list[Entry]:
-    """Resolve each entry's region, weight and active timesteps once per sampling run (not per step)."""
+def prepare(conditioning: Conditioning, latent_shape: torch.Size, device: str, name: str) -> list[Entry]:
+    """Resolve each entry's region and weight once per sampling run (not per step)."""
     if not conditioning:
         raise ValueError(f"Conditioning {name!r} is empty.")
     entries = []
@@ -93,21 +100,11 @@ def prepare(
         # Which side an entry is on, for inputs whose default differs by side (the refiner's score).
         extras = {"prompt_type": name, **extras}
         region = _region(extras, latent_shape, device)
-        first, final = math.inf, -math.inf
+        start = end = None
         if "start_percent" in extras or "end_percent" in extras:
-            first = percent_to_timestep(float(extras.get("start_percent", 0.0)), train_steps)
-            final = percent_to_timestep(float(extras.get("end_percent", 1.0)), train_steps)
-        entries.append(Entry(embeddings, extras, region, first, final))
+            start, end = float(extras.get("start_percent", 0.0)), float(extras.get("end_percent", 1.0))
+        entries.append(Entry(embeddings, extras, region, start, end))
     return entries
-
-
-def percent_to_timestep(percent: float, train_steps: int = 1000) -> float:
-    """The training timestep a fraction of the way through sampling stands for (0: the start, noisiest).
-
-    ComfyUI maps percents onto the model's noise schedule; for the discrete SD schedules that is
-    timestep (1 - p) * (train_steps - 1). Used for timestep ranges and ControlNet windows alike.
-    """
-    return (1.0 - percent) * (train_steps - 1)
 
 
 def with_uncond_controls(positive: Conditioning, negative: Conditioning) -> Conditioning:
@@ -136,6 +133,30 @@ def with_uncond_controls(positive: Conditioning, negative: Conditioning) -> Cond
     return out
 
 
+def predict_outputs(
+    model: Any,
+    x_in: torch.Tensor,
+    t: torch.Tensor,
+    sides: list[list[Entry]],
+    *,
+    sigma: torch.Tensor,
+    model_sampling: ModelSampling,
+    x: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """Each side's prediction for the model input `x_in` at timestep `t` (noise level `sigma`), float32;
+    entries outside their part of sampling are left out.
+
+    Without `x`: the network's raw output. With `x` (the latent `x_in` was made from): each entry's
+    output is turned into its clean-latent prediction before the per-cell average, as ComfyUI averages,
+    so cells no entry covers predict a zero latent."""
+    active = [[entry for entry in side if entry.active(sigma, model_sampling)] for side in sides]
+    step = _Step(t, sigma, model_sampling, x)
+    if len(active) > 1 and _batchable(active):
+        stacked = _call_unet(model, torch.cat([x_in] * len(active)), step, [side[0] for side in active])
+        return [step.output(chunk, x) for chunk in stacked.chunk(len(active))]
+    return [_side(model, x_in, step, side) for side in active]
+
+
 def predict_noise(
     model: Any,
     x_in: torch.Tensor,
@@ -144,28 +165,39 @@ def predict_noise(
     negative: list[Entry],
     cfg: float,
 ) -> torch.Tensor:
-    """The guided noise prediction for the scaled model input `x_in` at timestep `t` (float32)."""
-    positive = [entry for entry in positive if entry.active(t)]
-    negative = [entry for entry in negative if entry.active(t)]
-    use_cfg = not math.isclose(cfg, 1.0)
-    if not use_cfg:
-        return _side(model, x_in, t, positive)
-    if _batchable(positive, negative):
-        uncond, cond = _call_unet(model, torch.cat([x_in, x_in]), t, [negative[0], positive[0]]).chunk(2)
-    else:
-        cond, uncond = _side(model, x_in, t, positive), _side(model, x_in, t, negative)
+    """Classifier-free guidance on the raw outputs at timestep `t` (a probe for tests of regions and
+    controls; sampling guides the clean-latent predictions, nodes/sampling/denoiser.py)."""
+    ms = model_sampling_of(model)
+    sigma = ms.sigma(torch.as_tensor(t, dtype=torch.float32))
+    if math.isclose(cfg, 1.0):
+        return predict_outputs(model, x_in, t, [positive], sigma=sigma, model_sampling=ms)[0]
+    uncond, cond = predict_outputs(model, x_in, t, [negative, positive], sigma=sigma, model_sampling=ms)
     return uncond + cfg * (cond - uncond)
 
 
-def _side(model: Any, x_in: torch.Tensor, t: torch.Tensor, entries: list[Entry]) -> torch.Tensor:
+@dataclass(frozen=True)
+class _Step:
+    """Where sampling is: the network's timestep, the noise level, and how the two relate."""
+
+    t: torch.Tensor
+    sigma: torch.Tensor
+    model_sampling: ModelSampling
+    x: torch.Tensor | None = None  # set: predictions are clean latents
+
+    def output(self, raw: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
+        return raw if x is None else self.model_sampling.denoised(self.sigma, raw, x)
+
+
+def _side(model: Any, x_in: torch.Tensor, step: _Step, entries: list[Entry]) -> torch.Tensor:
     if len(entries) == 1 and entries[0].region.whole:
         # One entry over everything: the weighted average is the prediction itself, whatever its strength.
-        return _call_unet(model, x_in, t, entries)
+        return step.output(_call_unet(model, x_in, step, entries), step.x)
     total = torch.zeros_like(x_in, dtype=torch.float32)
     count = torch.full_like(total, 1e-37)
     for entry in entries:
         region = entry.region
-        pred = _call_unet(model, region.crop(x_in), t, [entry], latent_hw=tuple(x_in.shape[-2:]))
+        raw = _call_unet(model, region.crop(x_in), step, [entry], latent_hw=tuple(x_in.shape[-2:]))
+        pred = step.output(raw, None if step.x is None else region.crop(step.x))
         region.crop(total).add_(pred * region.weight)
         region.crop(count).add_(region.weight.expand_as(pred))
     return total / count
@@ -174,7 +206,7 @@ def _side(model: Any, x_in: torch.Tensor, t: torch.Tensor, entries: list[Entry])
 def _call_unet(
     model: Any,
     x: torch.Tensor,
-    t: torch.Tensor,
+    step: _Step,
     entries: list[Entry],
     latent_hw: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
@@ -193,18 +225,25 @@ def _call_unet(
     if control is not None:
         # groups: x holds one copy of the latent batch per entry, so each restarts the hint batch.
         residuals = control.residuals(
-            x=x, t=t, context=context, dtype=unet.dtype, unet_kwargs=kwargs, groups=len(entries)
+            x=x,
+            t=step.t,
+            context=context,
+            dtype=unet.dtype,
+            unet_kwargs=kwargs,
+            groups=len(entries),
+            sigma=step.sigma,
+            model_sampling=step.model_sampling,
         )
         kwargs.update(residuals)
-    return family_call(model.family)(model, x, t, context, kwargs)
+    return family_call(model.family)(model, x, step.t, context, kwargs)
 
 
-def _batchable(positive: list[Entry], negative: list[Entry]) -> bool:
-    if len(positive) != 1 or len(negative) != 1:
+def _batchable(sides: list[list[Entry]]) -> bool:
+    """One call for all sides: each is one entry over the whole latent, all with the same control."""
+    if any(len(side) != 1 or not side[0].region.whole for side in sides):
         return False
-    pos, neg = positive[0], negative[0]
-    same_control = pos.extras.get("control") is neg.extras.get("control")
-    return same_control and pos.region.whole and neg.region.whole
+    control = sides[0][0].extras.get("control")
+    return all(side[0].extras.get("control") is control for side in sides)
 
 
 def _region(extras: dict[str, Any], latent_shape: torch.Size, device: str) -> Region:

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from nodes.context import NodeContext
-from nodes.diffusion import guidance
 from nodes.diffusion.handles import ClipHandle, ModelHandle, VaeHandle
 from nodes.diffusion.loading import load_checkpoint
 from nodes.diffusion.patching import patched
 from nodes.diffusion.samplers import sampler_problem
-from nodes.diffusion.scheduling import build_scheduler, from_solver, to_solver
 from nodes.diffusion.single_file import load_vae
 from nodes.diffusion.tokens import token_ids
-from nodes.latent.fields import as_mask_batch, batch_indices, mask_for_batch
+from nodes.sampling import run
+from nodes.sampling.guiders import Guider
+from nodes.sampling.model_sampling import ModelSampling, model_sampling_of
+from nodes.sampling.noise_inputs import initial_noise
+from nodes.sampling.run import SamplerChoice
+from nodes.sampling.schedules import schedule_sigmas
 
 Conditioning = list[list[Any]]  # ComfyUI's shape: [[embeddings, {"pooled_output": ...}], ...]
 
@@ -162,7 +163,30 @@ def ksampler_advanced(
     return ({**latent_image, "samples": samples},)
 
 
-@torch.inference_mode()
+# Samplers that KSampler runs over one more step with the second-to-last sigma dropped (ComfyUI's
+# rule: their last step would otherwise be a tiny second-order step next to sigma 0).
+DISCARD_PENULTIMATE_SIGMA = frozenset({"dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"})
+
+
+def ksampler_sigmas(
+    model_sampling: ModelSampling, sampler_name: str, scheduler: str, steps: int, denoise: float = 1.0
+) -> torch.Tensor:
+    """KSampler's sigmas: the scheduler's, over the last `steps` steps of int(steps / denoise) when
+    denoise < 1, empty at denoise 0."""
+
+    def schedule(n: int) -> torch.Tensor:
+        if sampler_name not in DISCARD_PENULTIMATE_SIGMA:
+            return schedule_sigmas(model_sampling, scheduler, n)
+        sigmas = schedule_sigmas(model_sampling, scheduler, n + 1)
+        return torch.cat([sigmas[:-2], sigmas[-1:]])
+
+    if denoise > 0.9999:
+        return schedule(steps)
+    if denoise <= 0.0:
+        return torch.zeros(0)
+    return schedule(int(steps / denoise))[-(steps + 1) :]
+
+
 def sample(
     ctx: NodeContext,
     model: ModelHandle,
@@ -183,100 +207,23 @@ def sample(
 ) -> torch.Tensor:
     """Denoise a LATENT: the core of KSampler and KSamplerAdvanced (ComfyUI's common_ksampler).
 
-    Runs steps [start_at_step, end_at_step) of a `steps`-step schedule (stretched by `denoise` < 1).
-    Stopping early leaves the latent at that step's noise level unless `force_full_denoise`, which
-    makes the last step go to zero noise. A "noise_mask" limits the change to the masked region.
+    Runs steps [start_at_step, end_at_step) of the schedule (stretched by `denoise` < 1). Stopping
+    early leaves the latent at that step's noise level unless `force_full_denoise`, which makes the
+    last sigma 0. A "noise_mask" limits the change to the masked region (nodes/sampling/denoiser.py).
     """
     latent = latent_image["samples"]
-    # denoise < 1 runs the last `steps` steps of a longer schedule, as ComfyUI does.
-    total = steps if denoise >= 1 else max(steps, int(steps / denoise))
-    first = total - steps + start_at_step
-    last = total if end_at_step is None else total - steps + min(end_at_step, steps)
-    if first >= last:
+    ms = model_sampling_of(model)
+    sigmas = ksampler_sigmas(ms, sampler_name, scheduler, steps, denoise)
+    if end_at_step is not None and end_at_step < len(sigmas) - 1:
+        sigmas = sigmas[: end_at_step + 1].clone()
+        if force_full_denoise:
+            sigmas[-1] = 0.0
+    if start_at_step >= len(sigmas) - 1:
         return latent.clone()  # no step to run: ComfyUI returns the latent as it came
-
-    sched = build_scheduler(model.scheduler_config, sampler_name, scheduler, total, ctx.device)
-    available = len(sched.sigmas) - 1
-    if available < total:
-        # A schedule that drops repeated timesteps (beta, at many steps) is shorter. As in ComfyUI,
-        # denoise < 1 still takes its last steps; start/end_at_step count from its beginning.
-        shift = total - available if denoise < 1 else 0
-        first, last, total = max(0, first - shift), min(last - shift, available), available
-        if first >= last:
-            return latent.clone()
-    start = first * sched.order
-    timesteps = sched.timesteps[start : last * sched.order]
-    if hasattr(sched, "set_begin_index"):
-        sched.set_begin_index(start)
-    # Stopping early without leftover noise: the last step goes to sigma 0 (ComfyUI's rule).
-    # A first-order step does that when its target sigma is 0; a second-order sampler falls back to
-    # Euler there, which lands on the model's prediction, so its corrector call is dropped.
-    full_stop = force_full_denoise and last < total
-    if full_stop and sched.order == 1:
-        # Cut the schedule there, so a multistep solver takes its first-order final step (as ComfyUI's).
-        sched.sigmas = torch.cat([sched.sigmas[:last], sched.sigmas.new_zeros(1)])
-        sched.timesteps = sched.timesteps[:last]
-    predict_last = full_stop and sched.order > 1
-    if predict_last:
-        timesteps = timesteps[:-1]
-
-    # Noise from a CPU generator so a seed gives the same image on every device.
-    generator = torch.Generator("cpu").manual_seed(seed)
-    noise = _initial_noise(latent, generator, batch_indices(latent_image))
-    if not add_noise:
-        noise = torch.zeros_like(noise)  # drawn anyway, so ancestral samplers see the same stream
-    mask = _noise_mask(latent_image, latent, ctx.device)
-    if add_noise:
-        x = sched.add_noise(latent.float(), noise, timesteps[:1].cpu()).to(ctx.device)
-    else:
-        x = to_solver(sched, latent.float(), start).to(ctx.device)
-    if mask is not None:
-        original, noise = latent.float().to(ctx.device), noise.to(ctx.device)
-
-    train_steps = int(model.scheduler_config.get("num_train_timesteps", 1000))
-    pos = guidance.prepare(positive, latent.shape, ctx.device, "positive", train_steps=train_steps)
-    negative = guidance.with_uncond_controls(positive, negative)
-    neg = guidance.prepare(negative, latent.shape, ctx.device, "negative", train_steps=train_steps)
-
-    # Only the ancestral (stochastic) schedulers take a generator.
-    step_kwargs = {"generator": generator} if "generator" in inspect.signature(sched.step).parameters else {}
-    total_steps = len(timesteps)
-    # Checked once per step here: the worker's per-module checks would only slow the steps down.
-    with ctx.stepwise(), patched(model.unet, model.patches, role="unet"):
-        for index, t in enumerate(timesteps):
-            ctx.check_cancelled()
-            model_in = sched.scale_model_input(x, t)
-            eps = guidance.predict_noise(model, model_in, t, pos, neg, cfg)
-            out = sched.step(eps, t, x, **step_kwargs)
-            finished = predict_last and index == total_steps - 1
-            x = out.pred_original_sample if finished else out.prev_sample
-            if mask is not None:
-                # Outside the mask, put back the input latent at the noise level x is now at
-                # (the scheduler's current sigma; none once fully denoised).
-                kept = original if finished else sched.add_noise(original, noise, t.reshape(1))
-                x = x * mask + kept * (1.0 - mask)
-            ctx.progress(index + 1, total_steps)
-    return from_solver(sched, x, last).cpu()
-
-
-def _initial_noise(
-    latent: torch.Tensor, generator: torch.Generator, indices: list[int] | None
-) -> torch.Tensor:
-    if indices is None:
-        return torch.randn(latent.shape, generator=generator, dtype=torch.float32)
-    # Latents taken out of a batch (LatentFromBatch) get the noise they had in it: draw the
-    # whole original batch and keep their positions.
-    full = torch.randn((max(indices) + 1, *latent.shape[1:]), generator=generator, dtype=torch.float32)
-    return full[indices]
-
-
-def _noise_mask(latent_image: dict[str, Any], latent: torch.Tensor, device: str) -> torch.Tensor | None:
-    """The LATENT's "noise_mask" resized to the latent, one per image, or None."""
-    if latent_image.get("noise_mask") is None:
-        return None
-    mask = as_mask_batch(latent_image["noise_mask"], "noise_mask").to(device)
-    mask = F.interpolate(mask, size=tuple(latent.shape[-2:]), mode="bilinear")
-    return mask_for_batch(mask, latent.shape[0])
+    sigmas = sigmas[start_at_step:]
+    noise = initial_noise(latent_image, seed) if add_noise else torch.zeros(latent.shape)
+    guider = Guider(model, {"positive": positive, "negative": negative}, "cfg", cfg=cfg)
+    return run.sample(ctx, guider, SamplerChoice(sampler_name), sigmas, latent_image, noise, seed).samples
 
 
 def _check_sampler(sampler_name: str, scheduler: str) -> None:

@@ -8,6 +8,9 @@ latent the way that model was trained:
 - "eps" and "v": discrete diffusion (SD 1.x/2.x/SDXL), sigma = sqrt((1 - a) / a) over the
   training schedule's cumulative alphas; the network sees x / sqrt(sigma^2 + 1) and the nearest
   training timestep.
+- "lcm" and "x0": discrete models distilled for few steps. "lcm" (Luo et al. 2023) adds the
+  consistency model's boundary scalings to the eps prediction and tabulates only the 50 timesteps
+  the model was distilled on (every 20th); "x0" networks predict the clean latent directly.
 - "flow": rectified flow (SD3, FLUX, AuraFlow, Wan, LTX): x = (1 - sigma) * x0 + sigma * noise,
   the network predicts the velocity, sigma in (0, 1] shifted toward noise by `shift`.
   `flux_shift` picks FLUX's exponential time shift over SD3's rational one.
@@ -24,11 +27,21 @@ from typing import Any, Literal
 
 import torch
 
-Prediction = Literal["eps", "v", "flow"]
+Prediction = Literal["eps", "v", "flow", "lcm", "x0"]
+# Latent consistency models (LCM, Luo et al. 2023): sigma_data and the timestep scaling of their
+# boundary condition, and how many of the training timesteps they were distilled on.
+LCM_SIGMA_DATA = 0.5
+LCM_TIMESTEP_SCALING = 10.0
+LCM_ORIGINAL_STEPS = 50
+# Zero terminal SNR (Lin et al. 2023) makes the last sigma infinite; a tiny alpha-bar keeps it finite.
+ZSNR_LAST_ALPHA_CUMPROD = 4.8973451890853435e-08
 
 
-def discrete_sigmas(noise_schedule: dict[str, Any]) -> torch.Tensor:
-    """The model's sigma at each training timestep (ascending), from a diffusers-style noise schedule."""
+def discrete_sigmas(noise_schedule: dict[str, Any], *, zsnr: bool = False) -> torch.Tensor:
+    """The model's sigma at each training timestep (ascending), from a diffusers-style noise schedule.
+
+    `zsnr` rescales the schedule to zero terminal SNR (Lin et al. 2023, Algorithm 1), as ComfyUI's
+    ModelSamplingDiscrete does for models trained that way (also when the schedule says so)."""
     steps = int(noise_schedule.get("num_train_timesteps", 1000))
     trained = noise_schedule.get("trained_betas")
     kind = noise_schedule.get("beta_schedule", "scaled_linear")
@@ -43,7 +56,19 @@ def discrete_sigmas(noise_schedule: dict[str, Any]) -> torch.Tensor:
     else:
         raise ValueError(f"Noise schedule {kind!r} is not one this model sampling knows.")
     alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+    if zsnr or noise_schedule.get("rescale_betas_zero_snr"):
+        alphas_cumprod = _zero_terminal_snr(alphas_cumprod)
     return ((1.0 - alphas_cumprod) / alphas_cumprod).sqrt().float()
+
+
+def _zero_terminal_snr(alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """Shift and scale sqrt(alpha-bar) so the last timestep is pure noise, the first unchanged."""
+    root = alphas_cumprod.sqrt()
+    first, last = root[0].clone(), root[-1].clone()
+    root = (root - last) * first / (first - last)
+    rescaled = root**2
+    rescaled[-1] = ZSNR_LAST_ALPHA_CUMPROD
+    return rescaled
 
 
 def sd3_time_shift(shift: float, t: torch.Tensor) -> torch.Tensor:
@@ -69,12 +94,21 @@ class ModelSampling:
     flux_shift: bool = False
     # flow models are tabulated at this many points for schedulers that walk the table (simple, ...)
     flow_points: int = 1000
+    # discrete models: table entry i is training timestep i * stride + stride - 1 (LCM keeps every
+    # 20th of 1000; everyone else all of them, stride 1)
+    stride: int = 1
 
     @classmethod
-    def discrete(cls, noise_schedule: dict[str, Any], prediction: Prediction | None = None) -> ModelSampling:
-        named: dict[str, Prediction] = {"epsilon": "eps", "v_prediction": "v"}
-        kind = prediction or named.get(str(noise_schedule.get("prediction_type", "epsilon")), "eps")
-        return cls(prediction=kind, table=discrete_sigmas(noise_schedule))
+    def discrete(
+        cls, noise_schedule: dict[str, Any], prediction: Prediction | None = None, *, zsnr: bool = False
+    ) -> ModelSampling:
+        types: dict[str, Prediction] = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}
+        kind = prediction or types.get(str(noise_schedule.get("prediction_type", "epsilon")), "eps")
+        table = discrete_sigmas(noise_schedule, zsnr=zsnr)
+        if kind == "lcm":
+            stride = len(table) // LCM_ORIGINAL_STEPS
+            return cls(prediction=kind, table=table[stride - 1 :: stride].clone(), stride=stride)
+        return cls(prediction=kind, table=table)
 
     @classmethod
     def flow(cls, *, shift: float = 1.0, multiplier: float = 1000.0, flux: bool = False) -> ModelSampling:
@@ -106,14 +140,15 @@ class ModelSampling:
             return sigma * self.multiplier
         log_sigmas = self.table.to(sigma.device).log()
         distance = (sigma.float().log().reshape(-1, 1) - log_sigmas.reshape(1, -1)).abs()
-        return distance.argmin(dim=1).reshape(sigma.shape).float()
+        index = distance.argmin(dim=1).reshape(sigma.shape).float()
+        return index * self.stride + (self.stride - 1)
 
     def sigma(self, timestep: torch.Tensor) -> torch.Tensor:
         """The sigma of a (fractional) timestep: log-linear between training timesteps."""
         if self.table is None:
             return self._shifted(timestep / self.multiplier)
         log_sigmas = self.table.to(timestep.device).log()
-        t = timestep.float().clamp(0, len(log_sigmas) - 1)
+        t = ((timestep.float() - (self.stride - 1)) / self.stride).clamp(0, len(log_sigmas) - 1)
         low = t.floor().long()
         high = (low + 1).clamp(max=len(log_sigmas) - 1)
         w = t - low
@@ -122,12 +157,12 @@ class ModelSampling:
     def percent_to_sigma(self, percent: float) -> float:
         """The sigma a fraction of the way through sampling stands for (0: start, 1: end)."""
         if percent <= 0.0:
-            return 999999999.9
+            return 1.0 if self.table is None else 999999999.9  # above every sigma the model has
         if percent >= 1.0:
             return 0.0
         if self.table is None:
             return float(self._shifted(torch.tensor(1.0 - percent, dtype=torch.float64)))
-        last = len(self.table) - 1
+        last = len(self.table) * self.stride - 1  # the last training timestep
         return float(self.sigma(torch.tensor((1.0 - percent) * last)))
 
     # --- model output <-> denoised ----------------------------------------------------------
@@ -142,6 +177,15 @@ class ModelSampling:
         s = _expand(sigma, x)
         if self.prediction == "v":
             return x / (s * s + 1.0) - output * s / (s * s + 1.0).sqrt()
+        if self.prediction == "x0":
+            return output
+        if self.prediction == "lcm":
+            # The consistency model's boundary condition: c_skip * x + c_out * (eps's x0).
+            t = _expand(self.timestep(torch.as_tensor(sigma, dtype=torch.float32)), x)
+            scaled = t * LCM_TIMESTEP_SCALING
+            c_skip = LCM_SIGMA_DATA**2 / (scaled**2 + LCM_SIGMA_DATA**2)
+            c_out = scaled / (scaled**2 + LCM_SIGMA_DATA**2).sqrt()
+            return c_out * (x - output * s) + c_skip * x
         return x - output * s  # eps, and flow's velocity (noise - x0)
 
     def noise_scaling(
@@ -165,3 +209,9 @@ class ModelSampling:
 def _expand(sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     sigma = torch.as_tensor(sigma, dtype=like.dtype, device=like.device)
     return sigma.reshape(sigma.shape + (1,) * (like.dim() - sigma.dim())) if sigma.dim() else sigma
+
+
+def model_sampling_of(model: Any) -> ModelSampling:
+    """A ModelHandle's ModelSampling: its own, or the discrete schedule of its scheduler_config."""
+    own = getattr(model, "model_sampling", None)
+    return own if own is not None else ModelSampling.discrete(model.scheduler_config)

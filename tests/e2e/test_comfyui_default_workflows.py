@@ -1,7 +1,8 @@
 """ComfyUI's default and example workflows, exported in API format, posted byte for byte unchanged.
 
 The JSON files in comfyui_workflows/ are what ComfyUI's "Export (API)" writes, with its model
-and image names; the tests save tiny models under those names (tests/support/default_models.py)
+and image names; the tests save tiny models under those names (tests/support/default_models.py,
+sdxl_models.py)
 and upload the input images under the names the graphs load. lora.json and upscale_with_model.json
 run, unchanged too, in test_lora_e2e.py and test_upscale_models_e2e.py.
 """
@@ -123,3 +124,31 @@ def test_controlnet_workflow_follows_its_hint(api) -> None:
     edges[256, :] = 255
     upload(api, "canny_example.png", Image.fromarray(edges, "RGB"))
     assert not np.array_equal(pixels(run(api, graph))[0], with_control)
+
+
+def test_sdxl_turbo_with_sampler_custom(api) -> None:
+    # ComfyUI's SDXL Turbo example: SDTurboScheduler (1 step), KSamplerSelect, SamplerCustom at cfg 1.
+    from tests.support.sampling import exported_sdxl_turbo
+
+    graph = exported_sdxl_turbo(exported("sdxl_turbo"))
+    turbo = pixels(run(api, graph), "27")[0]
+    assert turbo.shape == (512, 512, 3) and turbo.std() > 0
+    reseeded = json.loads(json.dumps(graph))
+    reseeded["13"]["inputs"]["noise_seed"] = 1
+    assert not np.array_equal(pixels(run(api, reseeded), "27")[0], turbo)
+    if graph["14"]["inputs"]["sampler_name"] == "euler":
+        # One step from sigma(999) to 0 is KSampler's "simple" schedule at 1 step: the same image, up
+        # to float rounding (SDTurboScheduler interpolates sigma(999) in log space, simple reads it).
+        ksampler = json.loads(json.dumps(graph))
+        for node in ("13", "14", "22"):
+            del ksampler[node]
+        ksampler["3"] = {
+            "class_type": "KSampler",
+            "inputs": {
+                "seed": 0, "steps": 1, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
+                "denoise": 1.0, "model": ["20", 0], "positive": ["6", 0], "negative": ["7", 0],
+                "latent_image": ["5", 0],
+            },
+        }  # fmt: skip
+        ksampler["8"]["inputs"]["samples"] = ["3", 0]
+        assert np.abs(pixels(run(api, ksampler), "27")[0] - turbo).max() <= 1

@@ -64,10 +64,11 @@ def comfy_sigmas(scheduler: str, steps: int) -> np.ndarray:
     elif scheduler == "ddim_uniform":  # training timesteps 1, 1 + 1000 // steps, ... from the top
         sigmas = table[list(range(1, len(table), max(len(table) // steps, 1)))][::-1]
     elif scheduler in ("beta", "linear_quadratic", "kl_optimal"):
-        # Explicit lists in the product; test_sampler_schedules checks them against the recording.
-        from nodes.diffusion.custom_schedules import CUSTOM_SCHEDULES
+        # The product's; test_sampler_schedules checks them against the recording.
+        from nodes.sampling.model_sampling import ModelSampling
+        from nodes.sampling.schedules import SCHEDULES
 
-        return CUSTOM_SCHEDULES[scheduler](table, steps)
+        return SCHEDULES[scheduler](ModelSampling.discrete(SD15_NOISE_SCHEDULE), steps).double().numpy()
     else:
         raise ValueError(f"no reference schedule for {scheduler!r}")
     return np.concatenate([sigmas, [0.0]])

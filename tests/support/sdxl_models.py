@@ -10,6 +10,8 @@ from tests.support.graphs import TEXT_TO_IMAGE, with_inputs
 SDXL_CHECKPOINT = "tiny-sdxl"
 # The same weights as SDXL_CHECKPOINT, as one .safetensors in the original SGM layout (+ sidecar config).
 SDXL_SINGLE_FILE = "tiny-sdxl-single.safetensors"
+# ComfyUI's SDXL Turbo example loads this name (tests/e2e/comfyui_workflows/sdxl_turbo.json).
+SDXL_TURBO_CHECKPOINT = "sd_xl_turbo_1.0_fp16.safetensors"
 
 
 def write_sdxl_models(root: Path) -> None:
@@ -18,6 +20,7 @@ def write_sdxl_models(root: Path) -> None:
 
     write_tiny_sdxl_diffusers(root / "checkpoints" / SDXL_CHECKPOINT, seed=0)
     write_tiny_sdxl_single_file(root / "checkpoints" / SDXL_SINGLE_FILE, seed=0)
+    write_tiny_sdxl_single_file(root / "checkpoints" / SDXL_TURBO_CHECKPOINT, seed=0)
 
 
 # ComfyUI's SDXL text-to-image template in API format: CLIPTextEncodeSDXL positive, CLIPTextEncode negative.

@@ -14,6 +14,7 @@ import torch
 from nodes.controlnet import ops as controlnet
 from nodes.controlnet.control import Control, fit_hint, hint_rows
 from nodes.diffusion import ops as diffusion
+from nodes.sampling.model_sampling import ModelSampling
 from tests.support.controlnet_models import (
     FOLDER_CONTROLNET,
     OTHER_CONTROLNET,
@@ -104,8 +105,10 @@ def test_strength_scales_the_residuals(ctx: StoreContext, sd: dict[str, Any]) ->
 def test_the_percent_window_maps_onto_training_timesteps(ctx: StoreContext, sd: dict[str, Any]) -> None:
     (cn,) = controlnet.controlnet_loader(ctx, FOLDER_CONTROLNET)
     control = Control(cn.model, hint_image().movedim(-1, 1), 1.0, start_percent=0.2, end_percent=0.5)
-    # 20% of the way is timestep 0.8 * 999 = 799.2, 50% is 499.5.
-    assert [control.active(t) for t in (999.0, 799.2, 600.0, 499.5, 400.0)] == [
+    # 20% of the way is timestep 0.8 * 999 = 799.2, 50% is 499.5: the sigmas there bound the window.
+    sd_sampling = ModelSampling.discrete({})
+    sigmas = [sd_sampling.sigma(torch.tensor(t)) for t in (999.0, 799.2, 600.0, 499.5, 400.0)]
+    assert [control.active(sigma, sd_sampling) for sigma in sigmas] == [
         False,
         True,
         True,

@@ -3,7 +3,9 @@
 The reference below is DPM-Solver++(2M) and its SDE variant (Lu et al. 2022) on the latent x and
 sigma, the formulation ComfyUI's samplers use (t = -log sigma, the model's prediction of the clean
 latent, eta 1, the step to sigma 0 landing on that prediction). It shares nothing with diffusers: if
-the mapping, the schedule hand-over or the scaling in sample() drifted, the results would part.
+the schedule, the noise scaling or the timesteps in the sampling core drifted, the results would part.
+The SDE noise here is the Brownian tree's increments over the same schedule and seed, drawn
+independently of the sampler's own code path.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nodes.diffusion import ops as diffusion
 from nodes.diffusion.handles import Checkpoint
 from nodes.diffusion.loading import load_diffusers_checkpoint
 from tests.support.comfy_sigmas import comfy_sigmas, model_sigmas
+from tests.support.sampling import needs_samplers
 from tests.unit.test_latent_ops import CTX
 from tiny_models.sd15 import write_tiny_sd15_diffusers
 
@@ -51,10 +54,8 @@ def _denoiser(checkpoint: Checkpoint, prompts: tuple[Any, Any]):
     log_table = np.log(model_sigmas())
 
     def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        # The UNet's timestep for sigma: linear in log sigma between training timesteps.
-        t = torch.tensor(
-            np.interp(math.log(sigma), log_table, np.arange(len(log_table))), dtype=torch.float32
-        )
+        # The UNet's timestep for sigma: the nearest training timestep in log sigma (ComfyUI's).
+        t = torch.tensor(float(np.abs(log_table - math.log(sigma)).argmin()), dtype=torch.float32)
         eps = guidance.predict_noise(
             checkpoint.model, x / math.sqrt(1 + sigma * sigma), t, positive, negative, CFG
         )
@@ -64,13 +65,19 @@ def _denoiser(checkpoint: Checkpoint, prompts: tuple[Any, Any]):
 
 
 def reference(denoise, sigmas: np.ndarray, generator: torch.Generator, sde: str | None) -> torch.Tensor:
-    x = torch.randn(SHAPE, generator=generator) * float(sigmas[0])
+    # A full-strength start: noise of variance sigma_max^2 + 1 (ComfyUI's max_denoise).
+    x = torch.randn(SHAPE, generator=generator) * math.sqrt(1.0 + float(sigmas[0]) ** 2)
+    # The SDE noise: increments of one Brownian path over the schedule's range, seeded with the run's
+    # seed (torchsde's BrownianTree, as ComfyUI draws it).
+    from nodes.sampling.noise import brownian_noise_sampler
+
+    brownian = brownian_noise_sampler(torch.zeros(SHAPE), torch.tensor(sigmas, dtype=torch.float32), SEED)
     previous: torch.Tensor | None = None
     h_previous = 1.0  # read only once `previous` is set
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])
         denoised = denoise(x, sigma)
-        noise = torch.randn(SHAPE, generator=generator) if sde else None  # one draw per step, as diffusers
+        noise = brownian(torch.tensor(sigma), torch.tensor(sigma_next)) if sde else None
         if sigma_next == 0:
             x = denoised
         elif sde is None:
@@ -99,7 +106,10 @@ def reference(denoise, sigmas: np.ndarray, generator: torch.Generator, sde: str 
 
 @pytest.mark.parametrize(
     ("sampler_name", "sde"),
-    [("dpmpp_2m", None), ("dpmpp_2m_sde", "midpoint"), ("dpmpp_2m_sde_heun", "heun")],
+    [
+        pytest.param(name, sde, marks=needs_samplers(name))
+        for name, sde in [("dpmpp_2m", None), ("dpmpp_2m_sde", "midpoint"), ("dpmpp_2m_sde_heun", "heun")]
+    ],
 )
 @pytest.mark.parametrize("scheduler", ["karras", "normal"])
 @torch.inference_mode()

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import torch
 
+from nodes.diffusion.samplers import COMFY_SAMPLERS
 from nodes.latent import ops as latent_ops
 from nodes.latent import ops_transform
+from nodes.sampling.names import IMPLEMENTED_SAMPLERS
 from tests.support import sampling
 from tests.unit.test_latent_ops import CTX
 
@@ -28,7 +30,7 @@ advanced = partial(sampling.advanced, noise_seed=SEED, steps=4, sampler_name="eu
 # --- KSamplerAdvanced ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sampler_name", ["euler", "euler_ancestral", "heun", "lms"])
+@pytest.mark.parametrize("sampler_name", sampling.sampler_params("euler", "euler_ancestral", "heun", "lms"))
 @pytest.mark.parametrize("end_at_step", [4, 10000])
 def test_advanced_over_all_steps_equals_ksampler(checkpoint, prompts, sampler_name, end_at_step) -> None:
     empty = {"samples": torch.zeros(2, 4, 6, 8)}
@@ -46,13 +48,13 @@ def test_stopping_early_with_leftover_noise_differs_from_the_full_run(checkpoint
     assert not torch.allclose(leftover, denoised)
 
     # Euler's step from sigma_1 ends on the same line through x_1 and the model's prediction:
-    # at sigma_2 with leftover noise, at sigma 0 (the prediction itself) without.
+    # at sigma_2 with leftover noise, at sigma 0 (the prediction itself) without. The sigmas are
+    # diffusers' Euler "linspace" ones, which are ComfyUI's "normal" (the recording says so).
     import diffusers
 
-    from nodes.diffusion.samplers import scheduler_config
-
-    class_name, extra = scheduler_config("euler", "normal")
-    scheduler = getattr(diffusers, class_name).from_config({**checkpoint.model.scheduler_config, **extra})
+    scheduler = diffusers.EulerDiscreteScheduler.from_config(
+        {**checkpoint.model.scheduler_config, "timestep_spacing": "linspace"}
+    )
     scheduler.set_timesteps(4)
     sigma_1, sigma_2 = scheduler.sigmas[1].item(), scheduler.sigmas[2].item()
     x_1 = advanced(checkpoint, prompts, empty, end_at_step=1, return_with_leftover_noise="enable")
@@ -76,8 +78,11 @@ def test_a_start_at_or_past_the_end_returns_the_latent(checkpoint, prompts) -> N
 
 
 def test_advanced_refuses_a_sampler_it_cannot_honour(checkpoint, prompts) -> None:
-    with pytest.raises(ValueError, match="uni_pc"):
-        advanced(checkpoint, prompts, input_latent(), sampler_name="uni_pc")
+    missing = [name for name in COMFY_SAMPLERS if name not in IMPLEMENTED_SAMPLERS]
+    if not missing:
+        pytest.skip("every ComfyUI sampler is implemented")
+    with pytest.raises(ValueError, match=f"{missing[0]}.*not implemented"):
+        advanced(checkpoint, prompts, input_latent(), sampler_name=missing[0])
 
 
 # --- Noise masks ---------------------------------------------------------------------------------
@@ -96,7 +101,7 @@ def test_a_full_noise_mask_is_no_mask(checkpoint, prompts) -> None:
     assert torch.equal(masked, unmasked)
 
 
-@pytest.mark.parametrize("sampler_name", ["euler", "heun", "dpm_2_ancestral"])
+@pytest.mark.parametrize("sampler_name", sampling.sampler_params("euler", "heun", "dpm_2_ancestral"))
 def test_only_the_masked_half_changes(checkpoint, prompts, sampler_name) -> None:
     mask = torch.zeros(2, 48, 64)
     mask[:, :, 32:] = 1.0  # right half, resized to the 8-wide latent: columns 4..7
@@ -106,7 +111,7 @@ def test_only_the_masked_half_changes(checkpoint, prompts, sampler_name) -> None
     assert not torch.allclose(out[..., 5:], latent["samples"][..., 5:], atol=1e-2)
 
 
-@pytest.mark.parametrize("sampler_name", ["euler", "heun"])
+@pytest.mark.parametrize("sampler_name", sampling.sampler_params("euler", "heun"))
 def test_advanced_honours_the_mask_when_stopping_early(checkpoint, prompts, sampler_name) -> None:
     latent = input_latent(noise_mask=torch.zeros(1, 48, 64))
     out = advanced(checkpoint, prompts, latent, sampler_name=sampler_name, end_at_step=2)
