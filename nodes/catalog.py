@@ -8,8 +8,10 @@ from nodes.conditioning import specs as conditioning_specs
 from nodes.controlnet import specs as controlnet_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
+from nodes.flux import specs as flux_specs
 from nodes.image import specs as image_specs
 from nodes.latent import specs as latent_specs
+from nodes.loaders import specs as loader_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
@@ -25,6 +27,8 @@ FAMILIES = (
     lora_specs,
     upscale_specs,
     sdxl_specs,
+    loader_specs,
+    flux_specs,
 )
 
 

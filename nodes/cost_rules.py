@@ -244,9 +244,15 @@ RULES: dict[str, Rule] = {
     "LoraLoaderModelOnly": none,
     "ControlNetLoader": none,
     "UpscaleModelLoader": upscale_model_loader,
+    "UNETLoader": none,
+    "CLIPLoader": none,
+    "DualCLIPLoader": none,
+    "TripleCLIPLoader": none,
     # prompts and conditioning
     "CLIPTextEncode": text_encode("text"),
     "CLIPTextEncodeSDXL": text_encode("text_g", "text_l"),
+    "CLIPTextEncodeFlux": text_encode("clip_l", "t5xxl"),
+    "FluxGuidance": passthrough("conditioning"),
     "ConditioningAverage": passthrough("conditioning_to"),
     "ConditioningCombine": combine,
     "ConditioningConcat": concat,
@@ -261,6 +267,7 @@ RULES: dict[str, Rule] = {
     "ControlNetApplyAdvanced": lambda n: (_cond(n, "positive"), _cond(n, "negative")),
     # latents
     "EmptyLatentImage": empty_latent,
+    "EmptySD3LatentImage": empty_latent,
     "KSampler": sampler,
     "KSamplerAdvanced": sampler,
     "LatentUpscale": scale_to("samples"),

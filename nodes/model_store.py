@@ -10,9 +10,24 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nodes.loaders.families import CHECKPOINT_LOADERS, split_file_refusal
 from nodes.model_family import model_family
 
-FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models")
+FOLDERS = (
+    "checkpoints",
+    "loras",
+    "vae",
+    "controlnet",
+    "upscale_models",
+    "diffusion_models",
+    "text_encoders",
+)
+# ComfyUI lists its older folder names under the new ones: models/unet/ files appear among the diffusion
+# models and models/clip/ among the text encoders. The first folder wins when both hold one name.
+FOLDER_DIRS: dict[str, tuple[str, ...]] = {
+    "diffusion_models": ("diffusion_models", "unet"),
+    "text_encoders": ("text_encoders", "clip"),
+}
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 
@@ -79,7 +94,13 @@ class ModelStore:
         raise ModelNotFound(f"Model {name!r} is not in {folder}/ under the model store.")
 
     def _scan(self, folder: str) -> list[ModelEntry]:
-        base = self.root / folder
+        found: list[ModelEntry] = []
+        for directory in FOLDER_DIRS.get(folder, (folder,)):
+            seen = {entry.name for entry in found}
+            found += [e for e in self._scan_dir(folder, self.root / directory) if e.name not in seen]
+        return found
+
+    def _scan_dir(self, folder: str, base: Path) -> list[ModelEntry]:
         if not base.is_dir():
             return []
         found: list[ModelEntry] = []
@@ -135,8 +156,8 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
             )
         if family in UNLOADABLE_CHECKPOINT_FAMILIES and (kind == "single_file" or family == "sdxl_refiner"):
             return UNLOADABLE_CHECKPOINT_FAMILIES[family]
-        if kind == "single_file" and family not in ("sd15", "sdxl"):
-            return "not an SD 1.x or SDXL checkpoint in the original single-file layout"
+        if kind == "single_file" and family not in ("sd15", "sdxl", *CHECKPOINT_LOADERS):
+            return "not an SD 1.x, SDXL or FLUX.1 checkpoint in the original single-file layout"
     elif folder in ("vae", "controlnet"):
         if pickled:
             return f"a pickled {path.suffix} file: only .safetensors single files and diffusers folders load"
@@ -145,6 +166,8 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
             return "not a single .safetensors file, the only form a LoRA loads in"
     elif folder == "upscale_models" and kind != "single_file":
         return "a folder: an upscale model is one weights file"
+    elif folder in ("diffusion_models", "text_encoders"):
+        return split_file_refusal(folder, path, kind, family)
     return None
 
 
