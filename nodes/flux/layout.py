@@ -94,14 +94,14 @@ def bfl_to_diffusers(state: dict[str, Any], *, hidden: int) -> dict[str, Any]:
     for i in range(num_double):
         for fused, parts in DOUBLE_QKV:
             for p in PARAMS:
-                for name, piece in zip(parts, state.pop(f"double_blocks.{i}.{fused}.{p}").chunk(3, dim=0)):
+                for name, piece in zip(parts, state.pop(f"double_blocks.{i}.{fused}.{p}").chunk(3, dim=0), strict=True):
                     out[f"transformer_blocks.{i}.{name}.{p}"] = piece
     for i in range(num_single):
         fused, parts = SINGLE_FUSED
         for p in PARAMS:
             tensor = state.pop(f"single_blocks.{i}.{fused}.{p}")
             sizes = (hidden, hidden, hidden, tensor.shape[0] - 3 * hidden)
-            for name, piece in zip(parts, tensor.split(sizes, dim=0)):
+            for name, piece in zip(parts, tensor.split(sizes, dim=0), strict=True):
                 out[f"single_transformer_blocks.{i}.{name}.{p}"] = piece
     bfl, diff = FINAL_MODULATION
     for p in PARAMS:

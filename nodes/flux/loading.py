@@ -157,7 +157,7 @@ def load_flux_checkpoint(path: Path, device: str) -> Checkpoint:
     if missing:
         raise ValueError(
             f"Checkpoint {path.name!r} holds a FLUX.1 transformer but not {', '.join(missing)}: load it "
-            "with UNETLoader, and the text encoders with DualCLIPLoader (type flux) and the VAE with VAELoader."
+            "with UNETLoader, the text encoders with DualCLIPLoader (type flux), the VAE with VAELoader."
         )
     clip_state = read_prefixed(path, "text_encoders.clip_l.transformer.", what="Checkpoint")
     clip_l, tokenizer = clip_from_state(path, clip_state, device, sidecar_part="text_encoder")

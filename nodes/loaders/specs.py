@@ -50,7 +50,8 @@ SPECS = (
         class_type="DualCLIPLoader",
         category=CATEGORY,
         description=(
-            "[Recipes]\n\nsdxl: clip-l, clip-g\nsd3: clip-l, clip-g / clip-l, t5 / clip-g, t5\nflux: clip-l, t5\n"
+            "[Recipes]\n\nsdxl: clip-l, clip-g\nsd3: clip-l, clip-g / clip-l, t5 / clip-g, t5\n"
+            "flux: clip-l, t5\n"
             "hidream: at least one of t5 or llama, recommended t5 and llama\n"
             "hunyuan_image: qwen2.5vl 7b and byt5 small"
         ),

@@ -47,8 +47,8 @@ def clip_from_state(
         raise ValueError(f"Text encoder {path.name!r} is not a CLIP text model (no text_model.embeddings.*).")
     if width.shape[1] != config.hidden_size:
         raise ValueError(
-            f"Text encoder {path.name!r} is {width.shape[1]} wide, its config ({config_file.parent.name}/) says "
-            f"{config.hidden_size}: put its config.json in {sidecar.name}/ next to it."
+            f"Text encoder {path.name!r} is {width.shape[1]} wide, its config "
+            f"({config_file.parent.name}/) says {config.hidden_size}: put its config.json in {sidecar.name}/ next to it."
         )
     with_projection = "text_projection.weight" in state and config.hidden_size >= 1280  # CLIP-G (SDXL, SD3)
     cls = CLIPTextModelWithProjection if with_projection else CLIPTextModel
@@ -145,7 +145,8 @@ def _t5_tokenizer(path: Path) -> Any:
     if folder is None:
         raise ValueError(
             f"T5 encoder {path.name!r} needs T5's tokenizer, which no installed package ships: put the "
-            f"tokenizer files of google/t5-v1_1-xxl (tokenizer.json or spiece.model, with tokenizer_config.json) "
+            "tokenizer files of google/t5-v1_1-xxl (tokenizer.json or spiece.model, with "
+            "tokenizer_config.json) "
             f"in {path.with_suffix('.tokenizer').name}/ next to it, or in {SHARED_T5_TOKENIZER}/ in the same "
             "folder for every T5 file (docs/flux.md)."
         )
