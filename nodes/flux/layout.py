@@ -94,7 +94,8 @@ def bfl_to_diffusers(state: dict[str, Any], *, hidden: int) -> dict[str, Any]:
     for i in range(num_double):
         for fused, parts in DOUBLE_QKV:
             for p in PARAMS:
-                for name, piece in zip(parts, state.pop(f"double_blocks.{i}.{fused}.{p}").chunk(3, dim=0), strict=True):
+                pieces = state.pop(f"double_blocks.{i}.{fused}.{p}").chunk(3, dim=0)
+                for name, piece in zip(parts, pieces, strict=True):
                     out[f"transformer_blocks.{i}.{name}.{p}"] = piece
     for i in range(num_single):
         fused, parts = SINGLE_FUSED

@@ -48,7 +48,8 @@ def clip_from_state(
     if width.shape[1] != config.hidden_size:
         raise ValueError(
             f"Text encoder {path.name!r} is {width.shape[1]} wide, its config "
-            f"({config_file.parent.name}/) says {config.hidden_size}: put its config.json in {sidecar.name}/ next to it."
+            f"({config_file.parent.name}/) says {config.hidden_size}: put its config.json in "
+            f"{sidecar.name}/ next to it."
         )
     with_projection = "text_projection.weight" in state and config.hidden_size >= 1280  # CLIP-G (SDXL, SD3)
     cls = CLIPTextModelWithProjection if with_projection else CLIPTextModel
