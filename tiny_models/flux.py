@@ -219,7 +219,12 @@ def write_tiny_flux_checkpoint(path: Path, *, seed: int = 0, dev: bool = True) -
     first_stage_model.*; its sidecar holds transformer/, vae/, text_encoder/ (with tokenizer/) configs
     and T5's tokenizer sits in ``NAME.tokenizer/``, as for a T5 file."""
     path = Path(path)
-    transformer, clip, t5, vae = tiny_transformer(seed, dev=dev), tiny_clip_l(seed), tiny_t5(seed), tiny_vae(seed)
+    transformer, clip, t5, vae = (
+        tiny_transformer(seed, dev=dev),
+        tiny_clip_l(seed),
+        tiny_t5(seed),
+        tiny_vae(seed),
+    )
     state = {
         **transformer_bfl_state(transformer, "model.diffusion_model."),
         **clip_l_state(clip, "text_encoders.clip_l.transformer."),
@@ -243,7 +248,9 @@ def write_tiny_flux_checkpoint(path: Path, *, seed: int = 0, dev: bool = True) -
 def write_tiny_flux_store(root: Path, *, seed: int = 0) -> None:
     """Every FLUX file under the names ComfyUI's FLUX examples load, in the model store at `root`."""
     write_tiny_flux_diffusion_model(root / "diffusion_models" / "flux1-dev.safetensors", seed=seed, dev=True)
-    write_tiny_flux_diffusion_model(root / "diffusion_models" / "flux1-schnell.safetensors", seed=seed, dev=False)
+    write_tiny_flux_diffusion_model(
+        root / "diffusion_models" / "flux1-schnell.safetensors", seed=seed, dev=False
+    )
     write_tiny_clip_l(root / "text_encoders" / "clip_l.safetensors", seed=seed)
     write_tiny_t5(root / "text_encoders" / "t5xxl_fp16.safetensors", seed=seed)
     write_tiny_flux_vae(root / "vae" / "ae.safetensors", seed=seed)
