@@ -43,6 +43,13 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env_raw(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     broker_url: str
@@ -58,6 +65,9 @@ class WorkerConfig:
     model_cache_bytes: int
     node_cache_bytes: int
     task_time_limit: int
+    # Where text encoders (T5-XXL, CLIP) run: "default" (the worker's device) or "cpu", which keeps a
+    # pool's GPU memory for the diffusion model (slower prompts: T5-XXL is 4.7B parameters).
+    text_encoder_device: str = "default"
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -76,4 +86,5 @@ class WorkerConfig:
             model_cache_bytes=env_int("MODEL_CACHE_BYTES", 0),
             node_cache_bytes=env_int("NODE_CACHE_BYTES", 2 * 2**30),
             task_time_limit=env_int("GPU_TASK_TIME_LIMIT", 1800),
+            text_encoder_device=env_choice("TEXT_ENCODER_DEVICE", ("default", "cpu"), "default"),
         )

@@ -65,9 +65,11 @@ class WorkerContext:
         storage: ArtifactStorage,
         reporter: ProgressReporter,
         cancelled: Callable[[], bool] | None = None,
+        text_encoder_device: str = "default",
     ) -> None:
         self.spec = spec
         self.device = device
+        self.text_encoder_device = text_encoder_device
         self._identities: dict[str, tuple[int, ...]] = {}  # path -> file identity, once per run
         self.models = RunModels(models, self._identities)
         self.node_id = ""

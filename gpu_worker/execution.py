@@ -66,6 +66,7 @@ def execution_run(*, spec: RunSpec, runtime: Runtime, emit: EmitEvent, worker_na
         storage=runtime.storage,
         reporter=reporter,
         cancelled=cancelled,
+        text_encoder_device=runtime.config.text_encoder_device,
     )
     try:
         run = run_graph(

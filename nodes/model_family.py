@@ -124,7 +124,11 @@ def state_family(shapes: dict[str, Any]) -> str:
     if has("controlnet_cond_embedding."):
         return "sdxl" if has("add_embedding.") else _context_family(keys, shapes, "sd15")
     split = split_family(shapes)
-    if split not in ("unknown", "sd15_unet", "sdxl_unet"):  # FLUX, T5, CLIP (a bare UNet: below)
+    if split == "sdxl_unet":  # a UNet on its own, with or without model.diffusion_model.
+        return "sdxl"
+    if split == "sd15_unet":
+        return _context_family(keys, shapes, "sd15")
+    if split != "unknown":  # FLUX, T5, CLIP
         return split
     if has("model.diffusion_model."):  # a UNet on its own
         return "sdxl" if has("model.diffusion_model.label_emb.") else _context_family(keys, shapes, "sd15")

@@ -24,8 +24,7 @@ def text_encoder_device(ctx: NodeContext, device: str) -> str:
         raise ValueError(f"device must be 'default' or 'cpu', got {device!r}.")
     if device == "cpu":
         return "cpu"
-    configured = getattr(ctx, "text_encoder_device", "default")
-    return "cpu" if configured == "cpu" else ctx.device
+    return "cpu" if ctx.text_encoder_device == "cpu" else ctx.device
 
 
 def _load_encoder(ctx: NodeContext, input_name: str, name: str, device: str) -> tuple[str, str, Any]:

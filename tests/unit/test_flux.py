@@ -26,7 +26,7 @@ def ctx(store: Path) -> NodeTestContext:
 
 
 def _inputs(transformer: Any, batch: int = 2, h: int = 4, w: int = 6) -> dict[str, torch.Tensor]:
-    """FluxPipeline's own packing and ids for a (batch, 16, h, w) latent, as its transformer call gets them."""
+    """FluxPipeline's own packing and ids for a (batch, 16, h, w) latent, as its transformer gets them."""
     from diffusers import FluxPipeline
 
     generator = torch.Generator().manual_seed(0)
@@ -260,3 +260,16 @@ def test_a_dual_clip_of_the_wrong_pair_or_type_is_refused_clearly(ctx: NodeTestC
         dual_clip_loader(ctx, "clip_l.safetensors", "t5xxl_fp16.safetensors", "hidream")
     (clip,) = clip_loader(ctx, "clip_l.safetensors", "stable_diffusion", "cpu")
     assert clip.kind == "sd" and clip.t5_encoder is None
+
+
+def test_text_encoders_follow_the_worker_s_text_encoder_device(store: Path) -> None:
+    from nodes.loaders.ops import text_encoder_device
+
+    ctx = NodeTestContext(store)
+    ctx.device = "cuda:0"  # only the choice is tested here: nothing is loaded
+    assert text_encoder_device(ctx, "default") == "cuda:0"
+    assert text_encoder_device(ctx, "cpu") == "cpu"
+    ctx.text_encoder_device = "cpu"
+    assert text_encoder_device(ctx, "default") == "cpu"
+    with pytest.raises(ValueError, match="device must be 'default' or 'cpu'"):
+        text_encoder_device(ctx, "gpu")

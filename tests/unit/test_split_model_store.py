@@ -1,0 +1,114 @@
+"""diffusion_models/ and text_encoders/ (with ComfyUI's legacy unet/ and clip/): listed by family from
+the header alone, and a file no split loader builds is refused at validation. No torch here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from nodes.catalog import default_registry
+from nodes.model_check import unloadable_model_issues
+from nodes.model_store import ModelStore
+
+
+def safetensors(path: Path, shapes: dict[str, list[int]]) -> None:
+    header = {k: {"dtype": "F16", "shape": s, "data_offsets": [0, 0]} for k, s in shapes.items()}
+    raw = json.dumps(header).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw)
+
+
+FLUX = {"double_blocks.0.img_attn.qkv.weight": [9216, 3072], "img_in.weight": [3072, 64]}
+DEV = {**FLUX, "guidance_in.in_layer.weight": [3072, 256]}
+T5 = {"shared.weight": [32128, 4096], "encoder.block.0.layer.0.SelfAttention.q.weight": [4096, 4096]}
+CLIP_L = {
+    "text_model.encoder.layers.0.self_attn.q_proj.weight": [768, 768],
+    "text_model.embeddings.token_embedding.weight": [49408, 768],
+}
+CLIP_G = {
+    "text_model.encoder.layers.0.self_attn.q_proj.weight": [1280, 1280],
+    "text_model.embeddings.token_embedding.weight": [49408, 1280],
+}
+
+
+def _store(root: Path) -> ModelStore:
+    safetensors(root / "diffusion_models" / "flux1-dev.safetensors", DEV)
+    safetensors(root / "unet" / "flux1-schnell.safetensors", FLUX)  # the legacy folder
+    safetensors(root / "unet" / "flux1-dev.safetensors", FLUX)  # shadowed by diffusion_models/
+    safetensors(root / "diffusion_models" / "a-unet.safetensors", {"input_blocks.0.0.weight": [320, 4, 3, 3]})
+    (root / "diffusion_models" / "old.pt").write_bytes(b"\x80\x02pickle")
+    safetensors(root / "text_encoders" / "t5xxl_fp16.safetensors", T5)
+    safetensors(root / "clip" / "clip_l.safetensors", CLIP_L)
+    safetensors(root / "clip" / "clip_g.safetensors", CLIP_G)
+    safetensors(
+        root / "checkpoints" / "flux1-dev-fp8.safetensors",
+        {f"model.diffusion_model.{k}": s for k, s in DEV.items()},
+    )
+    return ModelStore(root, ttl_seconds=0)
+
+
+def test_split_files_are_listed_by_family_across_the_new_and_legacy_folders(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    models = {e.name: (e.family, e.refusal is None) for e in store.entries("diffusion_models")}
+    assert models == {
+        "a-unet.safetensors": ("sd15", False),
+        "flux1-dev.safetensors": ("flux_dev", True),
+        "flux1-schnell.safetensors": ("flux_schnell", True),
+        "old.pt": ("unknown", False),
+    }
+    assert store.path("diffusion_models", "flux1-dev.safetensors").parent.name == "diffusion_models"
+    encoders = {e.name: e.family for e in store.entries("text_encoders")}
+    assert encoders == {
+        "t5xxl_fp16.safetensors": "t5xxl",
+        "clip_l.safetensors": "clip_l",
+        "clip_g.safetensors": "clip_g",
+    }
+    (checkpoint,) = store.entries("checkpoints")
+    assert (checkpoint.family, checkpoint.refusal) == ("flux_dev", None)
+
+
+def test_a_graph_naming_a_file_no_loader_builds_is_refused_by_node_and_input(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    graph = {
+        "1": {
+            "class_type": "UNETLoader",
+            "inputs": {"unet_name": "a-unet.safetensors", "weight_dtype": "default"},
+        },
+        "2": {"class_type": "UNETLoader", "inputs": {"unet_name": "old.pt", "weight_dtype": "default"}},
+        "3": {
+            "class_type": "UNETLoader",
+            "inputs": {"unet_name": "flux1-dev.safetensors", "weight_dtype": "default"},
+        },
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "x"}},
+        "5": {"class_type": "FakeJoin", "inputs": {"a": ["1", 0], "b": ["2", 0], "c": ["3", 0]}},
+    }
+    graph["4"]["inputs"]["images"] = ["1", 0]
+    graph["6"] = {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}}
+    graph["7"] = {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "x"}}
+    issues = {
+        (i.node_id, i.input): i.message for i in unloadable_model_issues(graph, default_registry(), store)
+    }
+    assert set(issues) == {("1", "unet_name"), ("2", "unet_name")}
+    assert "not a diffusion model UNETLoader builds" in issues[("1", "unet_name")]
+    assert "its family is 'sd15'" in issues[("1", "unet_name")]
+    assert "pickled .pt" in issues[("2", "unet_name")]
+
+
+def test_the_family_table_imports_no_torch() -> None:
+    code = "import sys, nodes.loaders.families, nodes.loaders.specs, nodes.flux.specs; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_text_encoder_device_is_a_checked_worker_setting(monkeypatch) -> None:
+    import pytest
+
+    from gpu_worker.config import ConfigError, WorkerConfig
+
+    monkeypatch.setenv("TEXT_ENCODER_DEVICE", "cpu")
+    assert WorkerConfig.from_env().text_encoder_device == "cpu"
+    monkeypatch.setenv("TEXT_ENCODER_DEVICE", "gpu")
+    with pytest.raises(ConfigError, match="TEXT_ENCODER_DEVICE must be one of default, cpu, got 'gpu'"):
+        WorkerConfig.from_env()
