@@ -1,0 +1,108 @@
+"""ComfyUI's FLUX.1 examples run in-process node by node, with everything but KSampler being the real
+node functions; the sampling step uses the sampler contract on main (nodes/sampling: ModelSampling,
+euler, a Denoiser) the way KSampler will once the sampling core is merged (tests/e2e/test_flux_e2e.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from nodes.catalog import default_registry
+from nodes.graph import validate_graph
+from nodes.model_check import unloadable_model_issues
+from nodes.model_store import FOLDERS
+from tests.support.flux_models import flux_workflow
+from tests.support.node_context import NodeTestContext
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> NodeTestContext:
+    from tests.support.flux_models import write_flux_models
+
+    root = tmp_path_factory.mktemp("flux-graph")
+    write_flux_models(root)
+    return NodeTestContext(root)
+
+
+class FlowDenoiser:
+    """x0 from the guided network output: what the sampling core's denoiser does for a flow model."""
+
+    def __init__(self, model: Any, positive: list, negative: list, cfg: float) -> None:
+        from nodes.diffusion import guidance
+
+        self.model, self.model_sampling, self.last_uncond = model, model.model_sampling, None
+        shape = (1, 16, 1, 1)
+        self.pos = guidance.prepare(positive, torch.Size(shape), "cpu", "positive")
+        self.neg = guidance.prepare(negative, torch.Size(shape), "cpu", "negative")
+        self.cfg = cfg
+        self.timesteps: list[float] = []
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        from nodes.diffusion import guidance
+
+        t = self.model_sampling.timestep(sigma)
+        self.timesteps.append(float(t))
+        out = guidance.predict_noise(
+            self.model, self.model_sampling.model_input(sigma, x), t, self.pos, self.neg, self.cfg
+        )
+        return self.model_sampling.denoised(sigma, out, x)
+
+
+def _simple_sigmas(model_sampling: Any, steps: int) -> torch.Tensor:
+    """ComfyUI's "simple" schedule: every len/steps-th of the model's sigmas from the top, then 0."""
+    table = model_sampling.sigmas
+    stride = len(table) / steps
+    picked = [float(table[-(1 + int(i * stride))]) for i in range(steps)]
+    return torch.tensor([*picked, 0.0])
+
+
+def _run(
+    ctx: NodeTestContext, graph: dict[str, Any], steps_override: int = 3, size: int = 64
+) -> torch.Tensor:
+    registry = default_registry()
+    assert ctx.store is not None
+    choices = {folder: ctx.store.names(folder) for folder in FOLDERS}
+    assert validate_graph(graph, registry, dynamic_choices=choices) == []
+    assert unloadable_model_issues(graph, registry, ctx.store) == []
+    outputs: dict[str, tuple] = {}
+
+    def value(v: Any) -> Any:
+        return outputs[v[0]][v[1]] if isinstance(v, list) else v
+
+    order = ["10", "11", "12", "30", "6", "33", "35", "27"]
+    for node_id in [n for n in order if n in graph]:
+        node = graph[node_id]
+        inputs = {k: value(v) for k, v in node["inputs"].items()}
+        if node["class_type"] == "EmptySD3LatentImage":
+            inputs |= {"width": size, "height": size}  # the example's 1024 px, smaller for a unit test
+        outputs[node_id] = registry.implementation(node["class_type"])(ctx, **inputs)
+    sampler = graph["31"]["inputs"]
+    model, latent = value(sampler["model"]), value(sampler["latent_image"])["samples"]
+    denoiser = FlowDenoiser(model, value(sampler["positive"]), value(sampler["negative"]), sampler["cfg"])
+    from nodes.sampling.samplers import SamplerRun, euler
+
+    sigmas = _simple_sigmas(model.model_sampling, steps_override)
+    noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(sampler["seed"]))
+    x = model.model_sampling.noise_scaling(sigmas[0], noise, latent, max_denoise=True)
+    x = euler(denoiser, x, sigmas, SamplerRun(seed=sampler["seed"], callback=lambda *_: None))
+    samples = model.model_sampling.inverse_noise_scaling(sigmas[-1], x)
+    vae = value(graph["8"]["inputs"]["vae"])
+    (images,) = registry.implementation("VAEDecode")(ctx, samples={"samples": samples}, vae=vae)
+    assert denoiser.timesteps[0] == pytest.approx(1.0) and all(0 < t <= 1 for t in denoiser.timesteps)
+    return images
+
+
+@pytest.mark.parametrize("name", ["flux_dev", "flux_schnell", "flux_dev_checkpoint"])
+def test_the_flux_examples_run_below_the_sampler(ctx: NodeTestContext, name: str) -> None:
+    images = _run(ctx, flux_workflow(name))
+    assert images.shape == (1, 64, 64, 3) and torch.isfinite(images).all()
+    assert images.std() > 0
+
+
+def test_flux_guidance_changes_the_dev_image_and_not_schnell_s(ctx: NodeTestContext) -> None:
+    dev = flux_workflow("flux_dev")
+    other = flux_workflow("flux_dev")
+    other["35"]["inputs"]["guidance"] = 10.0
+    assert not torch.allclose(_run(ctx, dev), _run(ctx, other))
