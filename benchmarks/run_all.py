@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["benchmarks.execution_latency", "benchmarks.cancel_latency"]
+BENCHMARKS = ["benchmarks.execution_latency", "benchmarks.cancel_latency", "benchmarks.flux_step_overhead"]
 
 if __name__ == "__main__":
     for module in BENCHMARKS:

@@ -106,3 +106,39 @@ def test_flux_guidance_changes_the_dev_image_and_not_schnell_s(ctx: NodeTestCont
     other = flux_workflow("flux_dev")
     other["35"]["inputs"]["guidance"] = 10.0
     assert not torch.allclose(_run(ctx, dev), _run(ctx, other))
+
+
+def test_euler_on_our_flux_path_lands_where_flux_pipeline_does(ctx: NodeTestContext) -> None:
+    """The whole denoising loop: our conditioning, family call, ModelSampling (FLUX's exponential shift)
+    and euler against FluxPipeline with FlowMatchEulerDiscreteScheduler on the same sigmas."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
+
+    from nodes.loaders.ops import unet_loader
+    from nodes.sampling.samplers import SamplerRun, euler
+
+    (model,) = unet_loader(ctx, "flux1-dev.safetensors", "default")
+    sampling, steps, side = model.model_sampling, 4, 8
+    generator = torch.Generator().manual_seed(1)
+    noise = torch.randn(1, 16, side, side, generator=generator)
+    context, pooled = torch.randn(1, 9, 32, generator=generator), torch.randn(1, 32, generator=generator)
+    positive = [[context, {"pooled_output": pooled, "guidance": 3.5}]]
+    denoiser = FlowDenoiser(model, positive, positive, 1.0)
+    plain = torch.linspace(1.0, 1.0 / steps, steps, dtype=torch.float64)
+    sigmas = torch.cat([sampling.sigma(plain * sampling.multiplier).float(), torch.zeros(1)])
+    with torch.inference_mode():
+        ours = euler(denoiser, noise.clone(), sigmas, SamplerRun(seed=0, callback=lambda *_: None))
+        scheduler = FlowMatchEulerDiscreteScheduler(
+            use_dynamic_shifting=True, base_shift=1.15, max_shift=1.15, time_shift_type="exponential"
+        )
+        pipe = FluxPipeline(
+            scheduler=scheduler, vae=None, text_encoder=None, tokenizer=None,
+            text_encoder_2=None, tokenizer_2=None, transformer=model.unet,
+        )  # fmt: skip
+        pipe.set_progress_bar_config(disable=True)
+        theirs = pipe(
+            prompt_embeds=context, pooled_prompt_embeds=pooled, height=side * 8, width=side * 8,
+            num_inference_steps=steps, guidance_scale=3.5, sigmas=plain.tolist(), output_type="latent",
+            latents=FluxPipeline._pack_latents(noise, 1, 16, side, side),
+        ).images  # fmt: skip
+    theirs = FluxPipeline._unpack_latents(theirs, side * 8, side * 8, 8)
+    assert torch.allclose(ours, theirs, atol=1e-5), float((ours - theirs).abs().max())
