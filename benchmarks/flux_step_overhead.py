@@ -82,7 +82,7 @@ def main() -> int:
     context = torch.randn(1, 256, cfg.joint_attention_dim, generator=generator)
     pooled = torch.randn(1, cfg.pooled_projection_dim, generator=generator)
     conditioning = [[context, {"pooled_output": pooled, "guidance": 3.5}]]
-    # FluxPipeline's sigmas (linear 1 -> 1/steps), shifted as ModelSampling shifts them: same schedule both ways.
+    # FluxPipeline's sigmas (linear 1 -> 1/steps), shifted as ModelSampling shifts them: one schedule.
     sigmas = torch.linspace(1.0, 1.0 / args.steps, args.steps, dtype=torch.float64)
     shifted = torch.cat([sampling.sigma(sigmas * sampling.multiplier).float(), torch.zeros(1)])
 
@@ -141,7 +141,8 @@ def main() -> int:
     ours_ms = statistics.median(timings["ours"]) * 1000
     theirs_ms = statistics.median(timings["diffusers"]) * 1000
     print(
-        f"FLUX {args.size} on {device} ({transformer.dtype}), {args.pixels}px, {args.steps} steps x {args.rounds} rounds:"
+        f"FLUX {args.size} on {device} ({transformer.dtype}), {args.pixels}px, "
+        f"{args.steps} steps x {args.rounds} rounds:"
     )
     print(f"  ours      {ours_ms:9.2f} ms/step")
     print(f"  diffusers {theirs_ms:9.2f} ms/step")
