@@ -94,10 +94,18 @@ def main() -> int:
     def ours() -> torch.Tensor:
         positive = guidance.prepare(conditioning, noise.shape, device, "positive")
 
-        def denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            t = sampling.timestep(sigma)
-            out = guidance.predict_noise(model, sampling.model_input(sigma, x), t, positive, positive, 1.0)
-            return sampling.denoised(sigma, out, x)
+        class Denoiser:  # what the sampling core's denoiser does for one flow model at cfg 1
+            model_sampling = sampling
+            last_uncond: torch.Tensor | None = None
+
+            def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+                t = sampling.timestep(sigma)
+                out = guidance.predict_noise(
+                    model, sampling.model_input(sigma, x), t, positive, positive, 1.0
+                )
+                return sampling.denoised(sigma, out, x)
+
+        denoiser = Denoiser()
 
         x = sampling.noise_scaling(shifted[0], noise.to(device), torch.zeros_like(noise, device=device))
         return euler(denoiser, x, shifted.to(device), SamplerRun(seed=0, callback=lambda *_: None))

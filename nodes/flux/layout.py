@@ -97,12 +97,12 @@ def bfl_to_diffusers(state: dict[str, Any], *, hidden: int) -> dict[str, Any]:
                 pieces = state.pop(f"double_blocks.{i}.{fused}.{p}").chunk(3, dim=0)
                 for name, piece in zip(parts, pieces, strict=True):
                     out[f"transformer_blocks.{i}.{name}.{p}"] = piece
+    linear1, linear1_parts = SINGLE_FUSED
     for i in range(num_single):
-        fused, parts = SINGLE_FUSED
         for p in PARAMS:
-            tensor = state.pop(f"single_blocks.{i}.{fused}.{p}")
+            tensor = state.pop(f"single_blocks.{i}.{linear1}.{p}")
             sizes = (hidden, hidden, hidden, tensor.shape[0] - 3 * hidden)
-            for name, piece in zip(parts, tensor.split(sizes, dim=0), strict=True):
+            for name, piece in zip(linear1_parts, tensor.split(sizes, dim=0), strict=True):
                 out[f"single_transformer_blocks.{i}.{name}.{p}"] = piece
     bfl, diff = FINAL_MODULATION
     for p in PARAMS:
@@ -129,11 +129,11 @@ def diffusers_to_bfl(state: dict[str, Any]) -> dict[str, Any]:
             for p in PARAMS:
                 pieces = [state.pop(f"transformer_blocks.{i}.{name}.{p}") for name in parts]
                 out[f"double_blocks.{i}.{fused}.{p}"] = torch.cat(pieces, dim=0)
+    linear1, linear1_parts = SINGLE_FUSED
     for i in range(num_single):
-        fused, parts = SINGLE_FUSED
         for p in PARAMS:
-            pieces = [state.pop(f"single_transformer_blocks.{i}.{name}.{p}") for name in parts]
-            out[f"single_blocks.{i}.{fused}.{p}"] = torch.cat(pieces, dim=0)
+            pieces = [state.pop(f"single_transformer_blocks.{i}.{name}.{p}") for name in linear1_parts]
+            out[f"single_blocks.{i}.{linear1}.{p}"] = torch.cat(pieces, dim=0)
     bfl, diff = FINAL_MODULATION
     for p in PARAMS:
         out[f"{bfl}.{p}"] = _swap_halves(state.pop(f"{diff}.{p}"))
