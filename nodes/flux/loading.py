@@ -91,7 +91,7 @@ def build_transformer(
     hidden = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
     try:
         converted = bfl_to_diffusers(state, hidden=hidden)
-        model, missing = module_from_state(FluxTransformer2DModel, config, converted, compute)
+        model, missing = module_from_state(FluxTransformer2DModel, config, converted, compute, device=device)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise ValueError(f"FLUX model {path.name!r} does not load: {exc}") from exc
     if missing:

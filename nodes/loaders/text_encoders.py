@@ -122,8 +122,12 @@ def t5_from_state(path: Path, state: dict[str, Any], device: str) -> tuple[Any, 
         config = T5Config(**t5_config(state))
     except ValueError as exc:
         raise ValueError(f"Text encoder {path.name!r}: {exc}") from None
-    state.setdefault("encoder.embed_tokens.weight", state["shared.weight"])
-    model, missing = module_from_state(T5EncoderModel, config, state, flow_dtype(device), strict=False)
+    state.pop("encoder.embed_tokens.weight", None)  # the same matrix as shared.weight: tied below
+    model, missing = module_from_state(
+        T5EncoderModel, config, state, flow_dtype(device), strict=False, device=device
+    )
+    model.encoder.embed_tokens.weight = model.shared.weight
+    missing = [key for key in missing if key != "encoder.embed_tokens.weight"]
     if missing:
         raise ValueError(f"T5 encoder {path.name!r} lacks weights: {', '.join(missing[:5])}.")
     model.to(device).eval().requires_grad_(False)

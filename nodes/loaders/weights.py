@@ -59,14 +59,19 @@ def file_fp8_dtype(state: dict[str, Any]) -> Any:
 
 
 def module_from_state(
-    cls: Any, config: Any, state: dict[str, Any], dtype: Any, *, strict: bool = True
-) -> Any:
-    """`cls(config)` built on the meta device and given the state's tensors in `dtype` (no random init,
-    no second copy). Returns the module and the load result's missing keys."""
+    cls: Any, config: Any, state: dict[str, Any], dtype: Any, *, strict: bool = True, device: str = "cpu"
+) -> tuple[Any, list[str]]:
+    """`cls(config)` built on the meta device and given the state's tensors in `dtype` on `device` (no
+    random init). `state` is emptied as the tensors move, so at most one tensor is held twice (on a GPU the
+    weights go straight there). Returns the module and the load result's missing keys."""
     import torch
 
     with torch.device("meta"):
         module = cls(config) if not isinstance(config, dict) else cls(**config)
-    cast = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-    result = module.load_state_dict(cast, strict=strict, assign=True)
+    moved: dict[str, Any] = {}
+    for key in list(state):
+        tensor = state.pop(key)
+        moved[key] = tensor.to(device, dtype) if tensor.is_floating_point() else tensor.to(device)
+        del tensor
+    result = module.load_state_dict(moved, strict=strict, assign=True)
     return module, list(result.missing_keys)

@@ -273,3 +273,20 @@ def test_text_encoders_follow_the_worker_s_text_encoder_device(store: Path) -> N
     assert text_encoder_device(ctx, "default") == "cpu"
     with pytest.raises(ValueError, match="device must be 'default' or 'cpu'"):
         text_encoder_device(ctx, "gpu")
+
+
+def test_an_fp8_t5_file_is_upcast_and_keeps_its_embedding_tied(store: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from nodes.loaders.text_encoders import load_t5_encoder
+
+    source = store / "text_encoders" / "t5xxl_fp16.safetensors"
+    fp8 = tmp_path / "t5xxl_fp8_e4m3fn.safetensors"
+    save_file({k: v.to(torch.float8_e4m3fn) for k, v in load_file(str(source)).items()}, str(fp8))
+    shutil.copytree(source.with_suffix(".tokenizer"), fp8.with_suffix(".tokenizer"))
+    encoder, _ = load_t5_encoder(fp8, "cpu")
+    assert {p.dtype for p in encoder.parameters()} == {torch.float32}
+    assert encoder.encoder.embed_tokens.weight is encoder.shared.weight
+    assert torch.equal(encoder.shared.weight, load_file(str(fp8))["shared.weight"].float())
