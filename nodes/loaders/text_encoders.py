@@ -41,7 +41,9 @@ def clip_from_state(
         config_file = SD15_CONFIGS / "text_encoder" / "config.json"  # CLIP-L's
     config = CLIPTextConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
     # Files keep transformers' older names: text_model.* (newer transformers drops that level).
-    state = {k.removeprefix("text_model."): v for k, v in state.items() if not k.endswith("position_ids")}
+    # position_ids and logit_scale are bookkeeping some exports carry, not weights the encoder uses.
+    skip = ("position_ids", "logit_scale")
+    state = {k.removeprefix("text_model."): v for k, v in state.items() if not k.endswith(skip)}
     width = state.get("embeddings.token_embedding.weight")
     if width is None:
         raise ValueError(f"Text encoder {path.name!r} is not a CLIP text model (no text_model.embeddings.*).")
