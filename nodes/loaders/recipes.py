@@ -28,10 +28,24 @@ def _flux(encoders: Encoders) -> ClipHandle:
     return flux_clip(tokenizer, clip_l, t5_tokenizer, t5)
 
 
+def _sdxl(encoders: Encoders) -> ClipHandle:
+    from nodes.diffusion.sdxl_loading import SDXL_CLIP_LAYER  # the penultimate layer, as SDXL's checkpoints
+
+    (clip_l, tokenizer), (clip_g, tokenizer_2) = encoders["clip_l"], encoders["clip_g"]
+    return ClipHandle(
+        tokenizer=tokenizer,
+        text_encoder=clip_l,
+        last_layer=SDXL_CLIP_LAYER,
+        tokenizer_2=tokenizer_2,
+        text_encoder_2=clip_g,
+    )
+
+
 #: type -> (the families it needs, in any order of the inputs; the builder).
 RECIPES: dict[str, tuple[tuple[str, ...], Callable[[Encoders], ClipHandle]]] = {
     "stable_diffusion": (("clip_l",), _stable_diffusion),
     "flux": (("clip_l", "t5xxl"), _flux),
+    "sdxl": (("clip_l", "clip_g"), _sdxl),
 }
 
 

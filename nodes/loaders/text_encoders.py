@@ -20,6 +20,7 @@ from nodes.diffusion.handles import ClipHandle
 from nodes.loaders.weights import flow_dtype, module_from_state, read_prefixed
 
 SD15_CONFIGS = Path(__file__).resolve().parents[1] / "diffusion" / "configs" / "sd15"
+SDXL_CONFIGS = SD15_CONFIGS.parent / "sdxl"
 T5_TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
 SHARED_T5_TOKENIZER = "t5_tokenizer"  # one folder for every T5 file in text_encoders/
 
@@ -37,8 +38,14 @@ def clip_from_state(
 
     sidecar = path.with_suffix(".config") / sidecar_part
     config_file = sidecar / "config.json"
-    if not config_file.is_file():
-        config_file = SD15_CONFIGS / "text_encoder" / "config.json"  # CLIP-L's
+    embedding = state.get("text_model.embeddings.token_embedding.weight")
+    if not config_file.is_file():  # CLIP-L's, or bigG's for a 1280-wide file
+        wide = embedding is not None and embedding.shape[1] == 1280
+        config_file = (
+            SDXL_CONFIGS / "text_encoder_2" / "config.json"
+            if wide
+            else SD15_CONFIGS / "text_encoder" / "config.json"
+        )
     config = CLIPTextConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
     # Files keep transformers' older names: text_model.* (newer transformers drops that level).
     # position_ids and logit_scale are bookkeeping some exports carry, not weights the encoder uses.
@@ -59,6 +66,8 @@ def clip_from_state(
         state.pop("text_projection.weight", None)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     model = cls(config)
+    if any(key.startswith("text_model.") for key in model.state_dict()):  # the projection model keeps it
+        state = {k if k == "text_projection.weight" else f"text_model.{k}": v for k, v in state.items()}
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
     if missing or result.unexpected_keys:
@@ -67,7 +76,11 @@ def clip_from_state(
             f"unexpected {result.unexpected_keys[:3]}."
         )
     model.to(device, dtype).eval().requires_grad_(False)
-    return model, CLIPTokenizer.from_pretrained(_clip_tokenizer_dir(path, sidecar), local_files_only=True)
+    # CLIP-G pads with "!" (SDXL's and SD3's second tokenizer); CLIP-L with its end token.
+    extra = {"pad_token": "!"} if with_projection else {}
+    return model, CLIPTokenizer.from_pretrained(
+        _clip_tokenizer_dir(path, sidecar), local_files_only=True, **extra
+    )
 
 
 def _clip_tokenizer_dir(path: Path, sidecar: Path) -> Path:

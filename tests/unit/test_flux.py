@@ -290,3 +290,45 @@ def test_an_fp8_t5_file_is_upcast_and_keeps_its_embedding_tied(store: Path, tmp_
     assert {p.dtype for p in encoder.parameters()} == {torch.float32}
     assert encoder.encoder.embed_tokens.weight is encoder.shared.weight
     assert torch.equal(encoder.shared.weight, load_file(str(fp8))["shared.weight"].float())
+
+
+def test_dual_clip_loader_sdxl_is_sdxl_pipeline_s_encode_prompt(store: Path, tmp_path: Path) -> None:
+    """DualCLIPLoader type sdxl: clip_l + a bigG-wide clip_g file (1280, as the family table tells
+    CLIP-G by), encoded as StableDiffusionXLPipeline.encode_prompt does."""
+    import shutil
+
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    from nodes.diffusion.ops import clip_text_encode
+    from nodes.loaders.ops import dual_clip_loader
+    from tiny_models.common import save_safetensors, text_encoder_config, tiny_clip_vocab, write_tokenizer
+
+    root = tmp_path / "models"
+    shutil.copytree(store / "text_encoders", root / "text_encoders", symlinks=True)
+    vocab, merges = tiny_clip_vocab()
+    config = {**text_encoder_config(len(vocab)), "hidden_size": 1280, "num_attention_heads": 20}
+    torch.manual_seed(5)
+    config |= {"intermediate_size": 64, "projection_dim": 24, "hidden_act": "gelu"}
+    big_g = CLIPTextModelWithProjection(CLIPTextConfig(**config))
+    clip_g = root / "text_encoders" / "clip_g.safetensors"
+    save_safetensors(big_g.state_dict(), clip_g)  # as clip_g.safetensors: text_model.*, text_projection
+    big_g.config.save_pretrained(clip_g.with_suffix(".config"))
+    write_tokenizer(clip_g.with_suffix(".config") / "tokenizer", vocab, merges)
+
+    ctx = NodeTestContext(root)
+    (clip,) = dual_clip_loader(ctx, "clip_l.safetensors", "clip_g.safetensors", "sdxl")
+    assert clip.tokenizer_2.pad_token == "!"
+    (cond,) = clip_text_encode(ctx, "a photo of a cat", clip)
+    pipe = StableDiffusionXLPipeline(
+        vae=None, unet=None, scheduler=None,
+        text_encoder=clip.text_encoder, tokenizer=clip.tokenizer,
+        text_encoder_2=clip.text_encoder_2, tokenizer_2=clip.tokenizer_2,
+    )  # fmt: skip
+    embeds, _, pooled, _ = pipe.encode_prompt(
+        "a photo of a cat", device="cpu", do_classifier_free_guidance=False
+    )
+    assert cond[0][0].shape == (1, 77, 32 + 1280)
+    assert torch.allclose(cond[0][0], embeds, atol=1e-5) and torch.allclose(
+        cond[0][1]["pooled_output"], pooled, atol=1e-5
+    )
