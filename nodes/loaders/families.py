@@ -97,6 +97,19 @@ CHECKPOINT_LOADERS: dict[str, str] = {
     "flux_schnell": "nodes.flux.loading:load_flux_checkpoint",
 }
 
+#: A CLIP loader's `type` -> the text encoder families it is built from (nodes/loaders/recipes.py builds it).
+CLIP_RECIPES: dict[str, tuple[str, ...]] = {
+    "stable_diffusion": ("clip_l",),
+    "flux": ("clip_l", "t5xxl"),
+    "sdxl": ("clip_l", "clip_g"),
+}
+#: The CLIP loaders' file inputs, and their type when fixed.
+CLIP_LOADER_INPUTS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "CLIPLoader": (("clip_name",), None),
+    "DualCLIPLoader": (("clip_name1", "clip_name2"), None),
+    "TripleCLIPLoader": (("clip_name1", "clip_name2", "clip_name3"), "sd3"),
+}
+
 FOLDER_LOADERS = {"diffusion_models": DIFFUSION_MODEL_LOADERS, "text_encoders": TEXT_ENCODER_LOADERS}
 _LABELS = {
     "diffusion_models": "a diffusion model UNETLoader builds (FLUX.1 dev or schnell in BFL's layout)",
@@ -120,6 +133,19 @@ def split_file_refusal(folder: str, path: Path, kind: str, family: str) -> str |
         return f"a pickled {path.suffix} file: only .safetensors files load (unpickling could run code)"
     if family not in FOLDER_LOADERS[folder]:
         return f"not {_LABELS[folder]}; its family is {family!r}"
+    return None
+
+
+def clip_recipe_problem(clip_type: str, families: list[tuple[str, str]]) -> str | None:
+    """Why the (input name, family) files cannot make a CLIP of `clip_type`; None when they can."""
+    needed = CLIP_RECIPES.get(clip_type)
+    if needed is None:
+        return (
+            f"type {clip_type!r} does not load here yet (types that load: {', '.join(sorted(CLIP_RECIPES))})"
+        )
+    if sorted(family for _, family in families) != sorted(needed):
+        found = ", ".join(f"{name}: {family}" for name, family in families)
+        return f"type {clip_type!r} takes {' + '.join(needed)} text encoders, but these files are {found}"
     return None
 
 

@@ -2,7 +2,7 @@
 
 CLIPLoader, DualCLIPLoader and TripleCLIPLoader load each file by its family (families.py), then
 the recipe of their `type` builds the CLIP handle. A new family (SD3: clip_l + clip_g + t5xxl) is
-one more entry in RECIPES.
+one more entry in BUILDERS and in families.CLIP_RECIPES.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nodes.diffusion.handles import ClipHandle
+from nodes.loaders.families import clip_recipe_problem
 
 # family -> (text encoder module, tokenizer), as the loaders return them.
 Encoders = dict[str, tuple[Any, Any]]
@@ -41,25 +42,17 @@ def _sdxl(encoders: Encoders) -> ClipHandle:
     )
 
 
-#: type -> (the families it needs, in any order of the inputs; the builder).
-RECIPES: dict[str, tuple[tuple[str, ...], Callable[[Encoders], ClipHandle]]] = {
-    "stable_diffusion": (("clip_l",), _stable_diffusion),
-    "flux": (("clip_l", "t5xxl"), _flux),
-    "sdxl": (("clip_l", "clip_g"), _sdxl),
+#: type -> its builder; the families each takes are families.CLIP_RECIPES (the api checks them too).
+BUILDERS: dict[str, Callable[[Encoders], ClipHandle]] = {
+    "stable_diffusion": _stable_diffusion,
+    "flux": _flux,
+    "sdxl": _sdxl,
 }
 
 
 def build_clip(clip_type: str, encoders: list[tuple[str, str, tuple[Any, Any]]]) -> ClipHandle:
     """The CLIP of `clip_type` from the loaded (input name, family, encoder) triples."""
-    recipe = RECIPES.get(clip_type)
-    if recipe is None:
-        known = ", ".join(sorted(RECIPES))
-        raise ValueError(f"type {clip_type!r} does not load here yet (types that load: {known}).")
-    needed, build = recipe
-    by_family = {family: loaded for _, family, loaded in encoders}
-    found = ", ".join(f"{name}: {family}" for name, family, _ in encoders)
-    if sorted(by_family) != sorted(needed) or len(encoders) != len(needed):
-        raise ValueError(
-            f"type {clip_type!r} takes {' + '.join(needed)} text encoders, but these files are {found}."
-        )
-    return build(by_family)
+    problem = clip_recipe_problem(clip_type, [(name, family) for name, family, _ in encoders])
+    if problem is not None:
+        raise ValueError(problem[0].upper() + problem[1:] + ".")
+    return BUILDERS[clip_type]({family: loaded for _, family, loaded in encoders})

@@ -256,7 +256,7 @@ def test_a_dual_clip_of_the_wrong_pair_or_type_is_refused_clearly(ctx: NodeTestC
         ValueError, match=r"'flux' takes clip_l \+ t5xxl.*clip_name1: clip_l, clip_name2: clip_l"
     ):
         dual_clip_loader(ctx, "clip_l.safetensors", "clip_l.safetensors", "flux")
-    with pytest.raises(ValueError, match=r"type 'hidream' does not load here yet"):
+    with pytest.raises(ValueError, match=r"Type 'hidream' does not load here yet"):
         dual_clip_loader(ctx, "clip_l.safetensors", "t5xxl_fp16.safetensors", "hidream")
     (clip,) = clip_loader(ctx, "clip_l.safetensors", "stable_diffusion", "cpu")
     assert clip.kind == "sd" and clip.t5_encoder is None

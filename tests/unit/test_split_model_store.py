@@ -107,3 +107,54 @@ def test_text_encoder_device_is_a_checked_worker_setting(monkeypatch) -> None:
     monkeypatch.setenv("TEXT_ENCODER_DEVICE", "gpu")
     with pytest.raises(ConfigError, match="TEXT_ENCODER_DEVICE must be one of default, cpu, got 'gpu'"):
         WorkerConfig.from_env()
+
+
+def test_a_clip_loader_whose_files_cannot_make_its_type_is_refused_at_validation(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    graph: dict = {
+        "1": {
+            "class_type": "DualCLIPLoader",
+            "inputs": {
+                "clip_name1": "clip_l.safetensors",
+                "clip_name2": "clip_g.safetensors",
+                "type": "flux",
+            },
+        },
+        "2": {
+            "class_type": "DualCLIPLoader",
+            "inputs": {
+                "clip_name1": "t5xxl_fp16.safetensors",
+                "clip_name2": "clip_l.safetensors",
+                "type": "flux",
+            },
+        },
+        "3": {
+            "class_type": "TripleCLIPLoader",
+            "inputs": {
+                "clip_name1": "clip_l.safetensors",
+                "clip_name2": "clip_g.safetensors",
+                "clip_name3": "t5xxl_fp16.safetensors",
+            },
+        },
+        "4": {
+            "class_type": "CLIPLoader",
+            "inputs": {"clip_name": "clip_l.safetensors", "type": "stable_diffusion"},
+        },
+    }
+    for node_id in ("1", "2", "3", "4"):
+        graph[f"9{node_id}"] = {
+            "class_type": "CLIPTextEncode",
+            "inputs": {"text": "x", "clip": [node_id, 0]},
+        }
+        graph[f"8{node_id}"] = {
+            "class_type": "SaveImage",
+            "inputs": {"images": [f"9{node_id}", 0], "filename_prefix": "x"},
+        }
+    issues = {
+        (i.node_id, i.input): i.message for i in unloadable_model_issues(graph, default_registry(), store)
+    }
+    assert set(issues) == {("1", "type"), ("3", "clip_name1")}
+    expected = "'flux' takes clip_l + t5xxl text encoders, but these files are clip_name1: clip_l, clip_name2: "
+    expected += "clip_g"
+    assert expected in issues[("1", "type")]
+    assert "type 'sd3' does not load here yet" in issues[("3", "clip_name1")]
