@@ -154,7 +154,7 @@ def test_a_clip_loader_whose_files_cannot_make_its_type_is_refused_at_validation
         (i.node_id, i.input): i.message for i in unloadable_model_issues(graph, default_registry(), store)
     }
     assert set(issues) == {("1", "type"), ("3", "clip_name1")}
-    expected = "'flux' takes clip_l + t5xxl text encoders, but these files are clip_name1: clip_l, clip_name2: "
-    expected += "clip_g"
+    expected = "'flux' takes clip_l + t5xxl text encoders, but these files are "
+    expected += "clip_name1: clip_l, clip_name2: clip_g"
     assert expected in issues[("1", "type")]
     assert "type 'sd3' does not load here yet" in issues[("3", "clip_name1")]
