@@ -11,6 +11,7 @@ BENCHMARKS = [
     "benchmarks.fleet_overhead",
     "benchmarks.background_encode",
     "benchmarks.model_load_memory",
+    "benchmarks.flux_step_overhead",
 ]
 
 if __name__ == "__main__":

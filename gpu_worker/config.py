@@ -76,6 +76,9 @@ class WorkerConfig:
     # or "auto": on a GPU, where sampling leaves the CPU free; inline on the CPU, where both share it.
     background_encode: str = "auto"
     encode_max_pending_runs: int = 2
+    # Where text encoders (T5-XXL, CLIP) run: "default" (the worker's device) or "cpu", which keeps a
+    # pool's GPU memory for the diffusion model (slower prompts: T5-XXL is 4.7B parameters).
+    text_encoder_device: str = "default"
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -102,6 +105,7 @@ class WorkerConfig:
             warmup_graph=_warmup_graph(env_raw("GPU_WORKER_WARMUP")),
             background_encode=env_choice("WORKER_BACKGROUND_ENCODE", "auto", ("auto", "1", "0")),
             encode_max_pending_runs=env_int("WORKER_ENCODE_MAX_PENDING_RUNS", 2),
+            text_encoder_device=env_choice("TEXT_ENCODER_DEVICE", "default", ("default", "cpu")),
         )
         config.check()
         return config

@@ -76,9 +76,11 @@ class WorkerContext:
         reporter: ProgressReporter,
         cancelled: Callable[[], bool] | None = None,
         encoder: ArtifactEncoder | None = None,
+        text_encoder_device: str = "default",
     ) -> None:
         self.spec = spec
         self.device = device
+        self.text_encoder_device = text_encoder_device
         self._identities: dict[str, tuple[int, ...]] = {}  # path -> file identity, once per run
         self.models = RunModels(models, self._identities)
         self.node_id = ""

@@ -96,6 +96,7 @@ def execution_run(
         reporter=reporter,
         cancelled=cancelled,
         encoder=runtime.encoder,
+        text_encoder_device=runtime.config.text_encoder_device,
     )
     try:
         run = run_graph(

@@ -11,11 +11,13 @@ from nodes.controlnet import specs as controlnet_specs
 from nodes.custom_sampling import specs as custom_sampling_specs
 from nodes.diffusion import sdxl_specs
 from nodes.diffusion import specs as diffusion_specs
+from nodes.flux import specs as flux_specs
 from nodes.image import specs as image_specs
 from nodes.image import specs_filters as image_filter_specs
 from nodes.image import utility_specs as image_utility_specs
 from nodes.latent import specs as latent_specs
 from nodes.latent import specs_math as latent_math_specs
+from nodes.loaders import specs as loader_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
@@ -43,6 +45,8 @@ FAMILIES = (
     latent_math_specs,
     clip_vision_specs,
     custom_sampling_specs,
+    loader_specs,
+    flux_specs,
 )
 
 

@@ -47,6 +47,8 @@ class ModelProvider(Protocol):
 class NodeContext(Protocol):
     node_id: str
     device: str
+    # Where text encoders load: "default" (`device`) or "cpu" (the worker's TEXT_ENCODER_DEVICE).
+    text_encoder_device: str
 
     @property
     def models(self) -> ModelProvider:

@@ -325,12 +325,18 @@ RULES: dict[str, Rule] = {
     "UpscaleModelLoader": upscale_model_loader,
     "unCLIPCheckpointLoader": none,
     "CLIPVisionLoader": none,
+    "UNETLoader": none,
+    "CLIPLoader": none,
+    "DualCLIPLoader": none,
+    "TripleCLIPLoader": none,
     # One CLIP vision pass at the tower's own size (224 px), whatever the image's size.
     "CLIPVisionEncode": none,
     # prompts and conditioning
     "CLIPTextEncode": text_encode("text"),
     "CLIPTextEncodeSDXL": text_encode("text_g", "text_l"),
     "CLIPTextEncodeSDXLRefiner": text_encode("text"),
+    "CLIPTextEncodeFlux": text_encode("clip_l", "t5xxl"),
+    "FluxGuidance": passthrough("conditioning"),
     "ConditioningAverage": passthrough("conditioning_to"),
     "ConditioningCombine": combine,
     "ConditioningConcat": concat,
@@ -346,6 +352,7 @@ RULES: dict[str, Rule] = {
     "ControlNetApplyAdvanced": lambda n: (_cond(n, "positive"), _cond(n, "negative")),
     # latents
     "EmptyLatentImage": empty_latent,
+    "EmptySD3LatentImage": empty_latent,
     "KSampler": sampler,
     "KSamplerAdvanced": sampler,
     # custom sampling: schedules carry their step count to the sampler that runs them

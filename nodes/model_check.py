@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodes.graph import GraphIssue, _node_sort_key, is_link, needed_nodes
+from nodes.loaders.families import CLIP_LOADER_INPUTS, clip_recipe_problem
 from nodes.model_store import FOLDERS, ModelStore, store_name
 from nodes.registry import Registry
 
@@ -50,4 +51,25 @@ def unloadable_model_issues(graph: Any, registry: Registry, store: ModelStore) -
                         inp.name,
                     )
                 )
+        if spec.class_type in CLIP_LOADER_INPUTS:
+            issues += _clip_recipe_issues(node_id, spec.class_type, values, store)
     return issues
+
+
+def _clip_recipe_issues(
+    node_id: str, class_type: str, values: Mapping[str, Any], store: ModelStore
+) -> list[GraphIssue]:
+    """A CLIP loader whose files (by their families) cannot make its `type` of CLIP."""
+    names, fixed_type = CLIP_LOADER_INPUTS[class_type]
+    clip_type = fixed_type or values.get("type")
+    chosen = [(name, values.get(name)) for name in names]
+    if not isinstance(clip_type, str) or not all(isinstance(v, str) for _, v in chosen):
+        return []  # links or missing values: validate_graph reports those
+    families = {entry.name: entry.family for entry in store.entries("text_encoders")}
+    if any(value not in families for _, value in chosen):
+        return []  # an unknown name: validate_graph reports it
+    problem = clip_recipe_problem(clip_type, [(name, families[str(value)]) for name, value in chosen])
+    if problem is None:
+        return []
+    field = "type" if fixed_type is None else names[0]
+    return [GraphIssue("model_not_loadable", f"Input {field!r}: {problem}.", node_id, class_type, field)]

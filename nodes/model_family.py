@@ -9,8 +9,9 @@ small pickled index, read by a restricted unpickler that runs no code and never
 reads tensor bytes (nodes/pickled_weights.py).
 
 Families: "sd15" (SD 1.x), "sd2" (SD 2.x, unCLIP too), "sdxl", "sdxl_refiner", "sd_vae" (an
-SD/SDXL VAE on its own), "esrgan" (ESRGAN-style upscalers), "clip_vision" (a CLIP image tower)
-and "unknown".
+SD/SDXL VAE on its own), "flux_vae" (FLUX.1's 16-channel ae.safetensors), "esrgan" (ESRGAN-style
+upscalers), "clip_vision" (a CLIP image tower), the split files of nodes/loaders/families.py
+("flux_dev", "flux_schnell", "t5xxl", "clip_l", "clip_g"; also whole FLUX checkpoints) and "unknown".
 Results are memoised per (path, mtime, size) so a store scan stays cheap.
 """
 
@@ -22,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nodes.loaders.families import split_family
 from nodes.pickled_weights import PICKLED_SUFFIXES, scan_pickled
 
 log = logging.getLogger(__name__)
@@ -143,15 +145,31 @@ def state_family(shapes: dict[str, Any]) -> str:
         return "sdxl" if sdxl else _context_family(keys, shapes, "sd15")
     if has("controlnet_cond_embedding."):
         return "sdxl" if has("add_embedding.") else _context_family(keys, shapes, "sd15")
+    split = split_family(shapes)
+    if split == "sdxl_unet":  # a UNet on its own, with or without model.diffusion_model.
+        return "sdxl"
+    if split == "sd15_unet":
+        return _context_family(keys, shapes, "sd15")
+    if split != "unknown":  # FLUX, T5, CLIP
+        return split
     if has("model.diffusion_model."):  # a UNet on its own
         return "sdxl" if has("model.diffusion_model.label_emb.") else _context_family(keys, shapes, "sd15")
     if has("encoder.conv_in.", "first_stage_model.encoder.") and has(
         "decoder.conv_in.", "first_stage_model."
     ):
-        return "sd_vae"
+        return _vae_family(shapes)
     if has("conv_first.", "RRDB_trunk.", "model.0.", "body.0.rdb1.") or any(".rdb1." in k for k in keys):
         return "esrgan"
     return "unknown"
+
+
+def _vae_family(shapes: dict[str, Any]) -> str:
+    """FLUX.1's VAE takes 16 latent channels where SD's takes 4."""
+    for key in ("decoder.conv_in.weight", "first_stage_model.decoder.conv_in.weight"):
+        entry = shapes.get(key)
+        if isinstance(entry, dict) and len(entry.get("shape", ())) == 4:
+            return "flux_vae" if int(entry["shape"][1]) == 16 else "sd_vae"
+    return "sd_vae"
 
 
 def _lora_family(keys: list[str], shapes: dict[str, Any]) -> str:

@@ -11,10 +11,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nodes.background.families import family_from_name
+from nodes.loaders.families import CHECKPOINT_LOADERS, split_file_refusal
 from nodes.model_family import model_family
 from nodes.pickled_weights import PICKLED_SUFFIXES, scan_pickled
 
-FOLDERS = ("checkpoints", "loras", "vae", "controlnet", "upscale_models", "background_removal", "clip_vision")
+FOLDERS = (
+    "checkpoints",
+    "loras",
+    "vae",
+    "controlnet",
+    "upscale_models",
+    "diffusion_models",
+    "text_encoders",
+    "background_removal",
+    "clip_vision",
+)
+# ComfyUI lists its older folder names under the new ones: models/unet/ files appear among the diffusion
+# models and models/clip/ among the text encoders. The first folder wins when both hold one name.
+FOLDER_DIRS: dict[str, tuple[str, ...]] = {
+    "diffusion_models": ("diffusion_models", "unet"),
+    "text_encoders": ("text_encoders", "clip"),
+}
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 # Folders whose models come in other file types: ONNX graphs (background removal, as rembg ships them).
 FOLDER_SUFFIXES = {"background_removal": (".onnx", ".safetensors")}
@@ -90,7 +107,13 @@ class ModelStore:
         raise ModelNotFound(f"Model {name!r} is not in {folder}/ under the model store.")
 
     def _scan(self, folder: str) -> list[ModelEntry]:
-        base = self.root / folder
+        found: list[ModelEntry] = []
+        for directory in FOLDER_DIRS.get(folder, (folder,)):
+            seen = {entry.name for entry in found}
+            found += [e for e in self._scan_dir(folder, self.root / directory) if e.name not in seen]
+        return found
+
+    def _scan_dir(self, folder: str, base: Path) -> list[ModelEntry]:
         if not base.is_dir():
             return []
         found: list[ModelEntry] = []
@@ -138,8 +161,14 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
         if refusal is not None:
             return refusal
     if folder == "checkpoints":
-        if kind == "single_file" and family not in ("sd15", "sd2", "sdxl", "sdxl_refiner"):
-            return "not an SD 1.x, SD 2.x, SDXL or SDXL refiner checkpoint in the original single-file layout"
+        if kind == "single_file" and family not in (
+            "sd15",
+            "sd2",
+            "sdxl",
+            "sdxl_refiner",
+            *CHECKPOINT_LOADERS,
+        ):
+            return "not an SD 1.x, SD 2.x, SDXL, SDXL refiner or FLUX.1 checkpoint in the single-file layout"
     elif folder == "loras":
         if kind != "single_file":
             return "a folder: a LoRA is one weights file"
@@ -150,6 +179,8 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
             f"a {path.suffix} file (ComfyUI's own BiRefNet port): background removal runs ONNX exports; use "
             "BiRefNet's .onnx export (rembg's BiRefNet-general-epoch_244.onnx) or another listed family"
         )
+    elif folder in ("diffusion_models", "text_encoders"):
+        return split_file_refusal(folder, path, kind, family)
     return None
 
 

@@ -40,6 +40,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.background_models import write_background_models
     from tests.support.controlnet_models import write_controlnet_models
     from tests.support.default_models import write_default_models
+    from tests.support.flux_models import write_flux_models
     from tests.support.lora_models import write_lora_models
     from tests.support.sd2_models import write_sd2_models
     from tests.support.sdxl_models import write_sdxl_models
@@ -61,6 +62,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_sdxl_models(root)
     write_background_models(root)
     write_sd2_models(root)  # SD 2.x, SDXL base + refiner, unCLIP, CLIP vision under their real names
+    write_flux_models(root)
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT
     broken.mkdir(parents=True)

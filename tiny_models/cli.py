@@ -130,6 +130,9 @@ def _report(entry: TinyModel, path: Path) -> str:
     sidecar = path.with_suffix(".config")
     if entry.single_file and sidecar.is_dir():
         lines.append(f"  with its configs in {sidecar}/ (keep them next to it)")
+    tokenizer = path.with_suffix(".tokenizer")
+    if entry.single_file and tokenizer.is_dir():
+        lines.append(f"  with T5's tokenizer in {tokenizer}/ (keep it next to it)")
     if path.resolve().parent.name != entry.folder:
         lines.append(f"  the model store lists it only under MODELS_DIR/{entry.folder}/")
     return "\n".join(lines)

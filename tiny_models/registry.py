@@ -142,6 +142,15 @@ def _clip_vision(layout: str) -> Writer:
     return write
 
 
+def _flux(part: str, **options: bool) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models import flux
+
+        return getattr(flux, f"write_tiny_{part}")(path, seed=seed, **options)
+
+    return write
+
+
 @contextmanager
 def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Path]:
     """The given base checkpoint, or a tiny one of `family` written for the occasion and removed after."""
@@ -352,6 +361,63 @@ ENTRIES: tuple[TinyModel, ...] = (
             ("transformers", "transformers keys (vision_model.*, as clip_vision_g ships)"),
             ("open_clip", "OpenCLIP keys (visual.transformer.resblocks.N ...)"),
         )
+    ),
+)
+
+ENTRIES += (
+    TinyModel(
+        "flux-dev",
+        "bfl",
+        "diffusion_models",
+        "flux_dev",
+        "FLUX.1 dev transformer, BFL's keys (double_blocks, guidance_in ...) + NAME.config/",
+        _flux("flux_diffusion_model", dev=True),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "flux-schnell",
+        "bfl",
+        "diffusion_models",
+        "flux_schnell",
+        "FLUX.1 schnell transformer, BFL's keys (no guidance_in) + NAME.config/",
+        _flux("flux_diffusion_model", dev=False),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "flux-dev",
+        "checkpoint",
+        _CKPT,
+        "flux_dev",
+        "FLUX.1 dev all-in-one (model.diffusion_model.*, text_encoders.*, first_stage_model.*)",
+        _flux("flux_checkpoint", dev=True),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "clip-l",
+        "single-file",
+        "text_encoders",
+        "clip_l",
+        "CLIP-L text encoder, text_model.* keys (clip_l.safetensors) + NAME.config/",
+        _flux("clip_l"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "t5xxl",
+        "single-file",
+        "text_encoders",
+        "t5xxl",
+        "T5 encoder, HF keys (t5xxl_fp16.safetensors) + its tokenizer in NAME.tokenizer/",
+        _flux("t5"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "flux-vae",
+        "single-file",
+        "vae",
+        "flux_vae",
+        "FLUX.1 16-channel VAE (ae.safetensors), ldm keys without quant convs + NAME.config/",
+        _flux("flux_vae"),
+        suffixes=_SAFETENSORS,
     ),
 )
 

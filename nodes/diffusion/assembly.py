@@ -30,6 +30,7 @@ def vae_handle(vae: Any) -> VaeHandle:
     return VaeHandle(
         vae=vae,
         scaling_factor=float(vae.config.scaling_factor),
+        shift_factor=float(getattr(vae.config, "shift_factor", None) or 0.0),
         downscale=2 ** (len(vae.config.block_out_channels) - 1),
     )
 

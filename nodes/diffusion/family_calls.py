@@ -23,8 +23,16 @@ def unet_call(
     return unet(x.to(unet.dtype), t, encoder_hidden_states=context, **kwargs).sample.float()
 
 
+def _flux_call(
+    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
+) -> torch.Tensor:
+    from nodes.flux.call import flux_call
+
+    return flux_call(model, x, t, context, kwargs)
+
+
 # family -> call; families not listed use the UNet call.
-FAMILY_CALLS: dict[str, FamilyCall] = {}
+FAMILY_CALLS: dict[str, FamilyCall] = {"flux": _flux_call}
 
 
 def family_call(family: str) -> FamilyCall:

@@ -36,6 +36,11 @@ class ClipHandle:
     # SDXL's second text encoder (OpenCLIP ViT-bigG with projection); None for SD 1.x.
     tokenizer_2: Any = None
     text_encoder_2: Any = None
+    # "sd" (SD 1.x/SDXL: the CLIPs above) or "flux" (CLIP-L above for the pooled text, T5 below for
+    # the context); nodes/loaders/recipes.py builds each kind.
+    kind: str = "sd"
+    t5_tokenizer: Any = None
+    t5_encoder: Any = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class VaeHandle:
     vae: Any
     scaling_factor: float
     downscale: int = 8
+    # Subtracted before scaling (FLUX's VAE: 0.1159): latent = (raw - shift_factor) * scaling_factor.
+    shift_factor: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from nodes.diffusion.assembly import assemble_checkpoint
 from nodes.diffusion.handles import Checkpoint
 from nodes.diffusion.model_files import weights_dtype
 from nodes.diffusion.single_file import load_single_file_checkpoint
+from nodes.loaders.families import CHECKPOINT_LOADERS, loader_for
 from nodes.model_family import model_family
 
 
@@ -55,4 +56,6 @@ def load_checkpoint(path: Path, device: str) -> Checkpoint:
         from nodes.diffusion.refiner_loading import load_refiner_single_file
 
         return load_refiner_single_file(path, device)
+    if family in CHECKPOINT_LOADERS:  # FLUX's (and later families') all-in-one files
+        return loader_for(CHECKPOINT_LOADERS, family, f"Checkpoint {path.name!r}")(path, device)
     return load_single_file_checkpoint(path, device)

@@ -52,6 +52,10 @@ def clip_set_last_layer(ctx: NodeContext, clip: ClipHandle, stop_at_clip_layer: 
 
 
 def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Conditioning]:
+    if clip.kind == "flux":  # the same text for CLIP-L and T5, see nodes/flux/text.py
+        from nodes.flux.ops import clip_text_encode_flux
+
+        return clip_text_encode_flux(ctx, clip, text, text, None)
     if clip.text_encoder_2 is not None:  # SDXL: both encoders, see sdxl_text.py
         from nodes.diffusion import sdxl_text
 

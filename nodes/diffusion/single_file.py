@@ -82,6 +82,12 @@ def load_vae(path: Path, device: str) -> VaeHandle:
         )
     else:
         state = read_weights(path, "VAE")
+        from nodes.model_family import model_family
+
+        if model_family(path) == "flux_vae":  # FLUX.1's ae.safetensors: 16 channels, its own scale and shift
+            from nodes.flux.vae import load_flux_vae_state
+
+            return load_flux_vae_state(path, state, device)
         if not any(k.startswith(("encoder.", "first_stage_model.encoder.")) for k in state):
             raise ValueError(f"VAE {path.name!r} has no encoder.* weights: not a VAE in the original layout.")
         config_dir = config_dir_for(path)

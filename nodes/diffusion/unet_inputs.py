@@ -27,6 +27,10 @@ def unet_kwargs(
         return refiner_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
     if model.family == "sdxl":
         return sdxl_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
+    if model.family == "flux":
+        from nodes.flux.call import flux_kwargs
+
+        return flux_kwargs(model, extras, batch=batch)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
 
 

@@ -28,7 +28,7 @@ def empty_latent_image(
 
 @torch.inference_mode()
 def vae_decode(ctx: NodeContext, samples: dict[str, Any], vae: VaeHandle) -> tuple[torch.Tensor]:
-    latents = samples["samples"].to(ctx.device, vae.vae.dtype) / vae.scaling_factor
+    latents = samples["samples"].to(ctx.device, vae.vae.dtype) / vae.scaling_factor + vae.shift_factor
     decoded = vae.vae.decode(latents).sample
     # diffusers decodes to [-1, 1] NCHW; ComfyUI's IMAGE is [0, 1] NHWC.
     images = ((decoded.float() + 1.0) / 2.0).clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu()
@@ -94,5 +94,5 @@ def set_latent_noise_mask(
 def _encode(ctx: NodeContext, pixels: torch.Tensor, vae: VaeHandle) -> torch.Tensor:
     x = pixels[..., :3].permute(0, 3, 1, 2).to(ctx.device, vae.vae.dtype) * 2.0 - 1.0
     # The mode of the posterior: deterministic, as ComfyUI's VAEEncode is.
-    latents = vae.vae.encode(x).latent_dist.mode() * vae.scaling_factor
+    latents = (vae.vae.encode(x).latent_dist.mode() - vae.shift_factor) * vae.scaling_factor
     return latents.float().cpu()

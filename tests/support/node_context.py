@@ -15,6 +15,7 @@ from typing import Any
 class NodeTestContext:
     node_id = "1"
     device = "cpu"
+    text_encoder_device = "default"
 
     def __init__(self, root: Path | None = None, *, cache_bytes: int = 0) -> None:
         from gpu_worker.model_cache import ModelCache

@@ -44,11 +44,24 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
     if entry.folder == "checkpoints":
         from nodes.diffusion.loading import load_checkpoint
 
-        assert load_checkpoint(path, "cpu").model.family == entry.store_family
+        # The store names FLUX files by variant (flux_dev); the loaded model is of the "flux" family.
+        expected = "flux" if entry.store_family.startswith("flux") else entry.store_family
+        assert load_checkpoint(path, "cpu").model.family == expected
     elif entry.folder == "vae":
         from nodes.diffusion.single_file import load_vae
 
-        assert load_vae(path, "cpu").vae.config.latent_channels == 4
+        channels = 16 if entry.store_family == "flux_vae" else 4
+        assert load_vae(path, "cpu").vae.config.latent_channels == channels
+    elif entry.folder == "diffusion_models":
+        from nodes.loaders.families import DIFFUSION_MODEL_LOADERS, loader_for
+
+        model = loader_for(DIFFUSION_MODEL_LOADERS, entry.store_family, "model")(path, "cpu")
+        assert model.family == "flux"
+    elif entry.folder == "text_encoders":
+        from nodes.loaders.families import TEXT_ENCODER_LOADERS, loader_for
+
+        encoder, tokenizer = loader_for(TEXT_ENCODER_LOADERS, entry.store_family, "encoder")(path, "cpu")
+        assert tokenizer("a cat")["input_ids"] and encoder.config.vocab_size == len(tokenizer)
     elif entry.folder == "loras":
         from nodes.lora.weights import load_lora
 
