@@ -253,7 +253,9 @@ def test_a_sampler_node_configures_its_sampler_or_says_it_is_not_implemented(che
 
     inputs = _sampler_inputs(class_type)
     inputs = {k: (False if v is None else v) for k, v in inputs.items()}
-    fn = getattr(ops, default_registry().get(class_type).impl.split(":")[1])
+    spec = default_registry().get(class_type)
+    assert spec is not None
+    fn = getattr(ops, spec.impl.split(":")[1])
     kwargs = {"model": checkpoint.model} if class_type == "SamplerSASolver" else {}
     name = configured_sampler(class_type, inputs)
     if name in IMPLEMENTED_SAMPLERS:

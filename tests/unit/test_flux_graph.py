@@ -32,7 +32,8 @@ class FlowDenoiser:
     def __init__(self, model: Any, positive: list, negative: list, cfg: float) -> None:
         from nodes.diffusion import guidance
 
-        self.model, self.model_sampling, self.last_uncond = model, model.model_sampling, None
+        self.model, self.model_sampling = model, model.model_sampling
+        self.last_uncond: torch.Tensor | None = None
         shape = (1, 16, 1, 1)
         self.pos = guidance.prepare(positive, torch.Size(shape), "cpu", "positive")
         self.neg = guidance.prepare(negative, torch.Size(shape), "cpu", "negative")

@@ -187,7 +187,9 @@ def test_cfg_pp_samplers_get_the_unconditional_prediction_at_cfg_1(checkpoint, p
     skipped = Denoiser(guider, torch.zeros(SHAPE), "cpu")
     assert skipped.names == ("positive",)
     out = skipped(x, sigma)
-    assert torch.equal(skipped.last_uncond, out)  # no unconditional pass: cfg 1 is the positive side
+    assert skipped.last_uncond is not None and torch.equal(
+        skipped.last_uncond, out
+    )  # no unconditional pass: cfg 1 is the positive side
     kept = Denoiser(guider, torch.zeros(SHAPE), "cpu", need_uncond=True)
     torch.testing.assert_close(kept(x, sigma), out, rtol=1e-5, atol=1e-5)
     negative = Guider(checkpoint.model, {"positive": prompts[1]}, "basic")

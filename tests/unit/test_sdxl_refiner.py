@@ -123,10 +123,16 @@ def test_base_then_refiner_as_comfyuis_example_hands_over(models: dict[str, Any]
     encode = diffusion.clip_text_encode
     base_prompts = (encode(CTX, "a photo of a cat", base.clip)[0], encode(CTX, "text", base.clip)[0])
     refiner_prompts = (encode(CTX, "a photo of a cat", refiner.clip)[0], encode(CTX, "text", refiner.clip)[0])
-    common = {"noise_seed": 7, "steps": 5, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal"}
+    common: dict[str, Any] = {
+        "noise_seed": 7,
+        "steps": 5,
+        "cfg": 7.0,
+        "sampler_name": "euler",
+        "scheduler": "normal",
+    }
     latent = {"samples": torch.zeros(1, 4, 8, 8)}
 
-    def run() -> torch.Tensor:
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
         (stage1,) = diffusion.ksampler_advanced(
             CTX,
             base.model,
