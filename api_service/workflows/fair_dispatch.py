@@ -3,9 +3,10 @@
 A QUEUED run waits unpublished in PostgreSQL. Whenever capacity may have freed (a run submitted,
 ended, cancelled or handed back; and every reaper pass), `pool_dispatch` publishes as many runs as the
 pool has ready or busy workers minus the runs already in flight there, picked in fair-share order:
-each tenant's k-th concurrent run before anyone's (k+1)-th, oldest first among equals. A tenant at its
-plan's concurrency limit is skipped (its runs stay QUEUED with a queue position rather than being
-refused). So a tenant with a long backlog delays another tenant's new run by at most about one run.
+each tenant's k-th concurrent run before anyone's (k+1)-th, and among equals the tenant served
+longest ago first (tenants take turns). A tenant at its plan's concurrency limit is skipped (its runs
+stay QUEUED with a queue position rather than being refused). So a tenant with a long backlog delays
+another tenant's new run by at most about one run.
 
 One dispatcher per pool at a time (a transaction-scoped advisory lock). When the fleet registry cannot
 be read, runs are published as before, without the capacity check (fail open).
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 BATCH = 200  # at most this many runs published by one pass (and when the fleet cannot be read)
 
 # Waiting runs of one pool in fair-share order: a run's rank is its place in its tenant's line plus the
-# tenant's runs already in flight; tenants at their concurrency limit are left out.
+# tenant's runs already in flight; among equals the tenant served longest ago (or never) goes first, so
+# tenants take turns; tenants at their concurrency limit are left out.
 FAIR_ORDER = """
 WITH waiting AS (
     SELECT e.id, e.tenant_id, e.created_at,
@@ -40,17 +42,23 @@ WITH waiting AS (
     WHERE status IN ('QUEUED', 'RUNNING') AND published_at IS NOT NULL
       AND tenant_id IN (SELECT DISTINCT tenant_id FROM waiting)
     GROUP BY tenant_id
+), served AS (
+    SELECT tenant_id, max(published_at) AS last FROM {execution}
+    WHERE pool = %(pool)s AND published_at IS NOT NULL
+      AND tenant_id IN (SELECT DISTINCT tenant_id FROM waiting)
+    GROUP BY tenant_id
 ), ranked AS (
-    SELECT w.id, w.created_at, w.place + coalesce(f.n, 0) AS slot,
+    SELECT w.id, w.created_at, w.place, w.place + coalesce(f.n, 0) AS slot, s.last,
            coalesce(t.max_concurrent_executions_override, p.max_concurrent_executions) AS cap
     FROM waiting w
     JOIN {tenant} t ON t.id = w.tenant_id
     JOIN {plan} p ON p.slug = t.plan_id
     LEFT JOIN in_flight f ON f.tenant_id = w.tenant_id
+    LEFT JOIN served s ON s.tenant_id = w.tenant_id
 )
 SELECT id FROM ranked
 WHERE cap IS NULL OR slot <= cap
-ORDER BY slot, created_at, id
+ORDER BY slot, place, last NULLS FIRST, created_at, id
 LIMIT %(limit)s
 """
 

@@ -152,3 +152,18 @@ def test_sdxl_turbo_with_sampler_custom(api) -> None:
         }  # fmt: skip
         ksampler["8"]["inputs"]["samples"] = ["3", 0]
         assert np.abs(pixels(run(api, ksampler), "27")[0] - turbo).max() <= 1
+
+
+def test_lcm_lora_example_samples_with_the_lcm_sampler(api) -> None:
+    """ComfyUI's LCM LoRA example: the LoRA, ModelSamplingDiscrete(lcm), 4 lcm steps at cfg 1.5."""
+    graph = exported("lcm_lora")
+    assert graph["3"]["inputs"]["sampler_name"] == "lcm" and graph["11"]["inputs"]["sampling"] == "lcm"
+    (image,) = pixels(run(api, graph))
+    assert image.shape == (512, 512, 3) and image.std() > 0
+
+
+def test_hires_fix_with_uni_pc_bh2_then_dpmpp_sde(api) -> None:
+    """A hires-fix graph: a uni_pc_bh2 pass, the latent upscaled, a dpmpp_sde pass at denoise 0.5."""
+    graph = exported("hires_fix")
+    (image,) = pixels(run(api, graph))
+    assert image.shape == (384, 384, 3) and image.std() > 0

@@ -98,22 +98,22 @@ def test_a_worker_killed_mid_run_costs_one_attempt_and_the_run_completes_once(ap
     assert second.alive()
 
 
-def test_sigterm_finishes_or_hands_back_the_run_and_the_worker_exits(api, spares) -> None:
-    draining = spares.start("spare2")
-    spares.wait_ready(draining)
-    execution_id = api.execute(workflow_on(api, "spare2", steps=400))
+@pytest.mark.timeout(600)
+def test_a_worker_stopped_mid_run_exits_in_time_and_the_run_completes_once_elsewhere(api, spares) -> None:
+    stopped = spares.start("spare2")
+    spares.wait_ready(stopped)
+    execution_id = api.execute(workflow_on(api, "spare2", steps=150))
     wait_status(api, execution_id, "RUNNING")
     started = time.monotonic()
-    draining.stop()  # SIGTERM, then the drain grace (2 s) and the hand-back at the next step
-    assert not draining.alive()
-    assert time.monotonic() - started < draining.stop_timeout
-    assert "draining" in draining.tail(200)
-    body = poll(api, execution_id)
-    assert (body["status"], body["attempt"]) == ("QUEUED", 2), body  # handed back, not failed
+    stopped.stop()  # SIGTERM to its process group, as make run's Ctrl-C and supervisors send it
+    assert not stopped.alive()
+    assert time.monotonic() - started < stopped.stop_timeout
     spares.wait_ready(spares.start("spare2"))
-    body = api.wait(execution_id, timeout=400)
-    assert (body["status"], body["attempt"]) == ("COMPLETED", 2), body
-    assert len(output_keys(execution_id)) == 1
+    with reaper_pump():
+        body = api.wait(execution_id, timeout=400)
+    assert body["status"] == "COMPLETED" and body["attempt"] >= 2, body
+    keys = output_keys(execution_id)
+    assert len(keys) == 1 and f"/attempt-{body['attempt']}/" in keys[0]
 
 
 @pytest.mark.slow
@@ -168,6 +168,10 @@ def test_one_tenants_backlog_delays_another_tenants_run_by_at_most_one_run(api, 
     busy = api.create_workflow(text_to_image(**{"3": {"steps": 6}}), name="busy")
     api.patch(f"/v1/workflows/{busy['id']}", json={"pool": "spare"})
     backlog = [api.execute(busy["id"]) for _ in range(20)]
+    from api_service.fleet.selectors import fleet_workers, pool_capacity
+
+    published = Execution.objects.filter(pk__in=backlog, published_at__isnull=False).count()
+    assert published <= 1, (published, pool_capacity(fleet_workers(), "spare"), fleet_workers())
     other_tenant = make_tenant(requests_per_minute_override=1000)
     other = ApiClient(stack.base_url, make_key(other_tenant))
     mine = other.create_workflow(text_to_image(**{"3": {"steps": 6}}), name="mine")

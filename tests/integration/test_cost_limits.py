@@ -188,6 +188,9 @@ def test_comfyuis_default_workflows_pass_on_the_default_plan(stack, db) -> None:
 
     tenant = Tenant.objects.create(name="new", slug="new-default-plan")  # the plan a new tenant gets
     assert tenant.plan_id == "free"
+    # Cost limits are what this checks: the per-minute request limit must not cut the loop short.
+    Tenant.objects.filter(pk=tenant.pk).update(requests_per_minute_override=1000)
+    tenant.refresh_from_db()
     client = ApiClient(stack.base_url, make_key(tenant))
     for name in ("example.png", "canny_example.png", "yosemite_inpaint_example.png"):
         buffer = io.BytesIO()

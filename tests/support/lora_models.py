@@ -11,7 +11,9 @@ EXAMPLE_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 EXAMPLE_LORA = "epi_noiseoffset2.safetensors"  # kohya keys in the original (ldm) UNet names
 # Another LoRA, other numbers, kohya keys in diffusers names: to stack, and for LoraLoaderModelOnly.
 STYLE_LORA = "tiny-style-lora.safetensors"
-LORA_NAMES = (EXAMPLE_LORA, STYLE_LORA)
+# ComfyUI's LCM LoRA example (ComfyUI_examples/lcm) loads the LCM LoRA of SD 1.5 under this name.
+LCM_LORA = "lcm-lora-sdv1-5.safetensors"
+LORA_NAMES = (EXAMPLE_LORA, STYLE_LORA, LCM_LORA)
 
 
 def write_lora_models(root: Path) -> None:
@@ -23,3 +25,4 @@ def write_lora_models(root: Path) -> None:
     write_tiny_sd15_single_file(root / "checkpoints" / EXAMPLE_CHECKPOINT, seed=0)
     write_tiny_lora(root / "loras" / EXAMPLE_LORA, checkpoint_dir=checkpoint, seed=1, layout="kohya_ldm")
     write_tiny_lora(root / "loras" / STYLE_LORA, checkpoint_dir=checkpoint, seed=2, layout="kohya_diffusers")
+    write_tiny_lora(root / "loras" / LCM_LORA, checkpoint_dir=checkpoint, seed=3, layout="kohya_ldm")
