@@ -16,9 +16,8 @@ from typing import Any
 from gpu_worker.execution import EmitEvent, execution_run
 from gpu_worker.lease import Claim, Heartbeat, lease_claim, lease_finish
 from gpu_worker.runtime import Runtime
-from nodes.context import AttemptSuperseded
 from protocol import leases
-from protocol.messages import COMPLETED, FAILED, HANDED_BACK, RunSpec, make_event
+from protocol.messages import CANCELLED, COMPLETED, FAILED, HANDED_BACK, RunSpec, make_event
 from protocol.timing import FleetTiming
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def attempt_run(
         # Another copy is running it, or it ended: acknowledge this delivery and do nothing else.
         log.info("execution %s: %s (%s); this delivery exits", spec.execution_id, claim.status, claim.holder)
         return claim.status
-    outcome = FAILED
+    outcome: str | None = None  # stays None if the process is being torn down mid-run (SIGTERM, ...)
     try:
         if claim.spec.attempt > claim.spec.max_attempts:
             log.warning(
@@ -59,6 +58,7 @@ def attempt_run(
                 claim.spec.max_attempts,
             )
             emit(make_event(FAILED, claim.spec, error=WORKER_LOST_ERROR))
+            outcome = FAILED
             return FAILED
         announcer = getattr(runtime, "announcer", None)
         if announcer is not None:
@@ -70,8 +70,9 @@ def attempt_run(
                 announcer.set("draining" if announcer.state == "draining" else "ready")
         return outcome
     finally:
-        # A superseded or handed-back attempt leaves the run to another: it must not mark it finished.
-        lease_finish(runtime.redis, claim, done=outcome not in (AttemptSuperseded.reason, HANDED_BACK))
+        # Only an attempt that reported an end marks the run finished: one superseded, handed back or
+        # torn down with its process (no outcome) leaves the run to the next attempt.
+        lease_finish(runtime.redis, claim, done=outcome in (COMPLETED, FAILED, CANCELLED))
 
 
 def _run_with_heartbeat(

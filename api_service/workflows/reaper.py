@@ -158,6 +158,8 @@ def _republish_unclaimed(*, after: int) -> int:
     cutoff = timezone.now() - timedelta(seconds=after)
     rows = Execution.objects.filter(status=ExecutionStatus.QUEUED, published_at__lt=cutoff)
     ids = list(rows.values_list("id", flat=True)[:BATCH])
+    # Marked again first, so the next pass waits another `after` before sending yet another copy.
+    Execution.objects.filter(pk__in=ids, status=ExecutionStatus.QUEUED).update(published_at=timezone.now())
     for execution_id in ids:
         log.warning(
             "execution %s was published %s s ago and not started; publishing it again", execution_id, after

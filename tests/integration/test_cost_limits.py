@@ -192,7 +192,7 @@ def test_comfyuis_default_workflows_pass_on_the_default_plan(stack, db) -> None:
     Tenant.objects.filter(pk=tenant.pk).update(requests_per_minute_override=1000)
     tenant.refresh_from_db()
     client = ApiClient(stack.base_url, make_key(tenant))
-    for name in ("example.png", "canny_example.png", "yosemite_inpaint_example.png"):
+    for name in ("example.png", "canny_example.png", "yosemite_inpaint_example.png", "mountains.png"):
         buffer = io.BytesIO()
         Image.new("RGBA", (512, 512), (90, 120, 200, 255)).save(buffer, format="PNG")
         response = client.post("/v1/files", files={"file": (name, buffer.getvalue(), "image/png")})
