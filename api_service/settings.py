@@ -186,6 +186,9 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 
 # API keys are stored as HMAC-SHA256 under this secret; rotating it invalidates every key.
 API_KEY_HASH_SECRET = env_str("API_KEY_HASH_SECRET", SECRET_KEY)
+# An authenticated key is reused this long by each api process (0: read its row on every request);
+# any write to keys, tenants or plans makes every process read them afresh (accounts/auth_cache.py).
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api_service.accounts.authentication.ApiKeyAuthentication"],

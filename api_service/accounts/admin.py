@@ -12,13 +12,30 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from api_service.accounts import services
+from api_service.accounts.auth_cache import auth_cache_invalidate
 from api_service.accounts.limits import plan_cost_limits, tenant_limits
 from api_service.accounts.models import ApiKey, DailyUsage, Plan, Tenant
 from api_service.accounts.scopes import SCOPE_CHOICES
 
 
+class AuthCacheAdmin(admin.ModelAdmin):
+    """Keys, tenants and plans are read through the api's auth cache: every write here clears it."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        auth_cache_invalidate()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        auth_cache_invalidate()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().delete_queryset(request, queryset)
+        auth_cache_invalidate()
+
+
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(AuthCacheAdmin):
     list_display = (
         "name",
         "slug",
@@ -64,7 +81,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuthCacheAdmin):
     list_display = ("name", "slug", "id", "plan", "effective_limits", "is_active", "created_at")
     search_fields = ("name", "slug", "id")
     list_filter = ("is_active", "plan")
@@ -120,7 +137,7 @@ class RotateForm(ActionForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuthCacheAdmin):
     list_display = (
         "name",
         "tenant",

@@ -11,6 +11,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from api_service.accounts import keys
+from api_service.accounts.auth_cache import auth_generation, cached_key, remember_key
 from api_service.accounts.models import ApiKey, Tenant
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -55,7 +56,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = header[1].decode("ascii", errors="replace")
         if not keys.is_well_formed(secret):
             raise KeyRejected("The API key is malformed (wrong format or checksum). Check for a copy error.")
-        api_key = ApiKey.objects.select_related("tenant__plan").filter(key_hash=keys.hash_key(secret)).first()
+        key_hash = keys.hash_key(secret)
+        generation = auth_generation()  # read before the row, so a change in between is never cached
+        api_key = cached_key(key_hash, generation)
+        if api_key is None:
+            api_key = ApiKey.objects.select_related("tenant__plan").filter(key_hash=key_hash).first()
+            if api_key is not None:
+                remember_key(key_hash, api_key, generation)
         if api_key is None or api_key.revoked_at is not None or not api_key.tenant.is_active:
             raise KeyRejected("The API key is not valid.")
         now = timezone.now()
@@ -64,6 +71,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
             # At most one write a minute per key, so hot keys do not hammer the row.
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
+            remember_key(key_hash, api_key, generation)
         return ApiPrincipal(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from api_service.accounts import keys
+from api_service.accounts.auth_cache import auth_cache_invalidate
 from api_service.accounts.models import ApiKey, Tenant
 from api_service.accounts.scopes import ALL_SCOPES, invalid_scopes
 
@@ -57,6 +58,7 @@ def api_key_create(
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    transaction.on_commit(auth_cache_invalidate)
 
 
 @transaction.atomic
@@ -72,4 +74,5 @@ def api_key_rotate(*, api_key: ApiKey, old_key_valid_until: datetime) -> Created
         expires_at=min(old_key_valid_until, api_key.expires_at or old_key_valid_until)
     )
     created.api_key.refresh_from_db()
+    transaction.on_commit(auth_cache_invalidate)
     return created

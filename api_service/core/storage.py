@@ -6,9 +6,19 @@ against S3_PUBLIC_ENDPOINT_URL, the address clients can reach.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from functools import cache
 
 from django.conf import settings
+
+# Minting a presigned URL is pure CPU (botocore signs it), and poll mints one per output file: a URL
+# is reused while at least two thirds of its lifetime remain, so hot polls sign each file once.
+REUSE_FRACTION = 1 / 3
+MAX_REUSED_URLS = 10_000
+_urls_lock = threading.Lock()
+_urls: OrderedDict[tuple[str, str, str, int], tuple[str, float]] = OrderedDict()
 
 
 def _client(endpoint: str):  # boto3 clients are untyped
@@ -40,11 +50,24 @@ def object_put(*, key: str, data: bytes, content_type: str) -> None:
 
 
 def object_presigned_url(*, key: str, expires_in: int | None = None) -> str:
-    return public_client().generate_presigned_url(
-        "get_object",
-        Params={"Bucket": settings.S3_BUCKET, "Key": key},
-        ExpiresIn=expires_in or settings.S3_PRESIGN_SECONDS,
+    """A download URL valid at least two thirds of `expires_in` (default S3_PRESIGN_SECONDS) from now."""
+    lifetime = expires_in or settings.S3_PRESIGN_SECONDS
+    now = time.monotonic()
+    slot = (settings.S3_PUBLIC_ENDPOINT_URL, settings.S3_BUCKET, key, lifetime)
+    with _urls_lock:
+        found = _urls.get(slot)
+        if found is not None and now - found[1] <= lifetime * REUSE_FRACTION:
+            _urls.move_to_end(slot)
+            return found[0]
+    url = public_client().generate_presigned_url(
+        "get_object", Params={"Bucket": settings.S3_BUCKET, "Key": key}, ExpiresIn=lifetime
     )
+    with _urls_lock:
+        _urls[slot] = (url, now)
+        _urls.move_to_end(slot)
+        while len(_urls) > MAX_REUSED_URLS:
+            _urls.popitem(last=False)
+    return url
 
 
 def bucket_ensure() -> bool:

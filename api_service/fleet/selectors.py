@@ -26,9 +26,11 @@ def fleet_workers() -> list[fleet.WorkerRecord]:
     lease = settings.FLEET_TIMING.lease_seconds
     now = time.time()
     try:
+        pipe = redis_client().pipeline(transaction=False)  # one round trip: this runs on every dispatch
+        pipe.zremrangebyscore(fleet.WORKERS_KEY, "-inf", now - 10 * lease)
+        pipe.zrevrangebyscore(fleet.WORKERS_KEY, "+inf", now - lease)
+        found = pipe.execute()[1]
         client = redis_client()
-        client.zremrangebyscore(fleet.WORKERS_KEY, "-inf", now - 10 * lease)
-        found = client.zrevrangebyscore(fleet.WORKERS_KEY, "+inf", now - lease)
         ids = [i.decode() if isinstance(i, bytes) else i for i in found]
         raw = client.mget([fleet.WORKER_KEY.format(worker_id=i) for i in ids]) if ids else []
     except Exception as exc:

@@ -6,8 +6,6 @@ import json
 import logging
 from typing import Any
 
-from django.utils import timezone
-
 from api_service.core.redis import redis_client
 from protocol import events, leases
 from protocol.messages import (
@@ -25,9 +23,9 @@ EMPTY_POOLS_KEY = "crucible:reaper:empty-pools"  # pool -> when it was first see
 
 
 def execution_publish(*, execution_id: str) -> bool:
-    """Send the run spec to its pool's queue: the fair dispatcher (fair_dispatch.py) marked the row
-    published when it chose it. A failed send clears the mark, so the next dispatch chooses it again;
-    a duplicate send is absorbed by the run's lease and the state machine."""
+    """Send the run spec to its pool's queue: the caller (the fair dispatcher, the reaper's republish)
+    marked the row published when it chose it. A failed send clears the mark, so the next dispatch
+    chooses it again; a duplicate send is absorbed by the run's lease and the state machine."""
     from api_service.celery import app
     from api_service.workflows.models import Execution, ExecutionStatus
 
@@ -53,9 +51,6 @@ def execution_publish(*, execution_id: str) -> bool:
             task_id=f"{execution.id}-{execution.attempt}",
             retry=True,
             retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-        )
-        Execution.objects.filter(pk=execution_id, published_at__isnull=True).update(
-            published_at=timezone.now()
         )
         event_append(execution_id=execution_id, event_type=events.QUEUED, data={"attempt": execution.attempt})
     except Exception:
@@ -92,6 +87,11 @@ def outcomes_read(*, execution_ids: list[str]) -> dict[str, dict[str, Any]]:
         log.warning("outcomes unavailable: Redis did not answer")
         return {}
     return {i: json.loads(v) for i, v in zip(execution_ids, values, strict=True) if v}
+
+
+def outcome_read(*, execution_id: str) -> dict[str, Any] | None:
+    """The terminal event a worker kept for this execution, or None (none yet, or Redis is down)."""
+    return outcomes_read(execution_ids=[execution_id]).get(execution_id)
 
 
 def first_seen(*, key: str, members: list[str], now: float) -> dict[str, float] | None:

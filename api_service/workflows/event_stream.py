@@ -22,7 +22,7 @@ from rest_framework.request import Request
 
 from api_service.accounts.scopes import EXECUTIONS_READ
 from api_service.http.views import ApiView
-from api_service.workflows import selectors
+from api_service.workflows import selectors, services
 from api_service.workflows.models import TERMINAL_STATUSES, Execution
 from api_service.workflows.serializers import ExecutionPollOutput
 from protocol import events
@@ -58,7 +58,9 @@ def stream_gate(request: HttpRequest, execution_id: str) -> Execution | HttpResp
 
 
 def poll_body(execution_id: str) -> tuple[str, dict[str, Any]]:
-    execution = Execution.objects.select_related("tenant").get(pk=execution_id)
+    execution = services.execution_settle(
+        execution=Execution.objects.select_related("tenant").get(pk=execution_id)
+    )
     return execution.status, dict(ExecutionPollOutput(execution).data)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -235,6 +236,22 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
     return bool(changed)
 
 
+def execution_settle(*, execution: Execution) -> Execution:
+    """Apply the outcome its worker already recorded in Redis, if the row does not show it yet.
+
+    The worker keeps its terminal event (protocol/leases.py OUTCOME_KEY) before it sends it to the
+    control worker, so a poll need not wait for that hop: whoever sees the outcome first applies it
+    through the same idempotent state machine, and the control worker's copy then changes nothing."""
+    if execution.status not in ACTIVE_STATUSES:
+        return execution
+    outcome = dispatch.outcome_read(execution_id=execution.pk)
+    if outcome is None or outcome.get("type") not in (COMPLETED, FAILED):
+        return execution  # a hand-back is the control worker's to apply (it requeues the run)
+    if execution_apply_event(event=outcome):
+        execution.refresh_from_db()
+    return execution
+
+
 def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime) -> int:
     attempt = _attempt(event.get("attempt"))
     if kind == STARTED:
@@ -265,10 +282,9 @@ def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime)
                 error=event.get("error") or {"type": "unknown"},
                 cached_nodes=event.get("cachedNodes") or [],
             )
+        # A terminal event may overtake `started`; keep started_at meaningful.
+        fields["started_at"] = Coalesce(F("started_at"), Value(at))
         changed = rows.filter(status__in=ACTIVE_STATUSES).update(**fields)
-        if changed:
-            # A terminal event may overtake `started`; keep started_at meaningful.
-            rows.filter(started_at__isnull=True).update(started_at=at)
     return changed
 
 

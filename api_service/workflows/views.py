@@ -122,7 +122,7 @@ class ExecutionPollView(ApiView):
 
     @extend_schema(responses=ExecutionPollOutput, operation_id="executions_poll")
     def get(self, request: Request, execution_id: str) -> Response:
-        execution = self.get_execution(execution_id)
+        execution = services.execution_settle(execution=self.get_execution(execution_id))
         return Response(ExecutionPollOutput(execution).data)
 
 

@@ -122,10 +122,12 @@ def test_chaos_workers_killed_at_random_while_runs_flow_through_two_pools(api, s
     run ends COMPLETED exactly once (or FAILED worker_lost after its attempts), none stays RUNNING."""
     import os
 
+    from api_service.accounts.auth_cache import auth_cache_invalidate
     from api_service.accounts.models import Tenant
     from api_service.workflows.models import Execution
 
     Tenant.objects.filter(pk=world.tenant.pk).update(requests_per_minute_override=100_000)
+    auth_cache_invalidate()  # a write outside the services: the api processes must read the row again
 
     rng = random.Random(7)
     runs = int(os.environ.get("CHAOS_RUNS", "16"))

@@ -195,6 +195,7 @@ def test_expired_restricted_and_rotated_keys(stack, db) -> None:
     from django.utils import timezone
 
     from api_service.accounts import services
+    from api_service.accounts.auth_cache import auth_cache_invalidate
     from api_service.accounts.models import ApiKey
 
     api, tenant, key = client_for(stack)
@@ -214,6 +215,7 @@ def test_expired_restricted_and_rotated_keys(stack, db) -> None:
     assert ApiClient(stack.base_url, rotated.secret).get("/v1/workflows").status_code == 200
     assert api.get("/v1/workflows").status_code == 200  # still inside its grace period
     ApiKey.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    auth_cache_invalidate()  # a write outside the services: the api processes must read the row again
     expired = api.get("/v1/workflows")
     assert expired.status_code == 401
     assert expired.json()["error"]["type"] == "key_expired"

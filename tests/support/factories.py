@@ -23,11 +23,13 @@ class World:
 def make_tenant(name: str | None = None, plan: str = "enterprise", **overrides: Any) -> Tenant:
     """Enterprise by default so that tests not about limits never meet one."""
     from api_service.accounts import services
+    from api_service.accounts.auth_cache import auth_cache_invalidate
     from api_service.accounts.models import Tenant
 
     slug = f"t-{secrets.token_hex(5)}"
     tenant = services.tenant_create(name=name or slug, slug=slug)
     Tenant.objects.filter(pk=tenant.pk).update(plan_id=plan, **overrides)
+    auth_cache_invalidate()
     tenant.refresh_from_db()
     return tenant
 
