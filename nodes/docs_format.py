@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodes.diffusion.samplers import COMFY_SAMPLERS, COMFY_SCHEDULERS
-from nodes.schema import BOOLEAN, COMBO, FLOAT, INT, STRING, InputSpec, OutputSpec
+from nodes.schema import ANY, BOOLEAN, COMBO, FLOAT, INT, STRING, InputSpec, OutputSpec
 
 # Lists long enough to name by what they are; each links to where it is documented.
 _NAMED_LISTS = {
@@ -18,7 +18,7 @@ _PIPE = "\\|"
 
 
 def input_cell(spec: InputSpec) -> str:
-    parts = [f"`{spec.name}` {spec.type}"]
+    parts = [f"`{spec.name}` {_type(spec.type)}"]
     detail = _detail(spec)
     if detail:
         parts.append(detail)
@@ -29,8 +29,13 @@ def input_cell(spec: InputSpec) -> str:
 
 
 def output_cell(spec: OutputSpec) -> str:
-    cell = f"`{spec.display_name}` {spec.type}" if spec.name and spec.name != spec.type else spec.type
+    label = _type(spec.type)
+    cell = f"`{spec.display_name}` {label}" if spec.name and spec.name != spec.type else label
     return cell + (" (a list: what it feeds runs once per item)" if spec.is_list else "")
+
+
+def _type(name: str) -> str:
+    return "any type (`*`)" if name == ANY else name
 
 
 def _detail(spec: InputSpec) -> str:
