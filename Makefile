@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test lint format bench deps
+.PHONY: run test lint format bench deps docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,7 @@ format: deps
 
 bench: deps
 	$(PY) -m benchmarks.run_all
+
+# The generated parts of docs/nodes.md, docs/samplers.md and README.md, from the node specs.
+docs: deps
+	$(PY) -m nodes.docs

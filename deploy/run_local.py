@@ -2,7 +2,7 @@
 
 Starts the embedded PostgreSQL, Valkey and SeaweedFS for whatever the
 environment does not name, migrates, creates a local tenant, admin user and
-API key on first start, writes the demo checkpoint, then runs the api on
+API key on first start, writes the demo models (tiny_models/demo.py), then runs the api on
 :8000, the control worker (with beat), the webhooks worker and one gpu worker. The settings its
 processes get are written to DATA_DIR/local.env, where `manage.py` and the
 gpu worker, started by hand from the checkout, find them.

@@ -1,43 +1,81 @@
 """Makes sure the demo models exist: ``python -m tiny_models.demo MODELS_DIR`` (``make run`` calls it).
 
-A tiny random-weight SD 1.5 model in the real diffusers layout and a tiny
-U²-Net ONNX graph, so a fresh install can run text-to-image and background
-removal end to end without downloading anything. Their images are noise; put
-real models into MODELS_DIR/checkpoints and MODELS_DIR/background_removal.
+One tiny random-weight model per family the examples in docs/examples/ use (SD 1.5, SDXL, a LoRA
+and a ControlNet for the SD 1.5 one, an ESRGAN upscaler, a U²-Net background remover, FLUX.1 dev),
+each written by the tiny-model command (tiny_models/registry.py) in its real on-disk format, so a fresh
+install runs every example offline. Every name starts with ``crucible-demo-tiny-random-``: their
+images are noise. Put real models beside them (README "Real models"); a demo file that is already
+there is left as it is.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-DEMO_NAME = "crucible-demo-tiny-random-sd15"
+PREFIX = "crucible-demo-tiny-random-"
+DEMO_NAME = PREFIX + "sd15"
+DEMO_SDXL = PREFIX + "sdxl"
+DEMO_LORA = PREFIX + "sd15-lora.safetensors"
+DEMO_CONTROLNET = PREFIX + "sd15-controlnet.safetensors"
+DEMO_UPSCALER = PREFIX + "4x-esrgan.safetensors"
+DEMO_BACKGROUND_REMOVAL = PREFIX + "u2net.onnx"  # "u2net" in the name: the family is read from it
+DEMO_FLUX = PREFIX + "flux1-dev.safetensors"
 
 
-def ensure_demo_checkpoint(models_dir: Path) -> Path:
-    target = models_dir / "checkpoints" / DEMO_NAME
-    if not (target / "model_index.json").is_file():
-        from tiny_models.sd15 import write_tiny_sd15_diffusers
+@dataclass(frozen=True)
+class DemoModel:
+    folder: str  # the model store folder (MODELS_DIR/<folder>/)
+    name: str  # what a graph's loader input names
+    family: str  # the tiny-model command's FAMILY and FORMAT
+    format: str
+    base: str | None = None  # a LoRA's or ControlNet's checkpoint: a demo checkpoint's name
 
-        write_tiny_sd15_diffusers(target, seed=0)
-    return target
+    def path(self, models_dir: Path) -> Path:
+        return models_dir / self.folder / self.name
 
 
-DEMO_BACKGROUND_REMOVAL = "crucible-demo-tiny-random-u2net.onnx"
+#: Every demo model, in the order they are written (a base before what is built for it).
+DEMO_MODELS: tuple[DemoModel, ...] = (
+    DemoModel("checkpoints", DEMO_NAME, "sd15", "diffusers"),
+    DemoModel("checkpoints", DEMO_SDXL, "sdxl", "diffusers"),
+    DemoModel("loras", DEMO_LORA, "sd15-lora", "kohya-ldm", base=DEMO_NAME),
+    DemoModel("controlnet", DEMO_CONTROLNET, "sd15-controlnet", "single-file", base=DEMO_NAME),
+    DemoModel("upscale_models", DEMO_UPSCALER, "esrgan", "basicsr"),
+    DemoModel("background_removal", DEMO_BACKGROUND_REMOVAL, "u2net", "onnx"),
+    DemoModel("checkpoints", DEMO_FLUX, "flux-dev", "checkpoint"),
+)
 
 
-def ensure_demo_background_removal(models_dir: Path) -> Path:
-    """A tiny random U²-Net (rembg's u2net.onnx signature) for LoadBackgroundRemovalModel: its masks
-    are noise; put real .onnx files (docs/nodes.md#background-removal) into MODELS_DIR/background_removal."""
-    target = models_dir / "background_removal" / DEMO_BACKGROUND_REMOVAL
-    if not target.is_file():
-        from tiny_models.background import write_tiny_background_model
+def demo_choices() -> dict[str, list[str]]:
+    """The model store's lists as a fresh `make run` has them: folder -> names (for validating examples)."""
+    choices: dict[str, list[str]] = {}
+    for model in DEMO_MODELS:
+        choices.setdefault(model.folder, []).append(model.name)
+    return {folder: sorted(names) for folder, names in choices.items()}
 
-        write_tiny_background_model(target, family="u2net", seed=0)
-    return target
+
+def ensure_demo_models(models_dir: Path) -> list[Path]:
+    """Write each demo model that is not there yet; the paths of all of them."""
+    from tiny_models.registry import WRITERS
+
+    paths = []
+    for model in DEMO_MODELS:
+        target = model.path(models_dir)
+        if not _present(target):
+            base = models_dir / "checkpoints" / model.base if model.base else None
+            WRITERS[(model.family, model.format)].write(target, 0, base)
+        paths.append(target)
+    return paths
+
+
+def _present(target: Path) -> bool:
+    # A diffusers folder is whole once its model_index.json is written (the writer puts it in last).
+    return (target / "model_index.json").is_file() if not target.suffix else target.is_file()
 
 
 if __name__ == "__main__":
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "models")
-    print(f"demo checkpoint: {ensure_demo_checkpoint(root)}")
-    print(f"demo background remover: {ensure_demo_background_removal(root)}")
+    for path in ensure_demo_models(root):
+        print(f"demo model (random weights): {path}")

@@ -7,6 +7,7 @@ import re
 from tests.support.graphs import BROKEN_CHECKPOINT, SINGLE_FILE_CHECKPOINT, TINY_CHECKPOINT, TINY_VAE
 from tests.support.lora_models import LORA_NAMES
 from tests.support.sdxl_models import SDXL_CHECKPOINT, SDXL_SINGLE_FILE
+from tiny_models.demo import DEMO_LORA
 
 
 def test_nodes_catalogue_comes_from_the_schemas(api) -> None:
@@ -41,7 +42,7 @@ def test_models_lists_what_is_on_disk(api) -> None:
     names = {m["name"]: m for m in models["checkpoints"]}
     assert names[TINY_CHECKPOINT]["format"] == "diffusers"
     assert names[TINY_CHECKPOINT]["sizeBytes"] > 100_000
-    assert [m["name"] for m in models["loras"]] == sorted(LORA_NAMES)
+    assert [m["name"] for m in models["loras"]] == sorted([*LORA_NAMES, DEMO_LORA])  # + make run's demo
 
 
 def test_models_report_their_family(api) -> None:

@@ -240,16 +240,3 @@ def test_save_image_writes_rgba_pngs_for_four_channels(ctx: NodeTestContext) -> 
     assert (written.mode, written.size) == ("RGBA", (30, 20))
     alpha = np.asarray(written.getchannel("A"), dtype=np.float32) / 255.0
     np.testing.assert_allclose(alpha, rgba[0, ..., 3].numpy(), atol=0.5 / 255 + 1e-6)
-
-
-def test_the_documented_example_is_valid_for_make_run_s_demo_models() -> None:
-    import json
-
-    from nodes.catalog import default_registry
-    from nodes.graph import validate_graph
-    from tiny_models.demo import DEMO_BACKGROUND_REMOVAL, DEMO_NAME
-
-    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "background_removal.json"
-    graph = json.loads(example.read_text())
-    choices = {"checkpoints": [DEMO_NAME], "background_removal": [DEMO_BACKGROUND_REMOVAL]}
-    assert validate_graph(graph, default_registry(), dynamic_choices=choices) == []
