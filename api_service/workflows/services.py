@@ -282,8 +282,11 @@ def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime)
                 error=event.get("error") or {"type": "unknown"},
                 cached_nodes=event.get("cachedNodes") or [],
             )
-        # A terminal event may overtake `started`; keep started_at meaningful.
-        fields["started_at"] = Coalesce(F("started_at"), Value(at))
+        # A terminal event may overtake `started` (a poll applies a recorded outcome before the control
+        # worker sees `started`): the run began its duration before it ended.
+        duration = event.get("durationMs")
+        began = at - timedelta(milliseconds=duration) if isinstance(duration, int) and duration >= 0 else at
+        fields["started_at"] = Coalesce(F("started_at"), Value(began))
         changed = rows.filter(status__in=ACTIVE_STATUSES).update(**fields)
     return changed
 

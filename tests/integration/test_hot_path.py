@@ -133,6 +133,8 @@ def test_poll_applies_the_outcome_its_worker_recorded(world) -> None:
     assert body["status"] == "COMPLETED"
     assert body["outputs"] == {"9": {"text": ["done"]}}
     assert body["durationMs"] == 5
+    execution.refresh_from_db()
+    assert execution.started_at is not None and execution.started_at < execution.completed_at
     assert _poll(client, execution.pk, world.key).json()["status"] == "COMPLETED"
     # The state change happened once: one completion webhook, whoever applied it.
     from api_service.workflows import services
@@ -160,3 +162,25 @@ def test_poll_leaves_a_hand_back_to_the_control_worker(world) -> None:
     assert _poll(Client(), execution.pk, world.key).json()["status"] == "RUNNING"
     execution.refresh_from_db()
     assert execution.attempt == 1
+
+
+def test_an_outcome_applied_before_started_keeps_when_the_run_began(world) -> None:
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from api_service.core.redis import redis_client
+    from api_service.workflows.models import Execution, Workflow
+    from protocol import leases
+
+    workflow = Workflow.objects.create(tenant=world.tenant, name="w", graph=TEXT_TO_IMAGE)
+    execution = Execution.objects.create(tenant=world.tenant, workflow=workflow, graph=TEXT_TO_IMAGE)
+    ended = timezone.now()
+    outcome = {"type": "completed", "executionId": execution.pk, "attempt": 1, "at": ended.isoformat()}
+    outcome |= {"durationMs": 5000, "outputs": {}}
+    redis_client().set(leases.OUTCOME_KEY.format(execution_id=execution.pk), json.dumps(outcome), ex=60)
+    assert _poll(Client(), execution.pk, world.key).json()["status"] == "COMPLETED"
+    execution.refresh_from_db()
+    assert execution.completed_at == ended
+    assert execution.started_at == ended - timedelta(seconds=5)
