@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from nodes.context import NodeContext
-from nodes.llm_remote.chat import chat_answer, chat_request
+from nodes.llm_remote.chat import LlmEndpointFailed, chat_answer, chat_request
+from nodes.llm_remote.cost import MAX_CHARS_PER_TOKEN
 
 
 def openai_compatible_chat(
@@ -37,6 +38,13 @@ def openai_compatible_chat(
     ctx.check_cancelled()
     status, answer_body = target.post_json("/chat/completions", json.dumps(body).encode())
     answer = chat_answer(endpoint, status, answer_body)
+    if len(answer.text) > max_tokens * MAX_CHARS_PER_TOKEN:
+        # The cost check bounded the prompts this text feeds by that length (cost.py).
+        raise LlmEndpointFailed(
+            f"Endpoint {endpoint!r} answered {len(answer.text)} characters, more than max_tokens "
+            f"{max_tokens} can hold.",
+            error_type="llm_endpoint_error",
+        )
     ctx.record_usage(
         "llm",
         {

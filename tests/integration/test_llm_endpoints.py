@@ -123,7 +123,7 @@ def test_validation_names_the_endpoints_that_exist_and_the_cap(world) -> None:
     (error,) = answer.json()["error"]["nodeErrors"]["20"]["errors"]
     assert error["type"] == "value_not_in_list" and error["input"] == "endpoint"
     assert name in error["message"]
-    over = expanded_text_to_image(name, max_tokens=64)
+    over = expanded_text_to_image(name, max_tokens=33)
     answer = client.post("/v1/workflows", {"name": "x", "graph": over}, content_type="application/json")
     assert answer.status_code == 400
     (error,) = answer.json()["error"]["nodeErrors"]["20"]["errors"]

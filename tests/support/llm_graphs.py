@@ -17,7 +17,7 @@ def chat_node(endpoint: str, prompt: str = "a red fox", **inputs: Any) -> dict[s
             "prompt": prompt,
             "system_prompt": "",
             "temperature": 0.0,
-            "max_tokens": 64,
+            "max_tokens": 32,
             "seed": 5,
             **inputs,
         },
