@@ -193,3 +193,39 @@ def test_usage_from_the_terminal_event_is_kept_to_known_counters(world) -> None:
     assert execution.usage == {
         "llm": {"requests": 2, "promptTokens": 10, "completionTokens": 5, "totalTokens": 15}
     }
+
+
+def test_the_catalogue_lists_the_endpoints_the_tenant_may_name(world) -> None:
+    from django.test import Client
+
+    name = f"listed-{secrets.token_hex(3)}"
+    endpoint(name, tenant=world.tenant)
+    endpoint(f"hidden-{secrets.token_hex(3)}", tenant=None, enabled=False)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {world.key}")
+    node = client.get("/v1/nodes/OpenAICompatibleChat").json()
+    choices = next(i for i in node["inputs"] if i["name"] == "endpoint")["choices"]
+    assert name in choices and not any(c.startswith("hidden-") for c in choices)
+
+
+def test_no_key_is_stored_without_llm_credentials_key(admin_client) -> None:
+    from django.test import override_settings
+
+    from api_service.llm_endpoints.models import LlmEndpoint
+
+    name = f"nokey-{secrets.token_hex(3)}"
+    form = {
+        "name": name,
+        "base_url": "http://127.0.0.1/v1",
+        "default_model": "m",
+        "enabled": "on",
+        "timeout_seconds": "30",
+        "max_tokens": "100",
+        "api_key": API_KEY,
+    }
+    with override_settings(LLM_CREDENTIALS_KEY=""):
+        refused = admin_client.post("/admin/llm_endpoints/llmendpoint/add/", form)
+        assert refused.status_code == 200 and "LLM_CREDENTIALS_KEY is not set" in refused.content.decode()
+        assert API_KEY not in refused.content.decode()
+        keyless = admin_client.post("/admin/llm_endpoints/llmendpoint/add/", {**form, "api_key": ""})
+        assert keyless.status_code == 302
+    assert LlmEndpoint.objects.get(name=name).api_key_encrypted == ""

@@ -167,3 +167,47 @@ def test_a_failure_on_the_wire_is_raised_as_the_node_error_class() -> None:
     with pytest.raises(LlmEndpointFailed) as raised:
         target.post_json("/chat/completions", b"{}")
     assert raised.value.error_type == "llm_endpoint_unreachable"
+
+
+def test_an_answer_longer_than_max_tokens_allows_fails_and_the_cost_check_uses_that_bound(server) -> None:
+    from nodes.catalog import default_registry
+    from nodes.cost import estimate_cost
+    from nodes.llm_remote.cost import MAX_CHARS_PER_TOKEN
+    from tests.support.llm_graphs import expanded_text_to_image
+
+    ctx = NodeTestContext()
+    ctx.llm_endpoints["local"] = endpoint(server)
+    long_prompt = "word " * 40  # the test server echoes the prompt: far more than 2 tokens x 16 characters
+    kind, message = failure(ctx, prompt=long_prompt, max_tokens=2)
+    assert kind == "llm_endpoint_error" and "more than max_tokens 2 can hold" in message
+    graph = expanded_text_to_image("local", max_tokens=10)
+    cost = estimate_cost(graph, default_registry(), image_sizes={}, unknown_image=(64, 64))
+    assert cost.outputs["20"][0].chars == 10 * MAX_CHARS_PER_TOKEN
+    prompt_tokens = {m.node_id: m.value for m in cost.measures if m.measure == "prompt_tokens"}
+    assert prompt_tokens["6"] == 10 * MAX_CHARS_PER_TOKEN * 4
+
+
+def test_the_result_cache_key_follows_the_endpoint_configuration() -> None:
+    from gpu_worker.executor import model_identities
+    from gpu_worker.result_cache import node_cache_keys
+    from nodes.catalog import default_registry
+    from protocol.messages import RunSpec
+    from tests.support.llm_graphs import chat_node
+
+    graph = {"1": chat_node("local")}
+    keys = []
+    for model in ("a", "a", "b"):
+        config: LlmEndpointSpec = {
+            "baseUrl": "http://x/v1",
+            "model": model,
+            "apiKeyEncrypted": None,
+            "timeoutSeconds": 5,
+            "maxTokens": 64,
+        }
+
+        class Ctx:
+            spec = RunSpec("exe", 1, "t", graph, ["1"], "p/", llm_endpoints={"local": config})
+
+        identities = model_identities(graph, ["1"], default_registry(), Ctx())  # type: ignore[arg-type]
+        keys.append(node_cache_keys(graph, ["1"], scope="t", models=identities)["1"])
+    assert keys[0] == keys[1] != keys[2]
