@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from api_service.core.outbound_hosts import outbound_hosts_parse
 from api_service.env import database_from_url, env_bool, env_int, env_list, env_raw, env_str
+from protocol.llm_credentials import secret_check
 from protocol.timing import FleetTiming, TimingError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "api_service.workflows",
     "api_service.webhooks",
     "api_service.fleet",
+    "api_service.llm_endpoints",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +167,16 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 # Parsed here, once: (host, port or None) pairs; a malformed entry stops startup, naming it.
 OUTBOUND_ALLOWED_HOSTS = outbound_hosts_parse(env_list("OUTBOUND_ALLOWED_HOSTS", []))
 OUTBOUND_ALLOWED_PORTS = [int(p) for p in env_list("OUTBOUND_ALLOWED_PORTS", [])]
+# The secret LLM endpoint API keys are encrypted with (HKDF-derived Fernet key, protocol/llm_credentials.py).
+# The same value on the api, the control worker and every gpu worker. Not SECRET_KEY on purpose: gpu
+# workers must decrypt, and must never hold the secret that signs admin sessions. Unset: endpoints
+# without an API key still work; the admin refuses to store a key (docs/llm_endpoints.md).
+LLM_CREDENTIALS_KEY = env_raw("LLM_CREDENTIALS_KEY") or ""
+if LLM_CREDENTIALS_KEY:
+    try:
+        secret_check(LLM_CREDENTIALS_KEY)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 # Webhooks (docs/webhooks.md).
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)

@@ -88,6 +88,8 @@ def _run_platform(data_dir: Path, port: int | None) -> int:
     env.setdefault("DATA_DIR", str(data_dir))
     env.setdefault("MODELS_DIR", str(REPO / "models"))
     env.setdefault("SECRET_KEY", _persistent_secret(data_dir / "secret_key"))
+    # Shared by the api and the gpu worker: endpoint API keys are encrypted with it (docs/llm_endpoints.md).
+    env.setdefault("LLM_CREDENTIALS_KEY", _persistent_secret(data_dir / "llm_credentials_key"))
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("S3_PUBLIC_ENDPOINT_URL", env.get("S3_ENDPOINT_URL", ""))
     try:

@@ -11,12 +11,18 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy import local_env
+from protocol.llm_credentials import CredentialBox, secret_check
+from protocol.outbound import HostPort, OutboundPolicy, hosts_parse
 from protocol.timing import FleetTiming, TimingError
+
+if TYPE_CHECKING:
+    from gpu_worker.llm_endpoints import LlmAccess
 
 
 class ConfigError(ValueError):
@@ -79,6 +85,23 @@ class WorkerConfig:
     # Where text encoders (T5-XXL, CLIP) run: "default" (the worker's device) or "cpu", which keeps a
     # pool's GPU memory for the diffusion model (slower prompts: T5-XXL is 4.7B parameters).
     text_encoder_device: str = "default"
+    # Decrypts LLM endpoint API keys (the control plane's LLM_CREDENTIALS_KEY); never in a repr or log.
+    llm_credentials_key: str = field(default="", repr=False)
+    # The SSRF guard's exceptions, as on the control plane (OUTBOUND_ALLOWED_HOSTS, OUTBOUND_ALLOWED_PORTS).
+    outbound_allowed_hosts: tuple[HostPort, ...] = ()
+    outbound_allowed_ports: tuple[int, ...] = ()
+
+    @cached_property
+    def llm_access(self) -> LlmAccess:
+        from gpu_worker.llm_endpoints import LlmAccess
+
+        box = CredentialBox(self.llm_credentials_key) if self.llm_credentials_key else None
+        return LlmAccess(
+            box=box,
+            policy=OutboundPolicy(
+                allowed_hosts=self.outbound_allowed_hosts, allowed_ports=self.outbound_allowed_ports
+            ),
+        )
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -106,6 +129,9 @@ class WorkerConfig:
             background_encode=env_choice("WORKER_BACKGROUND_ENCODE", "auto", ("auto", "1", "0")),
             encode_max_pending_runs=env_int("WORKER_ENCODE_MAX_PENDING_RUNS", 2),
             text_encoder_device=env_choice("TEXT_ENCODER_DEVICE", "default", ("default", "cpu")),
+            llm_credentials_key=env_raw("LLM_CREDENTIALS_KEY") or "",
+            outbound_allowed_hosts=_allowed_hosts(env_raw("OUTBOUND_ALLOWED_HOSTS")),
+            outbound_allowed_ports=_allowed_ports(env_raw("OUTBOUND_ALLOWED_PORTS")),
         )
         config.check()
         return config
@@ -127,10 +153,34 @@ class WorkerConfig:
         for name, value in sizes:
             if value < 0:
                 raise ConfigError(f"{name} must be 0 or more, got {value}")
+        if self.llm_credentials_key:
+            try:
+                secret_check(self.llm_credentials_key)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 POOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _items(raw: str | None) -> list[str]:
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]
+
+
+def _allowed_hosts(raw: str | None) -> tuple[HostPort, ...]:
+    try:
+        return hosts_parse(_items(raw))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _allowed_ports(raw: str | None) -> tuple[int, ...]:
+    ports = _items(raw)
+    bad = [p for p in ports if not p.isdigit() or not 0 < int(p) < 65536]
+    if bad:
+        raise ConfigError(f"OUTBOUND_ALLOWED_PORTS must be port numbers (1-65535), got {bad[0]!r}")
+    return tuple(int(p) for p in ports)
 
 
 def _warmup_graph(path: str | None) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gpu_worker.encoder import ArtifactEncoder, ArtifactFailed
+from gpu_worker.llm_endpoints import LlmAccess, WorkerLlmEndpoint
 from gpu_worker.model_cache import ModelCache
 from gpu_worker.progress import ProgressReporter
 from gpu_worker.storage import ArtifactStorage
@@ -77,6 +78,7 @@ class WorkerContext:
         cancelled: Callable[[], bool] | None = None,
         encoder: ArtifactEncoder | None = None,
         text_encoder_device: str = "default",
+        llm: LlmAccess | None = None,
     ) -> None:
         self.spec = spec
         self.device = device
@@ -95,6 +97,9 @@ class WorkerContext:
         # Without an encoder files are encoded and stored inline; with one, `pending` holds their jobs.
         self._encoder = encoder
         self.pending: list[Future[None]] = []
+        self._llm = llm
+        # What the run consumed (LLM tokens...), reported with its terminal event.
+        self.usage: dict[str, dict[str, int]] = {}
 
     def model_path(self, folder: str, name: str) -> Path:
         path = self._store.path(folder, name)
@@ -196,6 +201,19 @@ class WorkerContext:
 
     def progress(self, step: int, total: int) -> None:
         self._reporter.step(step, total)
+
+    def llm_endpoint(self, name: str) -> WorkerLlmEndpoint:
+        spec = self.spec.llm_endpoints.get(name)
+        if spec is None or self._llm is None:
+            raise ValueError(
+                f"endpoint {name!r} is not configured for this run (it was disabled or removed)."
+            )
+        return WorkerLlmEndpoint(name, spec, self._llm)
+
+    def record_usage(self, kind: str, counters: Mapping[str, int]) -> None:
+        totals = self.usage.setdefault(kind, {})
+        for key, value in counters.items():
+            totals[key] = totals.get(key, 0) + int(value)
 
     @contextlib.contextmanager
     def cancellable_modules(self) -> Iterator[None]:

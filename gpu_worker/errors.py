@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from gpu_worker.context import UnknownFile
+from nodes.llm_remote.chat import LlmEndpointFailed
 from nodes.model_store import ModelNotFound
 from protocol.errors import ERROR_TYPES
 
@@ -55,6 +56,8 @@ def public_error(exc: BaseException) -> PublicError:
         return PublicError("model_not_found", _first_line(exc))
     if isinstance(exc, UnknownFile):
         return PublicError("file_not_found", _first_line(exc))
+    if isinstance(exc, LlmEndpointFailed):
+        return PublicError(exc.error_type, _first_line(exc))
     if is_out_of_memory(exc):
         requested = requested_bytes(exc)
         tried = f" trying to allocate {format_bytes(requested)}" if requested else ""

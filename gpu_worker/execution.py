@@ -15,6 +15,7 @@ from gpu_worker.progress import ProgressReporter
 from gpu_worker.runtime import Runtime
 from nodes.context import AttemptSuperseded, DeadlineExceeded, ExecutionCancelled, HandedBack
 from nodes.graph import GraphIssue, validate_graph
+from nodes.llm_remote.specs import ENDPOINTS_SOURCE
 from nodes.model_check import unloadable_model_issues
 from nodes.model_store import FOLDERS
 from protocol.messages import (
@@ -97,6 +98,7 @@ def execution_run(
         cancelled=cancelled,
         encoder=runtime.encoder,
         text_encoder_device=runtime.config.text_encoder_device,
+        llm=runtime.config.llm_access,
     )
     try:
         run = run_graph(
@@ -113,7 +115,11 @@ def execution_run(
         out_of_memory, requested = failure.error_type == "out_of_memory", failure.requested_bytes
         del failure  # its traceback holds the frames, and so the tensors, of the run that failed
         recover_memory(runtime, out_of_memory=out_of_memory, requested=requested)
-        emit(make_event(FAILED, spec, error=error, durationMs=_ms_since(started), cachedNodes=cached))
+        emit(
+            make_event(
+                FAILED, spec, error=error, durationMs=_ms_since(started), cachedNodes=cached, usage=ctx.usage
+            )
+        )
         return FAILED
     except ExecutionCancelled as stop:
         # Cancelled: the row is CANCELLED already (the api set it before raising the flag), so nothing
@@ -147,12 +153,22 @@ def execution_run(
                 public = {"nodeId": error.node_id, **public}
             emit(
                 make_event(
-                    FAILED, spec, error=public, durationMs=_ms_since(started), cachedNodes=run.cached_nodes
+                    FAILED,
+                    spec,
+                    error=public,
+                    durationMs=_ms_since(started),
+                    cachedNodes=run.cached_nodes,
+                    usage=ctx.usage,
                 )
             )
             return
         completed = make_event(
-            COMPLETED, spec, outputs=run.outputs, durationMs=_ms_since(started), cachedNodes=run.cached_nodes
+            COMPLETED,
+            spec,
+            outputs=run.outputs,
+            durationMs=_ms_since(started),
+            cachedNodes=run.cached_nodes,
+            usage=ctx.usage,
         )
         emit(completed)
 
@@ -167,7 +183,9 @@ def execution_run(
 def worker_graph_issues(spec: RunSpec, runtime: Runtime) -> list[GraphIssue]:
     choices: dict[str, Collection[str] | None] = {f: runtime.store.names(f) for f in FOLDERS}
     issues = validate_graph(
-        spec.graph, runtime.registry, dynamic_choices={**choices, "files": list(spec.files)}
+        spec.graph,
+        runtime.registry,
+        dynamic_choices={**choices, "files": list(spec.files), ENDPOINTS_SOURCE: list(spec.llm_endpoints)},
     )
     return issues or unloadable_model_issues(spec.graph, runtime.registry, runtime.store)
 

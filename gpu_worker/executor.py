@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,7 @@ from gpu_worker.progress import ProgressReporter
 from gpu_worker.result_cache import NodeResultCache, SavedArtifacts, holds_module, node_cache_keys
 from nodes.context import ExecutionCancelled
 from nodes.graph import is_link, needed_nodes, topological_order
+from nodes.llm_remote.specs import ENDPOINTS_SOURCE
 from nodes.model_store import FOLDERS
 from nodes.registry import Registry
 from nodes.schema import CLIP, MODEL, VAE, NodeResult
@@ -168,6 +171,15 @@ def model_identities(
         spec = registry.get(graph[node_id]["class_type"])
         for inp in spec.inputs if spec is not None else ():
             value = (graph[node_id].get("inputs") or {}).get(inp.name)
+            if inp.choices_source == ENDPOINTS_SOURCE and isinstance(value, str):
+                # An endpoint counts by its configuration (URL, default model, key): a result from
+                # before ops changed it is not served again.
+                config = json.dumps(ctx.spec.llm_endpoints.get(value), sort_keys=True)
+                found.setdefault(node_id, {})[inp.name] = [
+                    ENDPOINTS_SOURCE,
+                    hashlib.sha256(config.encode()).hexdigest(),
+                ]
+                continue
             if inp.choices_source not in FOLDERS or not isinstance(value, str):
                 continue
             try:

@@ -44,6 +44,19 @@ class ModelProvider(Protocol):
         """The cached model for `key`, loading it with `loader` on a miss."""
 
 
+class LlmEndpoint(Protocol):
+    """An OpenAI-compatible endpoint of the run (gpu_worker/llm_endpoints.py): its defaults, and a POST
+    through the worker's SSRF guard with the endpoint's key."""
+
+    name: str
+    model: str  # the endpoint's default model
+    max_tokens: int  # the cap ops set
+
+    def post_json(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """(status, body) of a POST to the endpoint's base URL + `path`; raises LlmEndpointFailed
+        (nodes/llm_remote/chat.py) when no answer comes."""
+
+
 class NodeContext(Protocol):
     node_id: str
     device: str
@@ -77,6 +90,12 @@ class NodeContext(Protocol):
 
     def progress(self, step: int, total: int) -> None:
         """Report progress inside the current node (sampler steps)."""
+
+    def llm_endpoint(self, name: str) -> LlmEndpoint:
+        """The run's endpoint of that name (resolved for the tenant when the run was submitted)."""
+
+    def record_usage(self, kind: str, counters: Mapping[str, int]) -> None:
+        """Add metered consumption to the execution's `usage[kind]` (LLM tokens, requests)."""
 
     def check_cancelled(self) -> None:
         """Raise ExecutionCancelled if the execution was cancelled (cheap: call it often)."""

@@ -32,6 +32,7 @@ from nodes.custom_sampling.cost import (
     split_sigmas,
     split_sigmas_denoise,
 )
+from nodes.llm_remote.cost import RULES as LLM_REMOTE_RULES
 
 # The largest factor an upscale model may have: the api cannot read it without loading the model.
 UPSCALE_MODEL_MAX_SCALE = 8
@@ -453,6 +454,7 @@ RULES: dict[str, Rule] = {
         )
     },
     **TEXT_RULES,
+    **LLM_REMOTE_RULES,
     # video and animation (a VIDEO is costed as its frames); text outputs
     "SaveAnimatedWEBP": save_file("images"),
     "SaveAnimatedPNG": save_file("images"),

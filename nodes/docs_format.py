@@ -63,6 +63,8 @@ def _detail(spec: InputSpec) -> str:
 def _combo(spec: InputSpec) -> str:
     if spec.choices_source == "files":
         text = "an uploaded file (`fileId` or upload name)"
+    elif spec.choices_source == "llm_endpoints":
+        text = "an LLM endpoint configured for the tenant ([llm_endpoints.md](llm_endpoints.md))"
     elif spec.choices_source:
         text = f"a file in `MODELS_DIR/{spec.choices_source}/`"
     elif spec.choices in _NAMED_LISTS:

@@ -130,6 +130,8 @@ class NodeSpec:
     checks: tuple[Callable[[Mapping[str, Any]], Iterable[tuple[str, str, str]]], ...] = ()
     # ComfyUI's INPUT_IS_LIST: the function gets every input as a list (lists whole, not item by item).
     input_is_list: bool = False
+    # A node of Crucible's own (the local LLM nodes): ComfyUI has no node of that name to match.
+    crucible: bool = False
 
     def input(self, name: str) -> InputSpec | None:
         for spec in self.inputs:

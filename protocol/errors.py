@@ -18,4 +18,8 @@ ERROR_TYPES: dict[str, str] = {
     "protocol_mismatch": "the worker speaks an older run-spec protocol than the api",
     "internal_error": "the worker failed outside any node (logged)",
     "cancelled": "cancelled by the API caller or an operator",
+    "llm_endpoint_error": "an LLM endpoint answered an error status, or not a chat completion",
+    "llm_endpoint_timeout": "an LLM endpoint gave no complete answer within its timeout",
+    "llm_endpoint_unreachable": "an LLM endpoint could not be reached, or the SSRF guard refused its address",
+    "llm_credentials_invalid": "the worker cannot decrypt the endpoint's API key (LLM_CREDENTIALS_KEY)",
 }

@@ -15,7 +15,10 @@ from typing import Any, NotRequired, TypedDict
 
 # Bumped when a run spec or an event changes in a way an older side cannot read. A worker refuses a
 # spec newer than it knows (the run fails protocol_mismatch); the api may keep sending older ones.
-PROTOCOL_VERSION = 1
+# 2: `llmEndpoints` (the OpenAI-compatible endpoints a graph names). A spec without any is still sent
+# as version 1, so workers not yet upgraded keep running every graph that does not call an endpoint.
+PROTOCOL_VERSION = 2
+LLM_ENDPOINTS_VERSION = 2
 
 EXECUTE_TASK = "crucible.gpu.execute"
 APPLY_EVENT_TASK = "crucible.control.apply_event"
@@ -41,6 +44,17 @@ def gpu_queue(pool: str) -> str:
     return f"gpu.{pool}"
 
 
+class LlmEndpointSpec(TypedDict):
+    """One endpoint as the control plane resolved it for the tenant at submit time (docs/llm_endpoints.md).
+    The API key stays encrypted (protocol/llm_credentials.py); only the worker decrypts it."""
+
+    baseUrl: str  # e.g. http://ollama:11434/v1; the worker posts to {baseUrl}/chat/completions
+    model: str  # the default model; the node's `model` input overrides it when set
+    apiKeyEncrypted: str | None
+    timeoutSeconds: float
+    maxTokens: int  # the cap: a node asking for more is refused
+
+
 class ProtocolTooNew(ValueError):
     """A run spec from a newer api than this worker understands."""
 
@@ -61,6 +75,8 @@ class RunSpec:
     max_attempts: int = 3
     # Wall-clock deadline (Unix seconds): past it the run stops and fails as a timeout. None: no deadline.
     deadline_at: float | None = None
+    # Endpoint name (as the graph names it) -> its resolved configuration.
+    llm_endpoints: dict[str, LlmEndpointSpec] = field(default_factory=dict)
     protocol_version: int = PROTOCOL_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +90,7 @@ class RunSpec:
             "files": self.files,
             "maxAttempts": self.max_attempts,
             "deadlineAt": self.deadline_at,
+            "llmEndpoints": self.llm_endpoints,
             "protocolVersion": self.protocol_version,
         }
 
@@ -95,8 +112,14 @@ class RunSpec:
             files=dict(data.get("files") or {}),
             max_attempts=int(data.get("maxAttempts") or 3),
             deadline_at=float(data["deadlineAt"]) if data.get("deadlineAt") is not None else None,
+            llm_endpoints=dict(data.get("llmEndpoints") or {}),
             protocol_version=version,
         )
+
+
+def spec_version(*, llm_endpoints: dict[str, LlmEndpointSpec]) -> int:
+    """The oldest protocol that can carry this spec: older workers keep running what they can."""
+    return LLM_ENDPOINTS_VERSION if llm_endpoints else 1
 
 
 def make_event(event_type: str, spec: RunSpec, **fields: Any) -> dict[str, Any]:
@@ -132,3 +155,5 @@ class WorkerEvent(TypedDict):
     error: NotRequired[EventError]  # failed
     durationMs: NotRequired[int]
     cachedNodes: NotRequired[list[str]]
+    # completed, failed: what the run consumed, e.g. {"llm": {"requests", "promptTokens", ...}}.
+    usage: NotRequired[dict[str, Any]]

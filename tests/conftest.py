@@ -93,6 +93,8 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
         "TRANSFORMERS_VERBOSITY": "error",
         # Webhook tests' receivers listen on 127.0.0.1; every other private address stays refused.
         "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
+        # LLM endpoint keys: the api encrypts, the gpu worker decrypts with the same secret.
+        "LLM_CREDENTIALS_KEY": "test-llm-credentials-key-not-for-production",
         "WEBHOOK_RETRY_SCHEDULE_SECONDS": "1,1,1",
         "WEBHOOK_TIMEOUT_SECONDS": "2",
         # One request in flight per receiver: a slow one keeps the control worker's other slot free.

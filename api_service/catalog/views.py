@@ -14,7 +14,7 @@ class NodeListView(ApiView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="nodes_list")
     def get(self, request: Request) -> Response:
-        return Response({"items": selectors.node_list()})
+        return Response({"items": selectors.node_list(tenant=self.principal.tenant)})
 
 
 class NodeDetailView(ApiView):
@@ -22,7 +22,7 @@ class NodeDetailView(ApiView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="nodes_retrieve")
     def get(self, request: Request, class_type: str) -> Response:
-        return Response(selectors.node_get(class_type=class_type))
+        return Response(selectors.node_get(class_type=class_type, tenant=self.principal.tenant))
 
 
 class ModelListView(ApiView):

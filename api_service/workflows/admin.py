@@ -27,6 +27,7 @@ class ExecutionAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
         "duration_ms",
+        "llm_tokens",
     )
     list_filter = ("status", "tenant", "workflow", "pool")
     search_fields = ("id", "workflow__id", "workflow__name")
@@ -44,6 +45,10 @@ class ExecutionAdmin(admin.ModelAdmin):
     def rerun(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
         new_ids = [services.execution_rerun(execution=e).id for e in queryset]
         messages.success(request, f"Queued {len(new_ids)} rerun(s): {', '.join(new_ids)}")
+
+    @admin.display(description="LLM tokens")
+    def llm_tokens(self, obj: Execution) -> int | None:
+        return (obj.usage or {}).get("llm", {}).get("totalTokens")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -15,6 +15,7 @@ from protocol.messages import (
     PROGRESS_KEY,
     RunSpec,
     gpu_queue,
+    spec_version,
 )
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,16 @@ def execution_publish(*, execution_id: str) -> bool:
     marked the row published when it chose it. A failed send clears the mark, so the next dispatch
     chooses it again; a duplicate send is absorbed by the run's lease and the state machine."""
     from api_service.celery import app
+    from api_service.llm_endpoints.services import llm_endpoints_spec
     from api_service.workflows.models import Execution, ExecutionStatus
 
     try:
         execution = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).first()
         if execution is None:
             return False
+        llm_endpoints = (
+            llm_endpoints_spec(endpoint_ids=execution.llm_endpoint_ids) if execution.llm_endpoint_ids else {}
+        )
         spec = RunSpec(
             execution_id=execution.id,
             attempt=execution.attempt,
@@ -43,6 +48,8 @@ def execution_publish(*, execution_id: str) -> bool:
             files=execution.files,
             max_attempts=execution.max_attempts,
             deadline_at=execution.deadline_at.timestamp() if execution.deadline_at else None,
+            llm_endpoints=llm_endpoints,
+            protocol_version=spec_version(llm_endpoints=llm_endpoints),
         )
         app.send_task(
             EXECUTE_TASK,

@@ -13,6 +13,8 @@ from api_service.accounts.limits import tenant_cost_limits
 from api_service.accounts.models import Tenant
 from api_service.core.errors import GraphInvalid
 from api_service.files.services import ResolvedFile, files_resolve
+from api_service.llm_endpoints.models import LlmEndpoint
+from api_service.llm_endpoints.selectors import llm_endpoints_for_tenant
 from nodes.catalog import default_registry
 from nodes.cost import LimitIssue, cost_issues, estimate_cost, size_issues
 from nodes.graph import GraphIssue, validate_graph
@@ -36,8 +38,12 @@ def model_choices() -> dict[str, list[str]]:
     return {folder: store.names(folder) for folder in FOLDERS}
 
 
-def referenced_files(graph: Any) -> set[str]:
-    """Values of every input whose choices are the tenant's files (LoadImage.image)."""
+LLM_ENDPOINTS = "llm_endpoints"  # the choices source of OpenAICompatibleChat.endpoint
+
+
+def referenced_files(graph: Any, source: str = "files") -> set[str]:
+    """Values of every input whose choices are `source`: the tenant's files (LoadImage.image), or its
+    LLM endpoints."""
     found: set[str] = set()
     if not isinstance(graph, Mapping):
         return found
@@ -47,7 +53,7 @@ def referenced_files(graph: Any) -> set[str]:
             continue
         for inp in spec.inputs:
             value = node["inputs"].get(inp.name)
-            if inp.choices_source == "files" and isinstance(value, str):
+            if inp.choices_source == source and isinstance(value, str):
                 found.add(value)
     return found
 
@@ -78,6 +84,32 @@ def file_kind_issues(graph: Any, found: Mapping[str, ResolvedFile]) -> list[Grap
     return issues
 
 
+def llm_token_issues(graph: Any, endpoints: Mapping[str, LlmEndpoint]) -> list[GraphIssue]:
+    """A node asking an endpoint for more tokens than ops allow it (its max tokens cap)."""
+    issues: list[GraphIssue] = []
+    for node_id, node in graph.items() if isinstance(graph, Mapping) else ():
+        spec = registry().get(node.get("class_type")) if isinstance(node, Mapping) else None
+        if spec is None or not isinstance(node.get("inputs"), Mapping):
+            continue
+        for inp in spec.inputs:
+            name = node["inputs"].get(inp.name)
+            wanted = node["inputs"].get("max_tokens")
+            if inp.choices_source != LLM_ENDPOINTS or name not in endpoints or not isinstance(wanted, int):
+                continue
+            cap = endpoints[name].max_tokens
+            if wanted > cap:
+                issues.append(
+                    GraphIssue(
+                        "value_out_of_range",
+                        f"max_tokens {wanted} is over endpoint {name!r}'s cap of {cap}.",
+                        node_id,
+                        spec.class_type,
+                        "max_tokens",
+                    )
+                )
+    return issues
+
+
 def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[str, str]]:
     """All problems of the graph, its cost over the tenant's plan included, and fileId -> object key.
 
@@ -86,11 +118,14 @@ def graph_issues(graph: Any, *, tenant: Tenant) -> tuple[list[GraphIssue], dict[
     """
     found = files_resolve(tenant=tenant, file_ids=referenced_files(graph))
     files = {ref: f.key for ref, f in found.items()}
+    # Only looked up when the graph names an endpoint: most graphs never pay the query.
+    endpoints = llm_endpoints_for_tenant(tenant=tenant) if referenced_files(graph, LLM_ENDPOINTS) else {}
     issues = validate_graph(
         graph,
         registry(),
-        dynamic_choices={**model_choices(), "files": files},
+        dynamic_choices={**model_choices(), "files": files, LLM_ENDPOINTS: list(endpoints)},
     )
+    issues += llm_token_issues(graph, endpoints)
     issues += unloadable_model_issues(graph, registry(), model_store())
     issues += file_kind_issues(graph, found)
     if not issues:

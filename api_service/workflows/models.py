@@ -76,6 +76,11 @@ class Execution(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # Nodes whose results came from the worker's cache instead of being computed again.
     cached_nodes = models.JSONField(default=list, blank=True)
+    # LLM endpoints the graph names, pinned at submit: name -> LlmEndpoint id (its config is read when
+    # each attempt is published, so a rotated key applies). What the run consumed, from its terminal
+    # event: {"llm": {"requests", "promptTokens", "completionTokens", "totalTokens"}}.
+    llm_endpoint_ids = models.JSONField(default=dict, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
     # Per-execution completion webhook from the execute body; events default to the terminal ones.
     webhook_url = models.CharField(max_length=2048, blank=True, default="")
     webhook_events = models.JSONField(null=True, blank=True)

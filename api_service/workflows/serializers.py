@@ -142,6 +142,10 @@ class ExecutionPollOutput(ExecutionSummaryOutput):
     cachedNodes = serializers.JSONField(source="cached_nodes")
     attempt = serializers.IntegerField(help_text="1, or more once the run was retried on another worker.")
     deadlineAt = serializers.DateTimeField(source="deadline_at", allow_null=True)
+    usage = serializers.JSONField(
+        help_text='What the run consumed, e.g. {"llm": {"requests", "promptTokens", "completionTokens", '
+        '"totalTokens"}}; {} when nothing metered ran.'
+    )
 
     def get_progress(self, execution) -> dict | None:
         return selectors.execution_progress(execution=execution)

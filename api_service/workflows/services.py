@@ -19,6 +19,7 @@ from api_service.accounts.quotas import queue_check, quota_consume
 from api_service.core.errors import ApiError, GraphInvalid
 from api_service.core.text_safety import reject_unstorable_text
 from api_service.http.parsers import exceeds_depth, max_json_depth
+from api_service.llm_endpoints.services import llm_endpoint_ids_resolve
 from api_service.webhooks.models import (
     EXECUTION_CANCELLED,
     EXECUTION_COMPLETED,
@@ -28,7 +29,13 @@ from api_service.webhooks.models import (
 from api_service.webhooks.services import deliveries_record, webhook_url_check
 from api_service.workflows import dispatch, fair_dispatch
 from api_service.workflows.deadlines import execution_deadline_at
-from api_service.workflows.graph_check import graph_issues, raise_for_issues, registry
+from api_service.workflows.graph_check import (
+    LLM_ENDPOINTS,
+    graph_issues,
+    raise_for_issues,
+    referenced_files,
+    registry,
+)
 from api_service.workflows.models import ACTIVE_STATUSES, Execution, ExecutionStatus, Workflow
 from api_service.workflows.named_inputs import UnknownNamedInputs, apply_named_inputs, named_input_issues
 from nodes.cost import graph_bytes
@@ -167,6 +174,8 @@ def execution_submit(
         raise ApiError(str(exc), type="unknown_input", details={"unknownInputs": exc.names}) from None
     issues, files = graph_issues(graph, tenant=tenant)
     raise_for_issues(issues)
+    endpoint_names = referenced_files(graph, LLM_ENDPOINTS)
+    llm_endpoint_ids = llm_endpoint_ids_resolve(tenant=tenant, names=endpoint_names) if endpoint_names else {}
     with transaction.atomic():
         # Submits of one tenant are serialised on its row: the concurrency count and the quota are exact.
         locked = Tenant.objects.select_related("plan").select_for_update(of=("self",)).get(pk=tenant.pk)
@@ -184,6 +193,7 @@ def execution_submit(
             inputs=inputs,
             output_node_ids=output_node_ids(graph, registry()),
             files=files,
+            llm_endpoint_ids=llm_endpoint_ids,
             pool=workflow.pool,
             webhook_url=webhook_url,
             webhook_events=webhook_events,
@@ -275,12 +285,14 @@ def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime)
                 status=ExecutionStatus.COMPLETED,
                 outputs=event.get("outputs") or {},
                 cached_nodes=event.get("cachedNodes") or [],
+                usage=_usage(event),
             )
         else:
             fields.update(
                 status=ExecutionStatus.FAILED,
                 error=event.get("error") or {"type": "unknown"},
                 cached_nodes=event.get("cachedNodes") or [],
+                usage=_usage(event),
             )
         # A terminal event may overtake `started` (a poll applies a recorded outcome before the control
         # worker sees `started`): the run began its duration before it ended.
@@ -371,6 +383,7 @@ def execution_rerun(*, execution: Execution) -> Execution:
             inputs=execution.inputs,
             output_node_ids=execution.output_node_ids,
             files=execution.files,
+            llm_endpoint_ids=execution.llm_endpoint_ids,
             pool=execution.pool,
         )
         transaction.on_commit(lambda: dispatch_after_commit(pool=rerun.pool))
@@ -389,6 +402,23 @@ def executions_sweep_unpublished(*, older_than_seconds: int | None = None) -> in
     if ids:
         fair_dispatch.pools_dispatch()
     return len(ids)
+
+
+USAGE_COUNTERS = ("requests", "promptTokens", "completionTokens", "totalTokens")
+
+
+def _usage(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's usage, kept to known counters (non-negative integers): a worker's event is data,
+    not something to store whatever its shape."""
+    llm = (event.get("usage") or {}).get("llm") if isinstance(event.get("usage"), dict) else None
+    if not isinstance(llm, dict):
+        return {}
+    counters = {
+        k: v
+        for k in USAGE_COUNTERS
+        if isinstance(v := llm.get(k), int) and not isinstance(v, bool) and v >= 0
+    }
+    return {"llm": counters} if counters else {}
 
 
 def _attempt(value: Any) -> int:

@@ -26,6 +26,9 @@ class NodeTestContext:
         self.steps: list[tuple[int, int]] = []
         self.files: dict[str, bytes] = {}  # fileId -> bytes, for loader nodes
         self.artifacts: dict[str, bytes] = {}  # file name -> the bytes an output node stored
+        # LLM endpoints by name (gpu_worker.llm_endpoints.WorkerLlmEndpoint against a test's server).
+        self.llm_endpoints: dict[str, Any] = {}
+        self.usage: dict[str, dict[str, int]] = {}
 
     def model_path(self, folder: str, name: str) -> Path:
         from nodes.model_store import ModelNotFound
@@ -63,6 +66,16 @@ class NodeTestContext:
 
     def check_cancelled(self) -> None:
         pass
+
+    def llm_endpoint(self, name: str) -> Any:
+        if name not in self.llm_endpoints:
+            raise ValueError(f"endpoint {name!r} is not configured for this run.")
+        return self.llm_endpoints[name]
+
+    def record_usage(self, kind: str, counters: Mapping[str, int]) -> None:
+        totals = self.usage.setdefault(kind, {})
+        for key, value in counters.items():
+            totals[key] = totals.get(key, 0) + value
 
     def stepwise(self) -> contextlib.nullcontext[None]:
         return contextlib.nullcontext()

@@ -30,7 +30,8 @@ def object_info() -> dict:
 
 
 @pytest.mark.parametrize(
-    "class_type", [spec.class_type for spec in default_registry() if spec.class_type not in NEWER]
+    "class_type",
+    [s.class_type for s in default_registry() if s.class_type not in NEWER and not s.crucible],
 )
 def test_node_matches_comfyui_object_info(object_info: dict, class_type: str) -> None:
     theirs = dict(object_info[class_type])
@@ -65,8 +66,18 @@ def _recorded_choices(theirs: dict, name: str) -> list:
 
 
 def test_every_node_is_in_a_recording(object_info: dict) -> None:
-    missing = [s.class_type for s in default_registry() if s.class_type not in object_info | NEWER]
+    missing = [
+        s.class_type for s in default_registry() if s.class_type not in object_info | NEWER and not s.crucible
+    ]
     assert missing == [], "nodes that are neither in ComfyUI's recording nor in comfyui_newer/"
+
+
+def test_crucible_nodes_take_no_comfyui_name(object_info: dict) -> None:
+    """A node of Crucible's own must not shadow a ComfyUI node: a ComfyUI graph using that name would
+    run something else."""
+    ours = [s.class_type for s in default_registry() if s.crucible]
+    assert ours, "the local LLM nodes are Crucible's own"
+    assert [name for name in ours if name in object_info or name in NEWER or name == "TextGenerate"] == []
 
 
 @pytest.mark.parametrize("class_type", sorted(k for k in NEWER if not k.startswith("_")))

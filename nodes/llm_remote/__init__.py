@@ -1,0 +1,1 @@
+"""OpenAI-compatible chat endpoints (Ollama, vLLM, llama.cpp, hosted APIs) as a node."""
