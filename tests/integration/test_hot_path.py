@@ -134,7 +134,8 @@ def test_poll_applies_the_outcome_its_worker_recorded(world) -> None:
     assert body["outputs"] == {"9": {"text": ["done"]}}
     assert body["durationMs"] == 5
     execution.refresh_from_db()
-    assert execution.started_at is not None and execution.started_at < execution.completed_at
+    assert execution.started_at is not None and execution.completed_at is not None
+    assert execution.started_at < execution.completed_at
     assert _poll(client, execution.pk, world.key).json()["status"] == "COMPLETED"
     # The state change happened once: one completion webhook, whoever applied it.
     from api_service.workflows import services
