@@ -166,9 +166,13 @@ def load_refusal(folder: str, path: Path, kind: str, family: str) -> str | None:
             "sd2",
             "sdxl",
             "sdxl_refiner",
+            "svd",
             *CHECKPOINT_LOADERS,
         ):
-            return "not an SD 1.x, SD 2.x, SDXL, SDXL refiner or FLUX.1 checkpoint in the single-file layout"
+            return (
+                "not an SD 1.x, SD 2.x, SDXL, SDXL refiner, FLUX.1 or Stable Video Diffusion checkpoint in "
+                "the single-file layout"
+            )
     elif folder == "loras":
         if kind != "single_file":
             return "a folder: a LoRA is one weights file"

@@ -31,8 +31,16 @@ def _flux_call(
     return flux_call(model, x, t, context, kwargs)
 
 
+def _svd_call(
+    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
+) -> torch.Tensor:
+    from nodes.svd.call import svd_call
+
+    return svd_call(model, x, t, context, kwargs)
+
+
 # family -> call; families not listed use the UNet call.
-FAMILY_CALLS: dict[str, FamilyCall] = {"flux": _flux_call}
+FAMILY_CALLS: dict[str, FamilyCall] = {"flux": _flux_call, "svd": _svd_call}
 
 
 def family_call(family: str) -> FamilyCall:

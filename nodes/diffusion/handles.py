@@ -24,6 +24,9 @@ class ModelHandle:
     # unCLIP (nodes/clip_vision/unclip.py): turns unCLIPConditioning's image embeddings into the UNet's
     # class labels; None for models without image conditioning.
     image_conditioner: Any = None
+    # A model patch that replaces classifier-free guidance's combination (VideoLinearCFGGuidance's
+    # per-frame scale, nodes/svd/guidance.py): f(cond=, uncond=, cfg=) -> guided x0. None: plain CFG.
+    cfg_function: Any = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class VaeHandle:
     downscale: int = 8
     # Subtracted before scaling (FLUX's VAE: 0.1159): latent = (raw - shift_factor) * scaling_factor.
     shift_factor: float = 0.0
+    # Stable Video Diffusion's temporal decoder: VAEDecode decodes the batch as frames of one video,
+    # in chunks (nodes/svd/vae.py).
+    temporal: bool = False
 
 
 @dataclass(frozen=True)

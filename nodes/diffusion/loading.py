@@ -48,6 +48,11 @@ def load_checkpoint(path: Path, device: str) -> Checkpoint:
             return sd2_loading.load_sd2_diffusers(path, device)
         return load_diffusers_checkpoint(path, device)
     family = model_family(path)  # read from the file's tensor table: .safetensors or a pickle
+    if family == "svd":
+        raise ValueError(
+            f"Checkpoint {path.name!r} is a Stable Video Diffusion model: load it with "
+            "ImageOnlyCheckpointLoader (it has no text encoder)."
+        )
     if family == "sdxl":
         return sdxl_loading.load_sdxl_single_file(path, device)
     if family == "sd2":

@@ -31,6 +31,10 @@ def unet_kwargs(
         from nodes.flux.call import flux_kwargs
 
         return flux_kwargs(model, extras, batch=batch)
+    if model.family == "svd":
+        from nodes.svd.call import svd_kwargs
+
+        return svd_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
 
 

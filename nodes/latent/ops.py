@@ -28,6 +28,10 @@ def empty_latent_image(
 
 @torch.inference_mode()
 def vae_decode(ctx: NodeContext, samples: dict[str, Any], vae: VaeHandle) -> tuple[torch.Tensor]:
+    if vae.temporal:  # SVD: the batch is one video's frames, decoded in chunks
+        from nodes.svd.vae import decode_frames
+
+        return (decode_frames(ctx, samples["samples"], vae),)
     latents = samples["samples"].to(ctx.device, vae.vae.dtype) / vae.scaling_factor + vae.shift_factor
     decoded = vae.vae.decode(latents).sample
     # diffusers decodes to [-1, 1] NCHW; ComfyUI's IMAGE is [0, 1] NHWC.

@@ -41,7 +41,10 @@ class Guider:
         if self.kind == "basic":
             return ("positive",)
         if self.kind == "cfg":
-            skip = math.isclose(self.cfg, 1.0) and not uncond
+            # A cfg_function patch scales per frame, so cfg 1 is not a shortcut there (ComfyUI's
+            # disable_cfg1_optimization).
+            patched = getattr(self.model, "cfg_function", None) is not None
+            skip = math.isclose(self.cfg, 1.0) and not uncond and not patched
             return ("positive",) if skip else ("negative", "positive")
         if uncond or self.style == "nested" or not math.isclose(self.cfg2, 1.0):
             return ("negative", "middle", "positive")
@@ -56,6 +59,9 @@ class Guider:
             if "negative" not in x0:
                 return positive, positive
             uncond = x0["negative"]
+            cfg_function = getattr(self.model, "cfg_function", None)
+            if cfg_function is not None:
+                return cfg_function(cond=positive, uncond=uncond, cfg=self.cfg), uncond
             return uncond + (positive - uncond) * self.cfg, uncond
         return self._dual(x0)
 

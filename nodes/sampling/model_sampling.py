@@ -11,6 +11,10 @@ latent the way that model was trained:
 - "lcm" and "x0": discrete models distilled for few steps. "lcm" (Luo et al. 2023) adds the
   consistency model's boundary scalings to the eps prediction and tabulates only the 50 timesteps
   the model was distilled on (every 20th); "x0" networks predict the clean latent directly.
+- "edm": continuous EDM sigmas (Karras et al. 2022; Stable Video Diffusion): any sigma in
+  [sigma_min, sigma_max] (tabulated log-linearly for the table-walking schedulers), the network
+  sees x / sqrt(sigma^2 + sigma_data^2) and the timestep 0.25 * ln(sigma); its output is eps or v
+  (`prediction`), scaled by the EDM preconditioning with `edm_sigma_data`.
 - "flow": rectified flow (SD3, FLUX, AuraFlow, Wan, LTX): x = (1 - sigma) * x0 + sigma * noise,
   the network predicts the velocity, sigma in (0, 1] shifted toward noise by `shift`.
   `flux_shift` picks FLUX's exponential time shift over SD3's rational one.
@@ -97,6 +101,8 @@ class ModelSampling:
     # discrete models: table entry i is training timestep i * stride + stride - 1 (LCM keeps every
     # 20th of 1000; everyone else all of them, stride 1)
     stride: int = 1
+    # continuous EDM models (ModelSampling.edm): sigma_data; None for every other kind
+    edm_sigma_data: float | None = None
 
     @classmethod
     def discrete(
@@ -109,6 +115,14 @@ class ModelSampling:
             stride = len(table) // LCM_ORIGINAL_STEPS
             return cls(prediction=kind, table=table[stride - 1 :: stride].clone(), stride=stride)
         return cls(prediction=kind, table=table)
+
+    @classmethod
+    def edm(
+        cls, *, sigma_min: float, sigma_max: float, sigma_data: float = 1.0, prediction: Prediction = "v"
+    ) -> ModelSampling:
+        """ComfyUI's ModelSamplingContinuousEDM: 1000 log-spaced sigmas stand for the continuum."""
+        table = torch.linspace(math.log(sigma_min), math.log(sigma_max), 1000, dtype=torch.float64).exp()
+        return cls(prediction=prediction, table=table.float(), edm_sigma_data=sigma_data)
 
     @classmethod
     def flow(cls, *, shift: float = 1.0, multiplier: float = 1000.0, flux: bool = False) -> ModelSampling:
@@ -136,6 +150,8 @@ class ModelSampling:
 
     def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
         """The timestep the network is given at `sigma` (discrete: the nearest training timestep)."""
+        if self.edm_sigma_data is not None:
+            return 0.25 * sigma.float().log()
         if self.table is None:
             return sigma * self.multiplier
         log_sigmas = self.table.to(sigma.device).log()
@@ -145,6 +161,8 @@ class ModelSampling:
 
     def sigma(self, timestep: torch.Tensor) -> torch.Tensor:
         """The sigma of a (fractional) timestep: log-linear between training timesteps."""
+        if self.edm_sigma_data is not None:
+            return (timestep.float() / 0.25).exp()
         if self.table is None:
             return self._shifted(timestep / self.multiplier)
         log_sigmas = self.table.to(timestep.device).log()
@@ -162,6 +180,9 @@ class ModelSampling:
             return 0.0
         if self.table is None:
             return float(self._shifted(torch.tensor(1.0 - percent, dtype=torch.float64)))
+        if self.edm_sigma_data is not None:
+            low, high = math.log(self.sigma_min), math.log(self.sigma_max)
+            return math.exp(low + (1.0 - percent) * (high - low))
         last = len(self.table) * self.stride - 1  # the last training timestep
         return float(self.sigma(torch.tensor((1.0 - percent) * last)))
 
@@ -170,13 +191,15 @@ class ModelSampling:
         """What the network is fed at `sigma` (discrete models take x scaled to unit variance)."""
         if self.prediction == "flow":
             return x
-        return x / _expand(sigma, x).pow(2).add(1.0).sqrt()
+        data = self.edm_sigma_data if self.edm_sigma_data is not None else 1.0
+        return x / _expand(sigma, x).pow(2).add(data * data).sqrt()
 
     def denoised(self, sigma: torch.Tensor, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The clean-latent prediction from the network's raw output."""
         s = _expand(sigma, x)
         if self.prediction == "v":
-            return x / (s * s + 1.0) - output * s / (s * s + 1.0).sqrt()
+            d = self.edm_sigma_data if self.edm_sigma_data is not None else 1.0
+            return x * d * d / (s * s + d * d) - output * s * d / (s * s + d * d).sqrt()
         if self.prediction == "x0":
             return output
         if self.prediction == "lcm":
