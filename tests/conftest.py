@@ -44,6 +44,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.lora_models import write_lora_models
     from tests.support.sd2_models import write_sd2_models
     from tests.support.sdxl_models import write_sdxl_models
+    from tests.support.svd_models import write_svd_models
     from tests.support.upscale_models import write_upscale_models
     from tiny_models.demo import ensure_demo_models
     from tiny_models.sd15 import (
@@ -64,6 +65,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_background_models(root)
     write_sd2_models(root)  # SD 2.x, SDXL base + refiner, unCLIP, CLIP vision under their real names
     write_flux_models(root)
+    write_svd_models(root)  # checkpoints/svd.safetensors, svd_xt.safetensors (SGM layout)
     ensure_demo_models(root)  # `make run`'s demo models, under its names: docs/examples/ run unchanged
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT

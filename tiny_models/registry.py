@@ -151,6 +151,15 @@ def _flux(part: str, **options: bool) -> Writer:
     return write
 
 
+def _svd(variant: str) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.svd import write_tiny_svd
+
+        return write_tiny_svd(path, seed=seed, variant=variant)
+
+    return write
+
+
 @contextmanager
 def _base_checkpoint(family: str, given: Path | None, seed: int) -> Iterator[Path]:
     """The given base checkpoint, or a tiny one of `family` written for the occasion and removed after."""
@@ -418,6 +427,19 @@ ENTRIES += (
         "FLUX.1 16-channel VAE (ae.safetensors), ldm keys without quant convs + NAME.config/",
         _flux("flux_vae"),
         suffixes=_SAFETENSORS,
+    ),
+    *(
+        TinyModel(
+            family,
+            "sgm",
+            _CKPT,
+            "svd",
+            f"Stable Video Diffusion ({frames} frames) single file, SGM keys (model.diffusion_model.*, "
+            "first_stage_model.*, conditioner.embedders.0.open_clip.*) + NAME.config/",
+            _svd(family.replace("-", "_")),
+            suffixes=_SAFETENSORS,
+        )
+        for family, frames in (("svd", 14), ("svd-xt", 25))
     ),
 )
 

@@ -41,7 +41,12 @@ def _target(root: Path, entry: TinyModel) -> Path:
 
 def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
     """Load `path` with the loader its model store folder uses, and check it fits what it is for."""
-    if entry.folder == "checkpoints":
+    if entry.store_family == "svd":  # ImageOnlyCheckpointLoader's files: a video model, no text encoder
+        from nodes.svd.loading import load_svd_checkpoint
+
+        checkpoint = load_svd_checkpoint(path, "cpu")
+        assert (checkpoint.model.family, checkpoint.vae.temporal) == ("svd", True)
+    elif entry.folder == "checkpoints":
         from nodes.diffusion.loading import load_checkpoint
 
         # The store names FLUX files by variant (flux_dev); the loaded model is of the "flux" family.
