@@ -33,6 +33,7 @@ from nodes.custom_sampling.cost import (
     split_sigmas_denoise,
 )
 from nodes.llm_remote.cost import RULES as LLM_REMOTE_RULES
+from nodes.svd.cost import RULES as SVD_RULES
 
 # The largest factor an upscale model may have: the api cannot read it without loading the model.
 UPSCALE_MODEL_MAX_SCALE = 8
@@ -495,3 +496,4 @@ RULES.update(
         "LatentCompositeMasked": passthrough("destination"),
     }
 )
+RULES.update(SVD_RULES)

@@ -55,7 +55,9 @@ def vae_config() -> dict[str, Any]:
     }
 
 
-def tiny_svd_state(seed: int, variant: str = "svd") -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
+def tiny_svd_state(
+    seed: int, variant: str = "svd"
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
     """(SGM state dict, unet config, vae config, the CLIP vision model) of a tiny SVD."""
     import torch
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel

@@ -40,7 +40,9 @@ def frames_of(latent: torch.Tensor, frames: int) -> torch.Tensor:
     return latent[index]
 
 
-def svd_kwargs(model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tuple[int, ...]) -> dict[str, Any]:
+def svd_kwargs(
+    model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tuple[int, ...]
+) -> dict[str, Any]:
     """One entry's inputs for `batch` rows (the video's frames); the call splits them into videos."""
     unet = model.unet
     width = int(unet.config.projection_class_embeddings_input_dim) // int(unet.config.addition_time_embed_dim)
@@ -53,7 +55,8 @@ def svd_kwargs(model: Any, extras: dict[str, Any], *, batch: int, latent_hw: tup
         latent = torch.zeros(1, channels, *latent_hw[-2:])
     if latent.dim() != 4 or latent.shape[1] != channels:
         raise ValueError(
-            f"SVD's concat_latent_image must be a [frames, {channels}, h, w] latent, got {tuple(latent.shape)}."
+            f"SVD's concat_latent_image must be a [frames, {channels}, h, w] latent, "
+            f"got {tuple(latent.shape)}."
         )
     latent = latent.detach().to("cpu", torch.float32)
     if tuple(latent.shape[-2:]) != tuple(latent_hw[-2:]):

@@ -26,7 +26,8 @@ CLIP_VISION_PREFIXES = (
     "conditioner.embedders.0.model.visual.",
 )
 
-# ResnetBlock2D (diffusers) -> ldm ResBlock: in_layers = (norm, act, conv), out_layers = (norm, act, drop, conv).
+# ResnetBlock2D (diffusers) -> ldm ResBlock: in_layers = (norm, act, conv),
+# out_layers = (norm, act, dropout, conv).
 _RES_PARTS = {
     "norm1": "in_layers.0",
     "conv1": "in_layers.2",
@@ -45,7 +46,9 @@ _VAE_ATTENTION_PARTS = {
     "to_v": "v",
     "to_out.0": "proj_out",
 }
-_BLOCK = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.(resnets|attentions|downsamplers|upsamplers)\.(\d+)\.(.*)$")
+_BLOCK = re.compile(
+    r"^(down_blocks|up_blocks)\.(\d+)\.(resnets|attentions|downsamplers|upsamplers)\.(\d+)\.(.*)$"
+)
 _MID = re.compile(r"^mid_block\.(resnets|attentions)\.(\d+)\.(.*)$")
 
 
@@ -100,7 +103,13 @@ def unet_sgm_name(key: str, config: dict[str, Any]) -> str:
     block = _BLOCK.match(key)
     if not block:
         raise ValueError(f"SVD UNet key {key!r} has no place in the SGM layout.")
-    side, level, kind, index, rest = block.group(1), int(block.group(2)), block.group(3), int(block.group(4)), block.group(5)
+    side, level, kind, index, rest = (
+        block.group(1),
+        int(block.group(2)),
+        block.group(3),
+        int(block.group(4)),
+        block.group(5),
+    )
     if side == "down_blocks":
         if kind == "downsamplers":
             return f"input_blocks.{per_level * (level + 1)}.0.op.{rest.removeprefix('conv.')}"

@@ -138,7 +138,9 @@ def test_conditioning_shapes(loaded: tuple[Any, ...]) -> None:
     _, clip_vision, vae = loaded
     image = torch.rand(1, 50, 90, 3)
     ctx = NodeTestContext()
-    positive, negative, latent = svd_img2vid_conditioning(ctx, clip_vision, image, vae, 128, 64, 5, 40, 8, 0.0)
+    positive, negative, latent = svd_img2vid_conditioning(
+        ctx, clip_vision, image, vae, 128, 64, 5, 40, 8, 0.0
+    )
     (context, extras), (zero_context, zero_extras) = positive[0], negative[0]
     assert context.shape == (1, 1, clip_vision.model.config.projection_dim) and context.abs().sum() > 0
     assert extras["concat_latent_image"].shape == (1, 4, 8, 16)
@@ -225,7 +227,9 @@ def test_ksampler_runs_the_frames_as_one_video(loaded: tuple[Any, ...]) -> None:
     model, clip_vision, vae = loaded
     ctx = NodeTestContext()
     image = torch.rand(1, 32, 64, 3)
-    positive, negative, latent = svd_img2vid_conditioning(ctx, clip_vision, image, vae, 64, 32, 3, 127, 6, 0.0)
+    positive, negative, latent = svd_img2vid_conditioning(
+        ctx, clip_vision, image, vae, 64, 32, 3, 127, 6, 0.0
+    )
     (patched,) = guidance.video_linear_cfg_guidance(ctx, model, 1.0)
     (out,) = ksampler(ctx, patched, 0, 2, 2.5, "euler", "karras", positive, negative, latent)
     assert out["samples"].shape == (3, 4, 4, 8) and torch.isfinite(out["samples"]).all()
