@@ -12,12 +12,15 @@ import requests
 from PIL import Image
 
 from tests.e2e.test_comfyui_default_workflows import picture, upload
-from tests.support.svd_models import svd_workflow
+from tests.support.svd_models import SVD, SVD_XT, svd_workflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 def test_svd_image_to_video_example_gives_an_animated_webp_of_its_frames(api) -> None:
+    listed = {m["name"]: m for m in api.get("/v1/models").json()["checkpoints"]}
+    for name in (SVD, SVD_XT):
+        assert (listed[name]["family"], listed[name]["loadable"]) == ("svd", True)
     graph = svd_workflow("image_to_video")
     # Two changes, for time only: 128 x 64 instead of 1024 x 576, and 6 steps instead of 20. Every step
     # runs the 14 frames on both CFG sides (VideoLinearCFGGuidance keeps the negative even at cfg 1);
