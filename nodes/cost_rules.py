@@ -456,6 +456,7 @@ RULES: dict[str, Rule] = {
     },
     **TEXT_RULES,
     **LLM_REMOTE_RULES,
+    **SVD_RULES,
     # video and animation (a VIDEO is costed as its frames); text outputs
     "SaveAnimatedWEBP": save_file("images"),
     "SaveAnimatedPNG": save_file("images"),
@@ -496,4 +497,3 @@ RULES.update(
         "LatentCompositeMasked": passthrough("destination"),
     }
 )
-RULES.update(SVD_RULES)

@@ -1,0 +1,1 @@
+"""Stable Video Diffusion image to video (ComfyUI's SVD nodes), see docs/video.md."""
