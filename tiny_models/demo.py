@@ -1,7 +1,8 @@
 """Makes sure the demo models exist: ``python -m tiny_models.demo MODELS_DIR`` (``make run`` calls it).
 
 One tiny random-weight model per family the examples in docs/examples/ use (SD 1.5, SDXL, a LoRA
-and a ControlNet for the SD 1.5 one, an ESRGAN upscaler, a U²-Net background remover, FLUX.1 dev),
+and a ControlNet for the SD 1.5 one, an ESRGAN upscaler, a U²-Net background remover, FLUX.1 dev,
+Stable Video Diffusion),
 each written by the tiny-model command (tiny_models/registry.py) in its real on-disk format, so a fresh
 install runs every example offline. Every name starts with ``crucible-demo-tiny-random-``: their
 images are noise. Put real models beside them (README "Real models"); a demo file that is already
@@ -22,6 +23,7 @@ DEMO_CONTROLNET = PREFIX + "sd15-controlnet.safetensors"
 DEMO_UPSCALER = PREFIX + "4x-esrgan.safetensors"
 DEMO_BACKGROUND_REMOVAL = PREFIX + "u2net.onnx"  # "u2net" in the name: the family is read from it
 DEMO_FLUX = PREFIX + "flux1-dev.safetensors"
+DEMO_SVD = PREFIX + "svd.safetensors"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
     DemoModel("upscale_models", DEMO_UPSCALER, "esrgan", "basicsr"),
     DemoModel("background_removal", DEMO_BACKGROUND_REMOVAL, "u2net", "onnx"),
     DemoModel("checkpoints", DEMO_FLUX, "flux-dev", "checkpoint"),
+    DemoModel("checkpoints", DEMO_SVD, "svd", "sgm"),
 )
 
 

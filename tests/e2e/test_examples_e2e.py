@@ -75,6 +75,14 @@ def test_example_runs_on_the_demo_models(api, path: Path) -> None:
         sizes[node_id] = png.size
         if "cutout" in graph[node_id]["inputs"]["filename_prefix"]:
             assert png.mode == "RGBA"  # the background remover's mask is the alpha
+    for node_id, node in graph.items():  # animations (image_to_video): one file of all the frames
+        if node["class_type"] == "SaveAnimatedWEBP":
+            (item,) = execution["outputs"][node_id]["images"]
+            frames = next(
+                n["inputs"]["video_frames"] for n in graph.values() if "video_frames" in n["inputs"]
+            )
+            assert (item["contentType"], item["frames"]) == ("image/webp", frames)
+            sizes[node_id] = (item["width"], item["height"])
     _check_sizes(path.stem, graph, sizes)
 
 
