@@ -70,11 +70,7 @@ def svd_img2vid_conditioning(
         raise ValueError(
             f"init_image must be an IMAGE batch [batch, height, width, 3], got {tuple(init_image.shape)}."
         )
-    if not vae.temporal:
-        raise ValueError(
-            "vae must be an SVD checkpoint's VAE (ImageOnlyCheckpointLoader's third output): SVD decodes "
-            "frames with its temporal decoder."
-        )
+    # Any SD-style VAE encodes here (SVD's encoder is SD's), as in ComfyUI; the UNet checks the channels.
     embeds = encode_image(clip_vision, init_image, "center", ctx.device).image_embeds
     pooled = embeds.unsqueeze(0)  # [1, images, width]: the image embedding(s) as context tokens
     latent = encode_init_image(ctx, vae, init_image, width, height, augmentation_level)
