@@ -31,6 +31,10 @@ def unet_kwargs(
         from nodes.flux.call import flux_kwargs
 
         return flux_kwargs(model, extras, batch=batch)
+    if model.family == "sd3":
+        from nodes.sd3.call import sd3_kwargs
+
+        return sd3_kwargs(model, extras, batch=batch)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
 
 
