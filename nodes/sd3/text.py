@@ -90,12 +90,14 @@ def _encode_clips(
     rows_l = _windows(clip.tokenizer, text_l, check) if clip.text_encoder is not None else []
     rows_g = _windows(clip.tokenizer_2, text_g, check) if clip.text_encoder_2 is not None else []
     count = max(len(rows_l), len(rows_g))
-    l_out = g_out = None
+    l_out: torch.Tensor | None = None
+    g_out: torch.Tensor | None = None
     pooled_l, pooled_g = torch.zeros(1, CLIP_L_WIDTH), torch.zeros(1, CLIP_G_WIDTH)
     if rows_l:
         l_out, pooled_l = _encode_clip(clip, "l", rows_l + [[]] * (count - len(rows_l)), device)
     if rows_g:
         g_out, pooled_g = _encode_clip(clip, "g", rows_g + [[]] * (count - len(rows_g)), device)
+    lg: torch.Tensor | None
     if l_out is not None and g_out is not None:
         lg = torch.cat([l_out, g_out], dim=-1)
     elif g_out is not None:  # CLIP-G alone still sits after CLIP-L's (zero) channels

@@ -194,7 +194,7 @@ def test_checkpoints_load_with_and_without_text_encoders(ctx: NodeTestContext) -
     model, clip, vae = checkpoint_loader_simple(ctx, "sd3.5_large.safetensors")
     assert model.family == "sd3" and (vae.scaling_factor, vae.shift_factor) == (1.5305, 0.0609)
     assert clip.kind == "none"
-    with pytest.raises(ValueError, match="holds no text encoder.*TripleCLIPLoader"):
+    with pytest.raises(ValueError, match=r"holds no text encoder.*TripleCLIPLoader"):
         clip_text_encode(ctx, PROMPT, clip)
     model, clip, vae = checkpoint_loader_simple(ctx, "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors")
     assert list(model.unet.config.dual_attention_layers) == [0]
@@ -248,3 +248,35 @@ def test_euler_on_our_sd3_path_lands_where_sd3_pipeline_does(ctx: NodeTestContex
             latents=noise.clone(),
         ).images  # fmt: skip
     assert torch.allclose(ours, theirs, atol=1e-5), float((ours - theirs).abs().max())
+
+
+def test_clip_text_encode_sd3_takes_a_prompt_per_encoder_and_drops_empty_ones(ctx: NodeTestContext) -> None:
+    from nodes.diffusion.ops import clip_text_encode
+    from nodes.loaders.ops import triple_clip_loader
+    from nodes.sd3.ops import clip_text_encode_sd3
+
+    (clip,) = triple_clip_loader(ctx, "clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp16.safetensors")
+    [[same, _]] = clip_text_encode_sd3(ctx, clip, PROMPT, PROMPT, PROMPT, "none")[0]
+    [[plain, _]] = clip_text_encode(ctx, PROMPT, clip)[0]
+    assert torch.equal(same, plain)
+    # "none": the empty T5 prompt adds no tokens, the empty CLIP-L prompt leaves zeros (pooled too).
+    [[context, extras]] = clip_text_encode_sd3(ctx, clip, "", PROMPT, "", "none")[0]
+    assert context.shape == (1, 77, 1312) and not context[..., :32].any() and context[..., 32:].any()
+    assert not extras["pooled_output"][:, :32].any()
+    # "empty_prompt": the empty prompts are encoded as prompts.
+    [[context, _]] = clip_text_encode_sd3(ctx, clip, "", PROMPT, "", "empty_prompt")[0]
+    assert context.shape == (1, 154, 1312) and context[..., :32].any()
+
+
+def test_the_sd35_example_validates_against_the_store(ctx: NodeTestContext) -> None:
+    from nodes.catalog import default_registry
+    from nodes.graph import validate_graph
+    from nodes.model_check import unloadable_model_issues
+    from nodes.model_store import FOLDERS
+    from tests.support.sd3_models import sd3_workflow
+
+    graph, registry = sd3_workflow("sd3.5_large"), default_registry()
+    assert ctx.store is not None
+    choices = {folder: ctx.store.names(folder) for folder in FOLDERS}
+    assert validate_graph(graph, registry, dynamic_choices=choices) == []
+    assert unloadable_model_issues(graph, registry, ctx.store) == []
