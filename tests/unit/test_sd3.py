@@ -261,7 +261,7 @@ def test_clip_text_encode_sd3_takes_a_prompt_per_encoder_and_drops_empty_ones(ct
     assert torch.equal(same, plain)
     # "none": the empty T5 prompt adds no tokens, the empty CLIP-L prompt leaves zeros (pooled too).
     [[context, extras]] = clip_text_encode_sd3(ctx, clip, "", PROMPT, "", "none")[0]
-    assert context.shape == (1, 77, 1312) and not context[..., :32].any() and context[..., 32:].any()
+    assert context.shape == (1, 77, 4096) and not context[..., :32].any() and context[..., 32:1312].any()
     assert not extras["pooled_output"][:, :32].any()
     # "empty_prompt": the empty prompts are encoded as prompts.
     [[context, _]] = clip_text_encode_sd3(ctx, clip, "", PROMPT, "", "empty_prompt")[0]
