@@ -119,6 +119,11 @@ def test_both_layouts_load_as_the_same_network_as_their_diffusers_weights(ctx: N
     assert model.unet.config.qk_norm is None
     (medium,) = unet_loader(ctx, "sd3.5_medium.safetensors", "default")
     assert (list(medium.unet.config.dual_attention_layers), medium.unet.config.qk_norm) == ([0], "rms_norm")
+    from nodes.custom_sampling.ops_model import model_sampling_sd3
+
+    (shifted,) = model_sampling_sd3(ctx, medium, 5.0)  # ModelSamplingSD3: SD3's shift, same timestep scale
+    assert (shifted.model_sampling.shift, shifted.model_sampling.multiplier) == (5.0, 1000.0)
+    assert shifted.unet is medium.unet and medium.model_sampling.shift == 3.0
 
 
 def _clip_parts(clip: Any, text: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
