@@ -20,7 +20,14 @@ from typing import Any
 
 from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
 from nodes.loaders.families import DIFFUSION_PREFIXES, shape_of
-from nodes.loaders.weights import file_fp8_dtype, flow_dtype, fp8_storage, module_from_state, read_prefixed
+from nodes.loaders.weights import (
+    dequantize_scaled_fp8,
+    file_fp8_dtype,
+    flow_dtype,
+    fp8_storage,
+    module_from_state,
+    read_prefixed,
+)
 from nodes.model_family import read_safetensors_header
 from nodes.sd3.layout import count_blocks, sai_to_diffusers
 
@@ -116,14 +123,9 @@ def build_transformer(
     from diffusers import SD3Transformer2DModel
 
     compute = flow_dtype(device)
+    # ComfyUI's fp8 "scaled" files: each weight times its scale, in the compute dtype.
+    state = dequantize_scaled_fp8(state, compute)
     storage = fp8_storage(weight_dtype, file_fp8_dtype(state), device)
-    # fp8 "scaled" files carry per-layer scale tensors ComfyUI multiplies in; not supported here.
-    scaled = [k for k in state if k.endswith(("scale_weight", "scale_input"))]
-    if scaled:
-        raise ValueError(
-            f"SD3 model {path.name!r} is an fp8 'scaled' file ({scaled[0]} ...), which does not load here: "
-            "use the fp16/bf16 file."
-        )
     try:
         converted = sai_to_diffusers(state)
         model, missing = module_from_state(SD3Transformer2DModel, config, converted, compute, device=device)

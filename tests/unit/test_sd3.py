@@ -285,3 +285,37 @@ def test_the_sd35_example_validates_against_the_store(ctx: NodeTestContext) -> N
     choices = {folder: ctx.store.names(folder) for folder in FOLDERS}
     assert validate_graph(graph, registry, dynamic_choices=choices) == []
     assert unloadable_model_issues(graph, registry, ctx.store) == []
+
+
+def test_comfyui_s_fp8_scaled_files_load_as_weight_times_scale(store: Path, tmp_path: Path) -> None:
+    """``sd3.5_large_fp8_scaled``-style: float8 weights, a ``scale_weight`` beside each, a ``scaled_fp8``
+    marker; the model gets fp8 * scale (exactly) and loads at the config its shapes name."""
+    import shutil
+
+    from nodes.sd3.loading import load_sd3_diffusion_model
+    from tiny_models.common import save_safetensors
+    from tiny_models.sd3 import tiny_transformer, transformer_sai_state
+
+    source = store / "diffusion_models" / "sd3.5_medium.safetensors"
+    sai = transformer_sai_state(tiny_transformer(0, "sd3.5_medium"))
+    scaled: dict[str, torch.Tensor] = {"scaled_fp8": torch.empty(0, dtype=torch.float8_e4m3fn)}
+    expected: dict[str, torch.Tensor] = {}
+    for key, tensor in sai.items():
+        if key.endswith(".weight") and tensor.dim() == 2:
+            scale = tensor.abs().max() / 448.0
+            quantized = (tensor / scale).to(torch.float8_e4m3fn)
+            scaled |= {key: quantized, key.removesuffix("weight") + "scale_weight": scale.reshape(())}
+            scaled[key.removesuffix("weight") + "scale_input"] = torch.ones(())
+            expected[key] = quantized.float() * scale
+        else:
+            scaled[key] = tensor
+    path = tmp_path / "diffusion_models" / "sd3.5_medium_fp8_scaled.safetensors"
+    save_safetensors({f"model.diffusion_model.{k}": v for k, v in scaled.items()}, path)
+    shutil.copytree(source.with_suffix(".config"), path.with_suffix(".config"))
+    model = load_sd3_diffusion_model(path, "cpu")
+    got = model.unet.state_dict()
+    assert torch.equal(
+        got["transformer_blocks.0.attn.to_out.0.weight"], expected["joint_blocks.0.x_block.attn.proj.weight"]
+    )
+    assert torch.equal(got["context_embedder.weight"], expected["context_embedder.weight"])
+    assert {p.dtype for p in model.unet.parameters()} == {torch.float32}
