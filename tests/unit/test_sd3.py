@@ -273,7 +273,7 @@ def test_clip_text_encode_sd3_takes_a_prompt_per_encoder_and_drops_empty_ones(ct
     assert context.shape == (1, 154, 1312) and context[..., :32].any()
 
 
-def test_the_sd35_example_validates_against_the_store(ctx: NodeTestContext) -> None:
+def test_the_sd35_example_validates_against_the_store_and_runs_node_by_node(ctx: NodeTestContext) -> None:
     from nodes.catalog import default_registry
     from nodes.graph import validate_graph
     from nodes.model_check import unloadable_model_issues
@@ -285,6 +285,17 @@ def test_the_sd35_example_validates_against_the_store(ctx: NodeTestContext) -> N
     choices = {folder: ctx.store.names(folder) for folder in FOLDERS}
     assert validate_graph(graph, registry, dynamic_choices=choices) == []
     assert unloadable_model_issues(graph, registry, ctx.store) == []
+    # Every node's real function in the graph's order, at 64 px and 2 steps (the live-stack run at the
+    # example's 1024 px and 20 steps: tests/e2e/test_sd3_e2e.py).
+    graph["53"]["inputs"] |= {"width": 64, "height": 64}
+    graph["3"]["inputs"]["steps"] = 2
+    outputs: dict[str, tuple] = {}
+    for node_id in ("4", "41", "16", "40", "53", "3", "8"):
+        node = graph[node_id]
+        inputs = {k: outputs[v[0]][v[1]] if isinstance(v, list) else v for k, v in node["inputs"].items()}
+        outputs[node_id] = registry.implementation(node["class_type"])(ctx, **inputs)
+    (images,) = outputs["8"]
+    assert images.shape == (1, 64, 64, 3) and torch.isfinite(images).all() and images.std() > 0
 
 
 def test_comfyui_s_fp8_scaled_files_load_as_weight_times_scale(store: Path, tmp_path: Path) -> None:
