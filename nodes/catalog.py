@@ -23,6 +23,7 @@ from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
 from nodes.svd import specs as svd_specs
+from nodes.sd3 import specs as sd3_specs
 from nodes.text_output import specs as text_output_specs
 from nodes.upscale import specs as upscale_specs
 from nodes.util import specs as util_specs
@@ -51,6 +52,7 @@ FAMILIES = (
     flux_specs,
     llm_remote_specs,
     svd_specs,
+    sd3_specs,
 )
 
 

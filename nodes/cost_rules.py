@@ -338,6 +338,7 @@ RULES: dict[str, Rule] = {
     "CLIPTextEncodeSDXL": text_encode("text_g", "text_l"),
     "CLIPTextEncodeSDXLRefiner": text_encode("text"),
     "CLIPTextEncodeFlux": text_encode("clip_l", "t5xxl"),
+    "CLIPTextEncodeSD3": text_encode("clip_l", "clip_g", "t5xxl"),
     "FluxGuidance": passthrough("conditioning"),
     "ConditioningAverage": passthrough("conditioning_to"),
     "ConditioningCombine": combine,

@@ -11,8 +11,8 @@ reads tensor bytes (nodes/pickled_weights.py).
 Families: "sd15" (SD 1.x), "sd2" (SD 2.x, unCLIP too), "sdxl", "sdxl_refiner", "sd_vae" (an
 SD/SDXL VAE on its own), "flux_vae" (FLUX.1's 16-channel ae.safetensors), "esrgan" (ESRGAN-style
 upscalers), "clip_vision" (a CLIP image tower), "svd" (Stable Video Diffusion, for
-ImageOnlyCheckpointLoader), the split files of nodes/loaders/families.py
-("flux_dev", "flux_schnell", "t5xxl", "clip_l", "clip_g"; also whole FLUX checkpoints) and "unknown".
+ImageOnlyCheckpointLoader), the split files of nodes/loaders/families.py ("sd3", "flux_dev",
+"flux_schnell", "t5xxl", "clip_l", "clip_g"; also whole FLUX and SD3 checkpoints) and "unknown".
 Results are memoised per (path, mtime, size) so a store scan stays cheap.
 """
 

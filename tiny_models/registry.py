@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: (path, seed, base checkpoint or None) -> the path written.
 Writer = Callable[[Path, int, "Path | None"], Path]
@@ -156,6 +157,15 @@ def _svd(variant: str) -> Writer:
         from tiny_models.svd import write_tiny_svd
 
         return write_tiny_svd(path, seed=seed, variant=variant)
+
+    return write
+
+
+def _sd3(part: str, **options: Any) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models import sd3
+
+        return getattr(sd3, f"write_tiny_{part}")(path, seed=seed, **options)
 
     return write
 
@@ -440,6 +450,63 @@ ENTRIES += (
             suffixes=_SAFETENSORS,
         )
         for family, frames in (("svd", 14), ("svd-xt", 25))
+    ),
+)
+
+ENTRIES += (
+    TinyModel(
+        "sd3.5-medium",
+        "sai",
+        "diffusion_models",
+        "sd3",
+        "SD3.5 medium-like MMDiT (qk-norm, dual attention), SAI's bare joint_blocks.* keys + NAME.config/",
+        _sd3("sd3_diffusion_model", variant="sd3.5_medium"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sd3-medium",
+        "sai",
+        "diffusion_models",
+        "sd3",
+        "SD3 medium-like MMDiT (no qk-norm), model.diffusion_model.joint_blocks.* keys + NAME.config/",
+        _sd3("sd3_diffusion_model", variant="sd3_medium", prefixed=True),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sd3.5-large",
+        "checkpoint",
+        _CKPT,
+        "sd3",
+        "SD3.5 large-like MMDiT + VAE (model.diffusion_model.*, first_stage_model.*), no text encoders",
+        _sd3("sd3_checkpoint", variant="sd3.5_large"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sd3.5-medium",
+        "checkpoint",
+        _CKPT,
+        "sd3",
+        "SD3.5 medium all-in-one (+ text_encoders.clip_l/clip_g/t5xxl.transformer.*)",
+        _sd3("sd3_checkpoint", variant="sd3.5_medium", text_encoders=True),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "clip-g",
+        "single-file",
+        "text_encoders",
+        "clip_g",
+        "CLIP-G text encoder with projection, 1280 wide, one layer (clip_g.safetensors) + NAME.config/",
+        _sd3("clip_g"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "sd3-vae",
+        "single-file",
+        "vae",
+        "flux_vae",
+        "SD3's 16-channel VAE (sd3_vae.safetensors: scale 1.5305, shift 0.0609) + NAME.config/",
+        _sd3("sd3_vae"),
+        suffixes=_SAFETENSORS,
     ),
 )
 

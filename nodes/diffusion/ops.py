@@ -56,6 +56,15 @@ def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Con
         from nodes.flux.ops import clip_text_encode_flux
 
         return clip_text_encode_flux(ctx, clip, text, text, None)
+    if clip.kind == "sd3":  # the same text for CLIP-L, CLIP-G and T5, see nodes/sd3/text.py
+        from nodes.sd3.text import clip_text_encode_sd3
+
+        return clip_text_encode_sd3(ctx, clip, text, text, text)
+    if clip.kind == "none":
+        raise ValueError(
+            "This CLIP is empty: its checkpoint holds no text encoder. Load the text encoders with "
+            "TripleCLIPLoader (or CLIPLoader/DualCLIPLoader) and connect that CLIP instead."
+        )
     if clip.text_encoder_2 is not None:  # SDXL: both encoders, see sdxl_text.py
         from nodes.diffusion import sdxl_text
 

@@ -86,8 +86,9 @@ def load_vae(path: Path, device: str) -> VaeHandle:
 
         if model_family(path) == "flux_vae":  # FLUX.1's ae.safetensors: 16 channels, its own scale and shift
             from nodes.flux.vae import load_flux_vae_state
+            from nodes.sd3.vae import sd3_vae_config_dir
 
-            return load_flux_vae_state(path, state, device)
+            return load_flux_vae_state(path, state, device, config_dir=sd3_vae_config_dir(path))
         if not any(k.startswith(("encoder.", "first_stage_model.encoder.")) for k in state):
             raise ValueError(f"VAE {path.name!r} has no encoder.* weights: not a VAE in the original layout.")
         config_dir = config_dir_for(path)

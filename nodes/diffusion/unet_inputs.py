@@ -35,6 +35,10 @@ def unet_kwargs(
         from nodes.svd.call import svd_kwargs
 
         return svd_kwargs(model, extras, batch=batch, latent_hw=latent_hw)
+    if model.family == "sd3":
+        from nodes.sd3.call import sd3_kwargs
+
+        return sd3_kwargs(model, extras, batch=batch)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
 
 

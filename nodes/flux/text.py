@@ -29,11 +29,18 @@ def check_flux_clip(clip: ClipHandle, node: str) -> None:
 
 
 @torch.inference_mode()
-def encode_t5(clip: ClipHandle, text: str, *, check: Callable[[], None] | None = None) -> torch.Tensor:
-    """T5's last hidden states for `text`, (1, tokens, width), on the CPU in float32."""
+def encode_t5(
+    clip: ClipHandle,
+    text: str,
+    *,
+    check: Callable[[], None] | None = None,
+    min_tokens: int = T5_MIN_TOKENS,
+) -> torch.Tensor:
+    """T5's last hidden states for `text`, (1, tokens, width), on the CPU in float32; at least
+    `min_tokens` tokens (FLUX pads to 256, SD3 to 77)."""
     tokenizer, encoder = clip.t5_tokenizer, clip.t5_encoder
     ids = [*token_ids(tokenizer, text, check), tokenizer.eos_token_id]
-    ids += [tokenizer.pad_token_id] * (T5_MIN_TOKENS - len(ids))
+    ids += [tokenizer.pad_token_id] * (min_tokens - len(ids))
     device = next(encoder.parameters()).device
     hidden = encoder(input_ids=torch.tensor([ids], device=device)).last_hidden_state
     return hidden.float().cpu()

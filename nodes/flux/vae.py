@@ -15,21 +15,24 @@ from nodes.diffusion.model_files import sidecar_or
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
-def load_flux_vae_state(path: Path, state: dict[str, Any], device: str) -> VaeHandle:
-    """The VAE from `state` (encoder.*/decoder.* keys), float32 as the SD VAEs."""
+def load_flux_vae_state(
+    path: Path, state: dict[str, Any], device: str, *, config_dir: Path = CONFIG_DIR
+) -> VaeHandle:
+    """The VAE from `state` (encoder.*/decoder.* keys), float32 as the SD VAEs. SD3's VAE has this
+    architecture too, with its own scale and shift: nodes/sd3/configs/ passes as `config_dir`."""
     import torch
     from diffusers import AutoencoderKL
 
     from nodes.diffusion.assembly import vae_handle
 
-    config_dir = sidecar_or(path, CONFIG_DIR, needs="vae/config.json")
+    config_dir = sidecar_or(path, config_dir, needs="vae/config.json")
     try:
         vae = AutoencoderKL.from_single_file(
             state, config=str(config_dir), subfolder="vae", torch_dtype=torch.float32, local_files_only=True
         )
     except (RuntimeError, ValueError, KeyError) as exc:
         raise ValueError(
-            f"VAE {path.name!r} does not match FLUX's VAE config in {config_dir.name}/: {exc}"
+            f"VAE {path.name!r} does not match the 16-channel VAE config in {config_dir.name}/: {exc}"
         ) from exc
     vae.to(device).eval().requires_grad_(False)
     return vae_handle(vae)

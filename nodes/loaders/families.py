@@ -42,6 +42,11 @@ def _flux_dev(header: Header) -> bool:
     return _flux(header) and _has(header, "guidance_in.in_layer.weight", DIFFUSION_PREFIXES)
 
 
+def _sd3(header: Header) -> bool:
+    # Stability AI's MMDiT (SD3 medium, SD3.5 medium/large/turbo): joint blocks of an image and a text half.
+    return _has(header, "joint_blocks.0.x_block.attn.qkv.weight", DIFFUSION_PREFIXES)
+
+
 def _t5(header: Header) -> bool:
     return _has(header, "encoder.block.0.layer.0.SelfAttention.q.weight", T5_PREFIXES)
 
@@ -69,6 +74,7 @@ def _sdxl_unet(header: Header) -> bool:
 
 #: family -> does this header hold it. Ordered: the first that matches names the file.
 SIGNATURES: dict[str, Callable[[Header], bool]] = {
+    "sd3": _sd3,  # first: a whole SD3 checkpoint also holds text_encoders.clip_l/clip_g.*
     "flux_dev": _flux_dev,
     "flux_schnell": _flux,
     "t5xxl": _t5,
@@ -82,6 +88,7 @@ SIGNATURES: dict[str, Callable[[Header], bool]] = {
 DIFFUSION_MODEL_LOADERS: dict[str, str] = {
     "flux_dev": "nodes.flux.loading:load_flux_diffusion_model",
     "flux_schnell": "nodes.flux.loading:load_flux_diffusion_model",
+    "sd3": "nodes.sd3.loading:load_sd3_diffusion_model",
 }
 
 #: What the CLIP loaders build from a text_encoders/ file of each family.
@@ -95,6 +102,7 @@ TEXT_ENCODER_LOADERS: dict[str, str] = {
 CHECKPOINT_LOADERS: dict[str, str] = {
     "flux_dev": "nodes.flux.loading:load_flux_checkpoint",
     "flux_schnell": "nodes.flux.loading:load_flux_checkpoint",
+    "sd3": "nodes.sd3.loading:load_sd3_checkpoint",
 }
 
 #: A CLIP loader's `type` -> the text encoder families it is built from (nodes/loaders/recipes.py builds it).
@@ -102,7 +110,10 @@ CLIP_RECIPES: dict[str, tuple[str, ...]] = {
     "stable_diffusion": ("clip_l",),
     "flux": ("clip_l", "t5xxl"),
     "sdxl": ("clip_l", "clip_g"),
+    "sd3": ("clip_l", "clip_g", "t5xxl"),
 }
+#: Types whose CLIP may be built from some of its encoders (ComfyUI's SD3: any one, two or all three).
+PARTIAL_RECIPES = ("sd3",)
 #: The CLIP loaders' file inputs, and their type when fixed.
 CLIP_LOADER_INPUTS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "CLIPLoader": (("clip_name",), None),
@@ -112,7 +123,10 @@ CLIP_LOADER_INPUTS: dict[str, tuple[tuple[str, ...], str | None]] = {
 
 FOLDER_LOADERS = {"diffusion_models": DIFFUSION_MODEL_LOADERS, "text_encoders": TEXT_ENCODER_LOADERS}
 _LABELS = {
-    "diffusion_models": "a diffusion model UNETLoader builds (FLUX.1 dev or schnell in BFL's layout)",
+    "diffusion_models": (
+        "a diffusion model UNETLoader builds (FLUX.1 dev or schnell in BFL's layout, SD3/SD3.5 in "
+        "Stability AI's)"
+    ),
     "text_encoders": "a text encoder the CLIP loaders build (CLIP-L, CLIP-G or T5-XXL)",
 }
 
@@ -143,10 +157,17 @@ def clip_recipe_problem(clip_type: str, families: list[tuple[str, str]]) -> str 
         return (
             f"type {clip_type!r} does not load here yet (types that load: {', '.join(sorted(CLIP_RECIPES))})"
         )
-    if sorted(family for _, family in families) != sorted(needed):
-        found = ", ".join(f"{name}: {family}" for name, family in families)
-        return f"type {clip_type!r} takes {' + '.join(needed)} text encoders, but these files are {found}"
-    return None
+    have = [family for _, family in families]
+    if clip_type in PARTIAL_RECIPES:  # each at most once, none from another family
+        if len(set(have)) == len(have) and set(have) <= set(needed):
+            return None
+    elif sorted(have) == sorted(needed):
+        return None
+    found = ", ".join(f"{name}: {family}" for name, family in families)
+    takes = (
+        " + ".join(needed) if clip_type not in PARTIAL_RECIPES else f"some of {', '.join(needed)} (each once)"
+    )
+    return f"type {clip_type!r} takes {takes} text encoders, but these files are {found}"
 
 
 def loader_for(table: dict[str, str], family: str, what: str) -> Callable[..., Any]:

@@ -42,11 +42,18 @@ def _sdxl(encoders: Encoders) -> ClipHandle:
     )
 
 
+def _sd3(encoders: Encoders) -> ClipHandle:
+    from nodes.sd3.text import sd3_clip
+
+    return sd3_clip(encoders)  # any of clip_l, clip_g, t5xxl (families.PARTIAL_RECIPES)
+
+
 #: type -> its builder; the families each takes are families.CLIP_RECIPES (the api checks them too).
 BUILDERS: dict[str, Callable[[Encoders], ClipHandle]] = {
     "stable_diffusion": _stable_diffusion,
     "flux": _flux,
     "sdxl": _sdxl,
+    "sd3": _sd3,
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from nodes.diffusion.clip_vocab import bundled_tokenizer_dir
 from nodes.diffusion.handles import ClipHandle
-from nodes.loaders.weights import flow_dtype, module_from_state, read_prefixed
+from nodes.loaders.weights import dequantize_scaled_fp8, flow_dtype, module_from_state, read_prefixed
 
 SD15_CONFIGS = Path(__file__).resolve().parents[1] / "diffusion" / "configs" / "sd15"
 SDXL_CONFIGS = SD15_CONFIGS.parent / "sdxl"
@@ -50,6 +50,7 @@ def clip_from_state(
     # Files keep transformers' older names: text_model.* (newer transformers drops that level).
     # position_ids and logit_scale are bookkeeping some exports carry, not weights the encoder uses.
     skip = ("position_ids", "logit_scale")
+    state = dequantize_scaled_fp8(state, torch.float32)
     state = {k.removeprefix("text_model."): v for k, v in state.items() if not k.endswith(skip)}
     width = state.get("embeddings.token_embedding.weight")
     if width is None:
@@ -137,6 +138,7 @@ def t5_from_state(path: Path, state: dict[str, Any], device: str) -> tuple[Any, 
         config = T5Config(**t5_config(state))
     except ValueError as exc:
         raise ValueError(f"Text encoder {path.name!r}: {exc}") from None
+    state = dequantize_scaled_fp8(state, flow_dtype(device))  # t5xxl_fp8_e4m3fn_scaled, an SD3 checkpoint's
     state.pop("encoder.embed_tokens.weight", None)  # the same matrix as shared.weight: tied below
     model, missing = module_from_state(
         T5EncoderModel, config, state, flow_dtype(device), strict=False, device=device

@@ -75,3 +75,24 @@ def module_from_state(
         del tensor
     result = module.load_state_dict(moved, strict=strict, assign=True)
     return module, list(result.missing_keys)
+
+
+SCALED_FP8_MARKER = "scaled_fp8"  # an empty tensor ComfyUI's "fp8 scaled" files carry
+
+
+def dequantize_scaled_fp8(state: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """ComfyUI's "fp8 scaled" files (``*_fp8_scaled.safetensors``, ``t5xxl_fp8_e4m3fn_scaled``): each float8
+    ``X.weight`` has a ``X.scale_weight`` it is multiplied by; ``X.scale_input`` only serves fp8 matmuls.
+    Returns the state with every scaled weight as `weight * scale` in `dtype` (one tensor at a time, so
+    no second copy of the model), the scales and the marker gone. A state without them is returned as is."""
+    scales = [key for key in state if key.endswith(".scale_weight")]
+    if not scales and SCALED_FP8_MARKER not in state:
+        return state
+    for key in scales:
+        scale = state.pop(key)
+        weight = key.removesuffix("scale_weight") + "weight"
+        if weight in state:
+            state[weight] = state[weight].to(dtype) * scale.to(dtype)
+    for key in [k for k in state if k.endswith(".scale_input") or k == SCALED_FP8_MARKER]:
+        del state[key]
+    return state

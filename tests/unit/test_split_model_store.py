@@ -27,6 +27,7 @@ CLIP_L = {
     "text_model.encoder.layers.0.self_attn.q_proj.weight": [768, 768],
     "text_model.embeddings.token_embedding.weight": [49408, 768],
 }
+SD3 = {"joint_blocks.0.x_block.attn.qkv.weight": [4608, 1536], "x_embedder.proj.weight": [1536, 16, 2, 2]}
 CLIP_G = {
     "text_model.encoder.layers.0.self_attn.q_proj.weight": [1280, 1280],
     "text_model.embeddings.token_embedding.weight": [49408, 1280],
@@ -37,6 +38,7 @@ def _store(root: Path) -> ModelStore:
     safetensors(root / "diffusion_models" / "flux1-dev.safetensors", DEV)
     safetensors(root / "unet" / "flux1-schnell.safetensors", FLUX)  # the legacy folder
     safetensors(root / "unet" / "flux1-dev.safetensors", FLUX)  # shadowed by diffusion_models/
+    safetensors(root / "diffusion_models" / "sd3.5_medium.safetensors", SD3)
     safetensors(root / "diffusion_models" / "a-unet.safetensors", {"input_blocks.0.0.weight": [320, 4, 3, 3]})
     (root / "diffusion_models" / "old.pt").write_bytes(b"\x80\x02pickle")
     safetensors(root / "text_encoders" / "t5xxl_fp16.safetensors", T5)
@@ -57,6 +59,7 @@ def test_split_files_are_listed_by_family_across_the_new_and_legacy_folders(tmp_
         "flux1-dev.safetensors": ("flux_dev", True),
         "flux1-schnell.safetensors": ("flux_schnell", True),
         "old.pt": ("unknown", False),
+        "sd3.5_medium.safetensors": ("sd3", True),
     }
     assert store.path("diffusion_models", "flux1-dev.safetensors").parent.name == "diffusion_models"
     encoders = {e.name: e.family for e in store.entries("text_encoders")}
@@ -133,7 +136,7 @@ def test_a_clip_loader_whose_files_cannot_make_its_type_is_refused_at_validation
             "class_type": "TripleCLIPLoader",
             "inputs": {
                 "clip_name1": "clip_l.safetensors",
-                "clip_name2": "clip_g.safetensors",
+                "clip_name2": "clip_l.safetensors",  # SD3 takes each family once
                 "clip_name3": "t5xxl_fp16.safetensors",
             },
         },
@@ -158,4 +161,4 @@ def test_a_clip_loader_whose_files_cannot_make_its_type_is_refused_at_validation
     expected = "'flux' takes clip_l + t5xxl text encoders, but these files are "
     expected += "clip_name1: clip_l, clip_name2: clip_g"
     assert expected in issues[("1", "type")]
-    assert "type 'sd3' does not load here yet" in issues[("3", "clip_name1")]
+    assert "type 'sd3' takes some of clip_l, clip_g, t5xxl (each once)" in issues[("3", "clip_name1")]

@@ -56,12 +56,15 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
         from nodes.diffusion.single_file import load_vae
 
         channels = 16 if entry.store_family == "flux_vae" else 4
-        assert load_vae(path, "cpu").vae.config.latent_channels == channels
+        vae = load_vae(path, "cpu")
+        assert vae.vae.config.latent_channels == channels
+        if entry.family == "sd3-vae":  # SD3's latent scale and shift, not FLUX's
+            assert (vae.scaling_factor, vae.shift_factor) == (1.5305, 0.0609)
     elif entry.folder == "diffusion_models":
         from nodes.loaders.families import DIFFUSION_MODEL_LOADERS, loader_for
 
         model = loader_for(DIFFUSION_MODEL_LOADERS, entry.store_family, "model")(path, "cpu")
-        assert model.family == "flux"
+        assert model.family == ("sd3" if entry.store_family == "sd3" else "flux")
     elif entry.folder == "text_encoders":
         from nodes.loaders.families import TEXT_ENCODER_LOADERS, loader_for
 
