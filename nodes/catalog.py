@@ -22,8 +22,8 @@ from nodes.loaders import specs as loader_specs
 from nodes.lora import specs as lora_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
-from nodes.svd import specs as svd_specs
 from nodes.sd3 import specs as sd3_specs
+from nodes.svd import specs as svd_specs
 from nodes.text_output import specs as text_output_specs
 from nodes.upscale import specs as upscale_specs
 from nodes.util import specs as util_specs
