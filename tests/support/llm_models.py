@@ -1,0 +1,20 @@
+"""Tiny language models for the test model store (llm/, vlm/), under the names their families publish
+them as. The weights are random; the tokenizers are real ones trained on a few sentences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY_LLAMA = "Llama-3.2-1B-Instruct"
+TINY_QWEN2 = "Qwen2.5-0.5B-Instruct"
+TINY_BLIP = "blip-image-captioning-base"
+
+
+def write_llm_models(root: Path) -> None:
+    """Write the tiny Llama and Qwen2 folders under ``root/llm`` and BLIP under ``root/vlm`` (called by
+    the models_dir fixture)."""
+    from tiny_models.llm import write_tiny_blip, write_tiny_causal_lm
+
+    write_tiny_causal_lm(root / "llm" / TINY_LLAMA, family="llama", seed=0)
+    write_tiny_causal_lm(root / "llm" / TINY_QWEN2, family="qwen2", seed=1)
+    write_tiny_blip(root / "vlm" / TINY_BLIP, seed=0)
