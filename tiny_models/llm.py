@@ -8,6 +8,7 @@ tokenizer), and saved as transformers saves its own, chat template included.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,6 @@ _CORPUS = (
     "the quick brown fox jumps over the lazy dog at sunset in the mountains",
     "a painting of a castle by the sea, dramatic clouds, golden hour",
 )
-BOS = "<|begin_of_text|>"
-EOS = "<|end_of_text|>"
-IM_START = "<|im_start|>"
-IM_END = "<|im_end|>"
 # ChatML, as Qwen2 ships it: each message between <|im_start|>role and <|im_end|>.
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -31,18 +28,59 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-FAMILIES = ("llama", "qwen2")
+# Llama 3's turn format: the template writes <|begin_of_text|> itself, each turn ends in <|eot_id|>.
+LLAMA3_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim"
+    " + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class _Chat:
+    """A family's special tokens as its published tokenizer names them, and its chat template."""
+
+    specials: tuple[str, ...]
+    bos: str | None
+    eos: str  # the tokenizer's eos_token
+    pad: str
+    turn_end: str  # what ends an assistant turn (generation_config.json's eos_token_id lists it)
+    template: str
+
+
+CHATS = {
+    "llama": _Chat(
+        ("<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
+        bos="<|begin_of_text|>",
+        eos="<|end_of_text|>",
+        pad="<|end_of_text|>",
+        turn_end="<|eot_id|>",
+        template=LLAMA3_TEMPLATE,
+    ),
+    "qwen2": _Chat(
+        ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+        bos=None,
+        eos="<|im_end|>",
+        pad="<|endoftext|>",
+        turn_end="<|im_end|>",
+        template=CHATML_TEMPLATE,
+    ),
+}
+FAMILIES = tuple(CHATS)
 
 
 def write_tiny_causal_lm(path: Path, *, family: str = "llama", seed: int = 0) -> Path:
-    """A Llama or Qwen2 folder: config.json, model.safetensors, tokenizer.json, tokenizer_config.json
-    (with a ChatML chat template), generation_config.json."""
+    """A Llama (3) or Qwen2 folder: config.json, model.safetensors, generation_config.json,
+    tokenizer.json and tokenizer_config.json with the family's chat template."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
-    tokenizer = _bpe_tokenizer()
+    chat = CHATS[family]
+    tokenizer = _bpe_tokenizer(chat)
+    ids = tokenizer.convert_tokens_to_ids
     common: dict[str, Any] = {
         "vocab_size": len(tokenizer),
         "hidden_size": 32,
@@ -51,9 +89,9 @@ def write_tiny_causal_lm(path: Path, *, family: str = "llama", seed: int = 0) ->
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
         "max_position_embeddings": 512,
-        "bos_token_id": tokenizer.convert_tokens_to_ids(BOS),
-        "eos_token_id": tokenizer.convert_tokens_to_ids(IM_END),
-        "pad_token_id": tokenizer.convert_tokens_to_ids(EOS),
+        "bos_token_id": ids(chat.bos) if chat.bos else None,
+        "eos_token_id": ids(chat.eos),
+        "pad_token_id": ids(chat.pad),
         "tie_word_embeddings": False,
     }
     config = LlamaConfig(**common) if family == "llama" else Qwen2Config(**common)
@@ -62,15 +100,17 @@ def write_tiny_causal_lm(path: Path, *, family: str = "llama", seed: int = 0) ->
         torch.manual_seed(seed)
         model = model_class(config).eval()
         # Random weights with a large output scale, so sampling settings visibly change the text.
-        torch.nn.init.normal_(model.lm_head.weight, std=2.0)
+        torch.nn.init.normal_(model.lm_head.weight, std=0.5)
+    # As Llama 3 Instruct ships it: generation ends on the end of text or of a turn.
+    model.generation_config.eos_token_id = sorted({ids(chat.eos), ids(chat.turn_end)})
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    _template_in_tokenizer_config(path)
+    _template_in_tokenizer_config(path, chat.template)
     return path
 
 
-def _template_in_tokenizer_config(path: Path) -> None:
+def _template_in_tokenizer_config(path: Path, template: str) -> None:
     """The layout most published models have: the chat template inside tokenizer_config.json and the
     generic fast tokenizer class (transformers 5 writes chat_template.jinja and its own class name)."""
     import json
@@ -79,13 +119,13 @@ def _template_in_tokenizer_config(path: Path) -> None:
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config.pop("backend", None)
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config["chat_template"] = CHATML_TEMPLATE
+    config["chat_template"] = template
     config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     (path / "chat_template.jinja").unlink(missing_ok=True)
 
 
-def _bpe_tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def _bpe_tokenizer(chat: _Chat) -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
@@ -93,18 +133,23 @@ def _bpe_tokenizer() -> Any:
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=400,
-        special_tokens=[BOS, EOS, IM_START, IM_END],
+        special_tokens=list(chat.specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     bpe.train_from_iterator(_CORPUS, trainer)
+    if chat.bos:  # Llama 3's tokenizer.json starts every encoded text with <|begin_of_text|>
+        bos_id = bpe.token_to_id(chat.bos)
+        bpe.post_processor = processors.TemplateProcessing(
+            single=f"{chat.bos} $A", pair=f"{chat.bos} $A {chat.bos} $B", special_tokens=[(chat.bos, bos_id)]
+        )
     return PreTrainedTokenizerFast(
         tokenizer_object=bpe,
-        bos_token=BOS,
-        eos_token=IM_END,
-        pad_token=EOS,
-        additional_special_tokens=[IM_START],
-        chat_template=CHATML_TEMPLATE,
+        bos_token=chat.bos,
+        eos_token=chat.eos,
+        pad_token=chat.pad,
+        additional_special_tokens=[t for t in chat.specials if t not in (chat.bos, chat.eos, chat.pad)],
+        chat_template=chat.template,
         model_max_length=512,
     )
 
@@ -126,8 +171,8 @@ def write_tiny_blip(path: Path, *, seed: int = 0) -> Path:
     )
 
     path.mkdir(parents=True, exist_ok=True)
-    words = sorted({w.strip(",.") for line in _CORPUS for w in line.split()} - set("abcdefghijklmnopqrstuvwxyz"))
     letters = "abcdefghijklmnopqrstuvwxyz"
+    words = sorted({w.strip(",.") for line in _CORPUS for w in line.split()} - set(letters))
     vocab = [*_BERT_SPECIALS, *words, *letters, *(f"##{c}" for c in letters), ",", "."]
     vocab_file = path / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")

@@ -444,7 +444,6 @@ ENTRIES += (
 )
 
 
-
 def _causal_lm(family: str) -> Writer:
     def write(path: Path, seed: int, base: Path | None) -> Path:
         from tiny_models.llm import write_tiny_causal_lm

@@ -63,7 +63,9 @@ def generate_tokens(
             out = model(input_ids=step_input, past_key_values=past, use_cache=True)
             past = out.past_key_values
             logits = out.logits[0, -1].float().cpu()
-            token = sample_next(logits, temperature=temperature, top_p=top_p, top_k=top_k, generator=generator)
+            token = sample_next(
+                logits, temperature=temperature, top_p=top_p, top_k=top_k, generator=generator
+            )
             if token in stop_ids:
                 break
             tokens.append(token)

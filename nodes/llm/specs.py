@@ -28,7 +28,7 @@ SPECS = (
         class_type="LLMLoader",
         display_name="Load LLM",
         category="llm",
-        description="Loads a causal language model (Llama, Qwen2, Gemma, Mistral) from a Hugging Face folder.",
+        description="Loads a causal language model (Llama, Qwen2, Gemma, Mistral) from a model folder.",
         impl=f"{OPS}:load_llm",
         crucible=True,
         inputs=(
@@ -88,7 +88,7 @@ SPECS = (
                 min=0.0,
                 max=1.0,
                 step=0.01,
-                tooltip="Samples from the most likely tokens whose probabilities add up to this; 1 keeps all.",
+                tooltip="Samples from the likeliest tokens whose probabilities add up to this; 1 keeps all.",
             ),
             InputSpec(
                 "top_k",
@@ -148,7 +148,7 @@ SPECS = (
                 STRING,
                 default="",
                 options={"multiline": False},
-                tooltip="Optional start of the caption, which the model continues (\"a photograph of\").",
+                tooltip='Optional start of the caption, which the model continues ("a photograph of").',
             ),
             InputSpec(
                 "max_new_tokens",

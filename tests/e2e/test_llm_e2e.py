@@ -55,9 +55,9 @@ def expected_text(models_dir: Path, seed: int) -> str:
 
     ctx = NodeTestContext(models_dir)
     (llm,) = load_llm(ctx, TINY_LLAMA)
-    return llm_generate(
-        ctx, llm, IDEA, system_prompt=SYSTEM, max_new_tokens=16, temperature=0.8, seed=seed
-    )[0]
+    return llm_generate(ctx, llm, IDEA, system_prompt=SYSTEM, max_new_tokens=16, temperature=0.8, seed=seed)[
+        0
+    ]
 
 
 def png_bytes(url: str) -> bytes:
