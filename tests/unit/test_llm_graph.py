@@ -60,3 +60,14 @@ def test_a_generated_prompt_costs_its_token_bound_and_meets_the_limit() -> None:
     assert cost_issues(cost, CostLimits(prompt_tokens=512)) == []
     over = cost_issues(estimate_cost(expanded(max_new_tokens=1000), REGISTRY), CostLimits(prompt_tokens=512))
     assert [(i.node_id, i.input) for i in over if i.limit == "prompt_tokens"] == [("pos", "text")]
+
+
+def test_the_documented_example_fits_the_free_plan() -> None:
+    """docs/examples/llm_prompt_expansion.json (tests/unit/test_examples.py validates it): its generated
+    prompt is within the Free plan's 512 prompt tokens."""
+    import json
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "llm_prompt_expansion.json"
+    graph = json.loads(example.read_text())
+    assert cost_issues(estimate_cost(graph, REGISTRY), CostLimits(prompt_tokens=512)) == []
