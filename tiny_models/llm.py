@@ -36,6 +36,24 @@ LLAMA3_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
 )
 
+# Mistral's [INST] turns: a system prompt goes in front of the first user message (it has no role).
+MISTRAL_TEMPLATE = (
+    "{{ bos_token }}{% set system = messages | selectattr('role', 'equalto', 'system') | list %}"
+    "{% for message in messages if message['role'] != 'system' %}"
+    "{% if message['role'] == 'user' %}{{ '[INST] ' }}"
+    "{% if loop.first and system %}{{ system[0]['content'] + '\n\n' }}{% endif %}"
+    "{{ message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+# Gemma's turns: user and model only; like Gemma's own template it refuses a system message.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+
 
 @dataclass(frozen=True)
 class _Chat:
@@ -66,15 +84,31 @@ CHATS = {
         turn_end="<|im_end|>",
         template=CHATML_TEMPLATE,
     ),
+    "mistral": _Chat(
+        ("<unk>", "<s>", "</s>", "[INST]", "[/INST]"),
+        bos="<s>",
+        eos="</s>",
+        pad="<unk>",
+        turn_end="</s>",
+        template=MISTRAL_TEMPLATE,
+    ),
+    "gemma": _Chat(
+        ("<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"),
+        bos="<bos>",
+        eos="<eos>",
+        pad="<pad>",
+        turn_end="<end_of_turn>",
+        template=GEMMA_TEMPLATE,
+    ),
 }
 FAMILIES = tuple(CHATS)
 
 
 def write_tiny_causal_lm(path: Path, *, family: str = "llama", seed: int = 0) -> Path:
-    """A Llama (3) or Qwen2 folder: config.json, model.safetensors, generation_config.json,
-    tokenizer.json and tokenizer_config.json with the family's chat template."""
+    """A Llama (3), Qwen2, Mistral or Gemma folder: config.json, model.safetensors,
+    generation_config.json, tokenizer.json and tokenizer_config.json with the family's chat template."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import AutoModelForCausalLM, GemmaConfig, LlamaConfig, MistralConfig, Qwen2Config
 
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
@@ -94,14 +128,19 @@ def write_tiny_causal_lm(path: Path, *, family: str = "llama", seed: int = 0) ->
         "pad_token_id": ids(chat.pad),
         "tie_word_embeddings": False,
     }
-    config = LlamaConfig(**common) if family == "llama" else Qwen2Config(**common)
-    model_class = LlamaForCausalLM if family == "llama" else Qwen2ForCausalLM
+    config_class = {
+        "llama": LlamaConfig,
+        "qwen2": Qwen2Config,
+        "mistral": MistralConfig,
+        "gemma": GemmaConfig,
+    }
+    config = config_class[family](**common, **({"head_dim": 8} if family == "gemma" else {}))
     with torch.random.fork_rng():  # a writer must not move the caller's global RNG
         torch.manual_seed(seed)
-        model = model_class(config).eval()
+        model = AutoModelForCausalLM.from_config(config).eval()
         # Random weights with a large output scale, so sampling settings visibly change the text.
         torch.nn.init.normal_(model.lm_head.weight, std=0.5)
-    # As Llama 3 Instruct ships it: generation ends on the end of text or of a turn.
+    # As Llama 3 Instruct and Gemma ship it: generation ends on the end of text or of a turn.
     model.generation_config.eos_token_id = sorted({ids(chat.eos), ids(chat.turn_end)})
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
@@ -138,7 +177,7 @@ def _bpe_tokenizer(chat: _Chat) -> Any:
         show_progress=False,
     )
     bpe.train_from_iterator(_CORPUS, trainer)
-    if chat.bos:  # Llama 3's tokenizer.json starts every encoded text with <|begin_of_text|>
+    if chat.bos:  # as Llama 3's, Mistral's and Gemma's: every encoded text starts with the BOS
         bos_id = bpe.token_to_id(chat.bos)
         bpe.post_processor = processors.TemplateProcessing(
             single=f"{chat.bos} $A", pair=f"{chat.bos} $A {chat.bos} $B", special_tokens=[(chat.bos, bos_id)]

@@ -467,10 +467,15 @@ ENTRIES += (
             "llm",
             family,
             f"{label} causal LM, Hugging Face folder (config.json, model.safetensors, a trained byte-level "
-            "BPE tokenizer.json, tokenizer_config.json with a ChatML chat_template)",
+            "BPE tokenizer.json, tokenizer_config.json with the family's chat_template)",
             _causal_lm(family),
         )
-        for family, label in (("llama", "Llama"), ("qwen2", "Qwen2"))
+        for family, label in (
+            ("llama", "Llama 3"),
+            ("qwen2", "Qwen2"),
+            ("mistral", "Mistral"),
+            ("gemma", "Gemma"),
+        )
     ),
     TinyModel(
         "blip",

@@ -7,14 +7,18 @@ from pathlib import Path
 
 TINY_LLAMA = "Llama-3.2-1B-Instruct"
 TINY_QWEN2 = "Qwen2.5-0.5B-Instruct"
+TINY_MISTRAL = "Mistral-7B-Instruct-v0.3"
+TINY_GEMMA = "gemma-2b-it"
 TINY_BLIP = "blip-image-captioning-base"
 
 
 def write_llm_models(root: Path) -> None:
-    """Write the tiny Llama and Qwen2 folders under ``root/llm`` and BLIP under ``root/vlm`` (called by
-    the models_dir fixture)."""
+    """Write the tiny Llama, Qwen2, Mistral and Gemma folders under ``root/llm`` and BLIP under
+    ``root/vlm`` (called by the models_dir fixture)."""
     from tiny_models.llm import write_tiny_blip, write_tiny_causal_lm
 
     write_tiny_causal_lm(root / "llm" / TINY_LLAMA, family="llama", seed=0)
     write_tiny_causal_lm(root / "llm" / TINY_QWEN2, family="qwen2", seed=1)
+    write_tiny_causal_lm(root / "llm" / TINY_MISTRAL, family="mistral", seed=2)
+    write_tiny_causal_lm(root / "llm" / TINY_GEMMA, family="gemma", seed=3)
     write_tiny_blip(root / "vlm" / TINY_BLIP, seed=0)

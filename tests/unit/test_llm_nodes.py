@@ -20,7 +20,14 @@ from nodes.llm.ops import bounded_text, build_prompt, image_caption, llm_generat
 from nodes.llm.sampling import generate_tokens, sample_next
 from nodes.llm.specs import MAX_CHARS_PER_TOKEN, PROMPT_TOKENS_PER_TOKEN
 from nodes.model_store import ModelStore
-from tests.support.llm_models import TINY_BLIP, TINY_LLAMA, TINY_QWEN2, write_llm_models
+from tests.support.llm_models import (
+    TINY_BLIP,
+    TINY_GEMMA,
+    TINY_LLAMA,
+    TINY_MISTRAL,
+    TINY_QWEN2,
+    write_llm_models,
+)
 from tests.support.node_context import NodeTestContext
 
 PROMPT = "a red fox in the snow"
@@ -58,11 +65,12 @@ class CancelAfter(NodeTestContext):
             raise ExecutionCancelled("cancelled by the test")
 
 
-@pytest.mark.parametrize("name", [TINY_LLAMA, TINY_QWEN2])
+@pytest.mark.parametrize("name", [TINY_LLAMA, TINY_QWEN2, TINY_MISTRAL, TINY_GEMMA])
 def test_the_same_seed_gives_the_same_text_and_another_seed_another(ctx: NodeTestContext, name: str) -> None:
-    first = generate(ctx, name, seed=7)
-    assert first and first == generate(ctx, name, seed=7)
-    assert generate(ctx, name, seed=8) != first
+    system = "" if name == TINY_GEMMA else SYSTEM  # Gemma's template has no system role
+    first = generate(ctx, name, seed=7, system_prompt=system)
+    assert first and first == generate(ctx, name, seed=7, system_prompt=system)
+    assert generate(ctx, name, seed=8, system_prompt=system) != first
 
 
 def test_sampling_leaves_the_global_random_state_alone(ctx: NodeTestContext) -> None:
@@ -132,6 +140,21 @@ def test_llama_3_turns_start_with_one_bos_and_end_on_eot(ctx: NodeTestContext) -
     assert llm.stop_ids == {llm.tokenizer.convert_tokens_to_ids(t) for t in ("<|end_of_text|>", "<|eot_id|>")}
 
 
+def test_mistral_puts_the_system_prompt_in_its_first_instruction(ctx: NodeTestContext) -> None:
+    (llm,) = load_llm(ctx, TINY_MISTRAL)
+    templated = llm.tokenizer.decode(build_prompt(llm, PROMPT, SYSTEM, True))
+    assert templated == f"<s>[INST] {SYSTEM}\n\n{PROMPT} [/INST]"
+
+
+def test_a_template_that_refuses_a_system_message_says_so(ctx: NodeTestContext) -> None:
+    (llm,) = load_llm(ctx, TINY_GEMMA)
+    refused = r"chat template of model 'gemma-2b-it' refused.*System role not supported"
+    with pytest.raises(ValueError, match=refused):
+        build_prompt(llm, PROMPT, SYSTEM, True)
+    templated = llm.tokenizer.decode(build_prompt(llm, PROMPT, "", True))
+    assert templated == f"<bos><start_of_turn>user\n{PROMPT}<end_of_turn>\n<start_of_turn>model\n"
+
+
 def test_a_model_without_a_chat_template_says_to_turn_it_off(root: Path, tmp_path: Path) -> None:
     folder = tmp_path / "llm" / "no-template"
     shutil.copytree(root / "llm" / TINY_LLAMA, folder)
@@ -190,6 +213,8 @@ def test_the_store_lists_transformers_folders_with_their_family(root: Path) -> N
     assert {n: (e.family, e.format, e.refusal) for n, e in llms.items()} == {
         TINY_LLAMA: ("llama", "transformers", None),
         TINY_QWEN2: ("qwen2", "transformers", None),
+        TINY_MISTRAL: ("mistral", "transformers", None),
+        TINY_GEMMA: ("gemma", "transformers", None),
     }
     assert [(e.name, e.family) for e in store.entries("vlm")] == [(TINY_BLIP, "blip")]
 
