@@ -488,6 +488,25 @@ ENTRIES += (
     ),
 )
 
+
+def _qwen2_vl(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.qwen2_vl import write_tiny_qwen2_vl
+
+    return write_tiny_qwen2_vl(path, seed=seed)
+
+
+ENTRIES += (
+    TinyModel(
+        "qwen2-vl",
+        "transformers",
+        "vlm",
+        "qwen2_vl",
+        "Qwen2-VL vision-language model, Hugging Face folder (preprocessor_config.json, a BPE tokenizer "
+        "with the vision tokens and a chat template that places images)",
+        _qwen2_vl,
+    ),
+)
+
 WRITERS: dict[tuple[str, str], TinyModel] = {(entry.family, entry.format): entry for entry in ENTRIES}
 assert len(WRITERS) == len(ENTRIES), "two tiny models with one (family, format)"
 

@@ -28,7 +28,10 @@ LLM_FAMILIES = {
     "gemma2": "Gemma 2",
     "gemma3_text": "Gemma 3 (text)",
 }
-VLM_FAMILIES = {"blip": "BLIP (BlipForConditionalGeneration)"}
+VLM_FAMILIES = {
+    "blip": "BLIP (BlipForConditionalGeneration)",
+    "qwen2_vl": "Qwen2-VL (Qwen2VLForConditionalGeneration)",
+}
 FAMILIES = {LLM_FOLDER: LLM_FAMILIES, VLM_FOLDER: VLM_FAMILIES}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.txt")
 

@@ -28,10 +28,12 @@ class LanguageModel:
 
 @dataclass(frozen=True)
 class VisionLanguageModel:
-    """A VLM value: an image-to-text model and its processor (image processor + tokenizer)."""
+    """A VLM value: an image-to-text model, its processor (BLIP's, or Qwen2-VL's image processor)
+    and its tokenizer."""
 
     model: Any
     processor: Any
+    tokenizer: Any
     name: str
     family: str
     device: str
@@ -61,19 +63,35 @@ def load_language_model(path: Path, name: str, device: str) -> LanguageModel:
 
 
 def load_vision_language_model(path: Path, name: str, device: str) -> VisionLanguageModel:
-    from transformers import AutoProcessor, BlipForConditionalGeneration
+    from transformers import (
+        AutoImageProcessor,
+        AutoProcessor,
+        AutoTokenizer,
+        BlipForConditionalGeneration,
+        Qwen2VLForConditionalGeneration,
+    )
 
     check_loadable(path, name, VLM_FOLDER)
-    processor = AutoProcessor.from_pretrained(path, trust_remote_code=False, local_files_only=True)
-    # BLIP is the one VLM family listed (families.VLM_FAMILIES); its class is named, not auto-picked.
-    model = BlipForConditionalGeneration.from_pretrained(
+    family = read_model_type(path) or "unknown"
+    options: dict[str, Any] = {"trust_remote_code": False, "local_files_only": True}
+    # Each listed family's class is named, never picked from the folder's own config (families.py).
+    if family == "qwen2_vl":
+        processor = AutoImageProcessor.from_pretrained(path, **options)
+        tokenizer = AutoTokenizer.from_pretrained(path, **options)
+        model_class: Any = Qwen2VLForConditionalGeneration
+    else:
+        processor = AutoProcessor.from_pretrained(path, **options)
+        tokenizer = processor.tokenizer
+        model_class = BlipForConditionalGeneration
+    model = model_class.from_pretrained(
         path, local_files_only=True, use_safetensors=True, dtype=_dtype(device)
     )
     return VisionLanguageModel(
         model=model.to(device).eval(),
         processor=processor,
+        tokenizer=tokenizer,
         name=name,
-        family=read_model_type(path) or "unknown",
+        family=family,
         device=device,
     )
 

@@ -18,6 +18,7 @@ from nodes.llm.families import LLM_FOLDER, VLM_FOLDER
 from nodes.llm.loading import LanguageModel, VisionLanguageModel
 from nodes.llm.sampling import generate_tokens
 from nodes.llm.specs import MAX_CHARS_PER_TOKEN, PROMPT_TOKENS_PER_TOKEN
+from nodes.llm.vision import caption_inputs
 
 
 def load_llm(ctx: NodeContext, llm_name: str) -> tuple[LanguageModel]:
@@ -102,30 +103,30 @@ def image_caption(
     prompt: str = "",
     max_new_tokens: int = 40,
 ) -> tuple[str]:
-    """One caption per image of the batch, one per line. A prompt starts each caption (BLIP's
-    conditional captioning: "a photography of" goes on as the model sees the image)."""
+    """One caption per image of the batch, one per line. BLIP: a prompt starts each caption
+    (conditional captioning: "a photograph of" goes on as the model sees the image). Qwen2-VL: the
+    prompt is the instruction (DEFAULT_INSTRUCTION when empty)."""
     from PIL import Image
 
     captions = []
+    total = image.shape[0] * max_new_tokens
     for index in range(image.shape[0]):
         pixels = (image[index, ..., :3].detach().cpu().float().clamp(0, 1) * 255).round().to(torch.uint8)
         picture = Image.fromarray(np.ascontiguousarray(pixels.numpy()), mode="RGB")
-        inputs = vlm.processor(images=picture, text=prompt or None, return_tensors="pt")
+        inputs, skip = caption_inputs(vlm, picture, prompt)
         inputs = {k: v.to(vlm.device) for k, v in inputs.items()}
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(vlm.model.dtype)
-        done = index * max_new_tokens
-        total = image.shape[0] * max_new_tokens
+        inputs["pixel_values"] = inputs["pixel_values"].to(vlm.model.dtype)
         with ctx.stepwise(), torch.inference_mode():
             out = vlm.model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,  # greedy: a caption is the same for the same image
-                stopping_criteria=_StepCheck(ctx, done, total),
+                stopping_criteria=_StepCheck(ctx, index * max_new_tokens, total),
             )
-        captions.append(vlm.processor.decode(out[0], skip_special_tokens=True).strip())
-    ctx.progress(image.shape[0] * max_new_tokens, image.shape[0] * max_new_tokens)
-    return (bounded_text("\n".join(captions), image.shape[0] * max_new_tokens),)
+        caption = vlm.tokenizer.decode(out[0, skip:], skip_special_tokens=True)
+        captions.append(" ".join(caption.split()))  # one line per image, whatever the model wrote
+    ctx.progress(total, total)
+    return (bounded_text("\n".join(captions), total),)
 
 
 def bounded_text(text: str, tokens: int) -> str:

@@ -26,6 +26,7 @@ from tests.support.llm_models import (
     TINY_LLAMA,
     TINY_MISTRAL,
     TINY_QWEN2,
+    TINY_QWEN2_VL,
     write_llm_models,
 )
 from tests.support.node_context import NodeTestContext
@@ -207,6 +208,27 @@ def test_a_caption_per_image_continues_the_prompt_and_is_deterministic(ctx: Node
     assert unprompted and "\n" not in unprompted
 
 
+def test_qwen2_vl_describes_each_image_from_a_chat_turn_with_one_pad_per_merged_patch(
+    ctx: NodeTestContext,
+) -> None:
+    from PIL import Image
+
+    from nodes.llm.vision import DEFAULT_INSTRUCTION, caption_inputs
+
+    (vlm,) = load_vlm(ctx, TINY_QWEN2_VL)
+    inputs, skip = caption_inputs(vlm, Image.new("RGB", (60, 40)), "")
+    pads = int((inputs["input_ids"][0] == vlm.model.config.image_token_id).sum())
+    assert pads == int(inputs["image_grid_thw"][0].prod()) // 4 and skip == inputs["input_ids"].shape[1]
+    prompt = vlm.tokenizer.decode(inputs["input_ids"][0])
+    assert prompt.startswith("<|im_start|>user\n<|vision_start|><|image_pad|>")
+    assert prompt.endswith(f"<|vision_end|>{DEFAULT_INSTRUCTION}<|im_end|>\n<|im_start|>assistant\n")
+
+    images = torch.rand(2, 40, 60, 3, generator=torch.Generator().manual_seed(1))
+    (text,) = image_caption(ctx, vlm, images, max_new_tokens=6)
+    assert len(text.split("\n")) == 2 and image_caption(ctx, vlm, images, max_new_tokens=6) == (text,)
+    assert DEFAULT_INSTRUCTION not in text  # the instruction is the prompt's, not the caption's
+
+
 def test_the_store_lists_transformers_folders_with_their_family(root: Path) -> None:
     store = ModelStore(root, ttl_seconds=0)
     llms = {e.name: e for e in store.entries("llm")}
@@ -216,7 +238,10 @@ def test_the_store_lists_transformers_folders_with_their_family(root: Path) -> N
         TINY_MISTRAL: ("mistral", "transformers", None),
         TINY_GEMMA: ("gemma", "transformers", None),
     }
-    assert [(e.name, e.family) for e in store.entries("vlm")] == [(TINY_BLIP, "blip")]
+    assert [(e.name, e.family) for e in store.entries("vlm")] == [
+        (TINY_QWEN2_VL, "qwen2_vl"),
+        (TINY_BLIP, "blip"),
+    ]
 
 
 def _broken(root: Path, tmp_path: Path, change: str) -> Path:

@@ -99,7 +99,8 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
         from nodes.llm.loading import load_vision_language_model
 
         vlm = load_vision_language_model(path, path.name, "cpu")
-        assert vlm.model.config.text_config.vocab_size == len(vlm.processor.tokenizer)
+        assert vlm.family == entry.store_family
+        assert vlm.model.config.text_config.vocab_size == len(vlm.tokenizer)
     elif entry.folder == "clip_vision":
         from nodes.clip_vision.loading import load_clip_vision
 
