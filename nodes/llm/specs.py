@@ -148,7 +148,10 @@ SPECS = (
                 STRING,
                 default="",
                 options={"multiline": False},
-                tooltip='Optional start of the caption, which the model continues ("a photograph of").',
+                tooltip=(
+                    'BLIP: an optional start of the caption, which it continues ("a photograph of"). '
+                    "Qwen2-VL: the instruction; empty asks for a one-sentence description."
+                ),
             ),
             InputSpec(
                 "max_new_tokens",
