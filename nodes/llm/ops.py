@@ -60,6 +60,17 @@ def build_prompt(llm: LanguageModel, prompt: str, system_prompt: str, use_chat_t
     return list(tokenizer(text, add_special_tokens=False).input_ids)
 
 
+def check_context(llm: LanguageModel, prompt_tokens: int, max_new_tokens: int) -> None:
+    """Refuse, before any work, a prompt and reply longer than the model's context (its position
+    embeddings would run out mid-generation with an error that names no input)."""
+    context = getattr(llm.model.config, "max_position_embeddings", None)
+    if isinstance(context, int) and prompt_tokens + max_new_tokens > context:
+        raise ValueError(
+            f"The prompt is {prompt_tokens} tokens and max_new_tokens is {max_new_tokens}, over the "
+            f"{context}-token context of model {llm.name!r}; shorten the prompt or lower max_new_tokens."
+        )
+
+
 def llm_generate(
     ctx: NodeContext,
     llm: LanguageModel,
@@ -73,6 +84,7 @@ def llm_generate(
     use_chat_template: bool = True,
 ) -> tuple[str]:
     ids = build_prompt(llm, prompt, system_prompt, use_chat_template)
+    check_context(llm, len(ids), max_new_tokens)
     input_ids = torch.tensor([ids], dtype=torch.long, device=llm.device)
 
     def before_step(step: int) -> None:
@@ -121,7 +133,7 @@ def image_caption(
                 **inputs,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,  # greedy: a caption is the same for the same image
-                stopping_criteria=_StepCheck(ctx, index * max_new_tokens, total),
+                stopping_criteria=_step_check(ctx, index * max_new_tokens, total),
             )
         caption = vlm.tokenizer.decode(out[0, skip:], skip_special_tokens=True)
         captions.append(" ".join(caption.split()))  # one line per image, whatever the model wrote
@@ -145,7 +157,7 @@ def bounded_text(text: str, tokens: int) -> str:
     return text[:low]
 
 
-def _StepCheck(ctx: NodeContext, done: int, total: int) -> Any:
+def _step_check(ctx: NodeContext, done: int, total: int) -> Any:
     """A StoppingCriteriaList whose one criterion checks for a cancel and reports progress per token
     (transformers calls it after every generated token); it never stops generation itself."""
     from transformers import StoppingCriteria, StoppingCriteriaList

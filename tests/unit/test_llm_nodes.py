@@ -170,6 +170,16 @@ def test_a_model_without_a_chat_template_says_to_turn_it_off(root: Path, tmp_pat
     assert llm_generate(ctx, llm, PROMPT, use_chat_template=False, max_new_tokens=3)[0] is not None
 
 
+def test_a_prompt_and_reply_past_the_context_are_refused_before_generating(ctx: NodeTestContext) -> None:
+    (llm,) = load_llm(ctx, TINY_LLAMA)  # a 512-token context
+    with pytest.raises(
+        ValueError, match=re.escape("over the 512-token context of model 'Llama-3.2-1B-Instruct'")
+    ):
+        llm_generate(ctx, llm, PROMPT, max_new_tokens=500)
+    with pytest.raises(ValueError, match="shorten the prompt"):
+        llm_generate(ctx, llm, "fox " * 600, max_new_tokens=1)
+
+
 def test_cancel_stops_generation_between_tokens(root: Path) -> None:
     ctx = CancelAfter(root, checks=3)
     (llm,) = load_llm(ctx, TINY_LLAMA)
