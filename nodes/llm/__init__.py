@@ -1,1 +1,1 @@
-"""Local language models: text generation (Llama, Qwen2, Gemma, Mistral) and image captioning (BLIP)."""
+"""Local language models: text generation (Llama, Mistral, Qwen2, Gemma), captions (BLIP, Qwen2-VL)."""
