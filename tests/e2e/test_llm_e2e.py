@@ -15,8 +15,9 @@ from tests.support.graphs import TEXT_TO_IMAGE
 from tests.support.llm_models import TINY_BLIP, TINY_LLAMA
 from tests.support.node_context import NodeTestContext
 
-# Two text-to-image runs with an LLM and a captioner: 30 to 50 s on the 2-core test machine.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# Two text-to-image runs with an LLM and a captioner: about 12 s on the 2-core test machine (up to 50 s
+# while other suites share it).
+pytestmark = pytest.mark.e2e
 
 IDEA = "a red fox"
 SYSTEM = "Expand the idea into a detailed prompt for an image generator."
