@@ -43,6 +43,7 @@ def load_language_model(path: Path, name: str, device: str) -> LanguageModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     check_loadable(path, name, LLM_FOLDER)
+    _quiet()
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(
         path,
@@ -72,6 +73,7 @@ def load_vision_language_model(path: Path, name: str, device: str) -> VisionLang
     )
 
     check_loadable(path, name, VLM_FOLDER)
+    _quiet()
     family = read_model_type(path) or "unknown"
     options: dict[str, Any] = {"trust_remote_code": False, "local_files_only": True}
     # Each listed family's class is named, never picked from the folder's own config (families.py).
@@ -94,6 +96,13 @@ def load_vision_language_model(path: Path, name: str, device: str) -> VisionLang
         family=family,
         device=device,
     )
+
+
+def _quiet() -> None:
+    """No per-shard progress bars in a worker's log (transformers draws one for every load)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 def _dtype(device: str) -> Any:
