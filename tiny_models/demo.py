@@ -2,12 +2,10 @@
 
 One tiny random-weight model per family the examples in docs/examples/ use (SD 1.5, SDXL, a LoRA
 and a ControlNet for the SD 1.5 one, an ESRGAN upscaler, a U²-Net background remover, FLUX.1 dev,
-Stable Video Diffusion,
-a Llama LLM and a BLIP captioner),
-each written by the tiny-model command (tiny_models/registry.py) in its real on-disk format, so a fresh
-install runs every example offline. Every name starts with ``crucible-demo-tiny-random-``: their
-images are noise. Put real models beside them (README "Real models"); a demo file that is already
-there is left as it is.
+Stable Video Diffusion, a Llama LLM and a BLIP captioner), each written by the tiny-model command
+(tiny_models/registry.py) in its real on-disk format, so a fresh install runs every example offline.
+Every name starts with ``crucible-demo-tiny-random-``: their images are noise. Put real models beside
+them (README "Real models"); a demo file that is already there is left as it is.
 """
 
 from __future__ import annotations
