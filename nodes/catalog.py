@@ -17,6 +17,7 @@ from nodes.image import specs_filters as image_filter_specs
 from nodes.image import utility_specs as image_utility_specs
 from nodes.latent import specs as latent_specs
 from nodes.latent import specs_math as latent_math_specs
+from nodes.llm import specs as llm_specs
 from nodes.llm_remote import specs as llm_remote_specs
 from nodes.loaders import specs as loader_specs
 from nodes.lora import specs as lora_specs
@@ -53,6 +54,7 @@ FAMILIES = (
     llm_remote_specs,
     svd_specs,
     sd3_specs,
+    llm_specs,
 )
 
 

@@ -428,6 +428,9 @@ RULES: dict[str, Rule] = {
     "ThresholdMask": passthrough("mask"),
     "MaskComposite": passthrough("destination"),
     "MaskToImage": converted("mask", IMAGE_KIND),
+    # local LLMs (their texts' bounds: nodes/cost_text.py)
+    "LLMLoader": none,
+    "VLMLoader": none,
     # background removal
     "LoadBackgroundRemovalModel": none,
     "RemoveBackground": remove_background,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodes.cost import NodeCost, Rule, estimate_tokens
+from nodes.llm.specs import MAX_CHARS_PER_TOKEN, PROMPT_TOKENS_PER_TOKEN
 from nodes.util.safe_regex import MAX_TEXT_CHARS
 
 # estimate_tokens counts a character as at most 4 tokens (a 4-byte UTF-8 character).
@@ -94,7 +95,23 @@ def regex_extract(n: NodeCost) -> tuple[Any, ...]:
     return (Text.bounded(2 * text_of(n, "string").chars + 1),)
 
 
+def generated(per_image: bool) -> Rule:
+    """LLMGenerate, ImageCaption: at most max_new_tokens tokens (per image for a caption), each cut
+    by the node to MAX_CHARS_PER_TOKEN characters and PROMPT_TOKENS_PER_TOKEN prompt tokens."""
+
+    def rule(n: NodeCost) -> tuple[Any, ...]:
+        tokens = int(n.number("max_new_tokens"))
+        if per_image:
+            tokens *= n.pixels("image").batch
+        chars = min(MAX_TEXT_CHARS, tokens * MAX_CHARS_PER_TOKEN)
+        return (Text(chars, tokens * PROMPT_TOKENS_PER_TOKEN),)
+
+    return rule
+
+
 RULES: dict[str, Rule] = {
+    "LLMGenerate": generated(per_image=False),
+    "ImageCaption": generated(per_image=True),
     "PrimitiveString": primitive_string,
     "PrimitiveStringMultiline": primitive_string,
     "StringConcatenate": concatenate,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nodes.background.families import family_from_name
+from nodes.llm import families as llm_families
 from nodes.loaders.families import CHECKPOINT_LOADERS, split_file_refusal
 from nodes.model_family import model_family
 from nodes.pickled_weights import PICKLED_SUFFIXES, scan_pickled
@@ -25,6 +26,7 @@ FOLDERS = (
     "text_encoders",
     "background_removal",
     "clip_vision",
+    *llm_families.FOLDERS,  # Hugging Face transformers folders (nodes/llm/)
 )
 # ComfyUI lists its older folder names under the new ones: models/unet/ files appear among the diffusion
 # models and models/clip/ among the text encoders. The first folder wins when both hold one name.
@@ -42,7 +44,7 @@ class ModelEntry:
     folder: str
     name: str
     path: Path
-    format: str  # "diffusers" (a folder) or "single_file"
+    format: str  # "diffusers" (a folder), "single_file" or "transformers" (a Hugging Face model folder)
     size_bytes: int
     family: str = "unknown"  # "sd15", "sdxl", "sd_vae", "esrgan" ... (nodes/model_family.py)
     # Why the workers cannot load it (a pickled checkpoint, a family no loader builds), else None.
@@ -116,6 +118,11 @@ class ModelStore:
     def _scan_dir(self, folder: str, base: Path) -> list[ModelEntry]:
         if not base.is_dir():
             return []
+        if folder in llm_families.FOLDERS:
+            return [
+                ModelEntry(folder, f.name, f.path, "transformers", f.size_bytes, f.family, f.refusal)
+                for f in llm_families.scan(base, folder)
+            ]
         found: list[ModelEntry] = []
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(base).as_posix()

@@ -41,6 +41,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.controlnet_models import write_controlnet_models
     from tests.support.default_models import write_default_models
     from tests.support.flux_models import write_flux_models
+    from tests.support.llm_models import write_llm_models
     from tests.support.lora_models import write_lora_models
     from tests.support.sd2_models import write_sd2_models
     from tests.support.sd3_models import write_sd3_models
@@ -68,6 +69,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_flux_models(root)
     write_svd_models(root)  # checkpoints/svd.safetensors, svd_xt.safetensors (SGM layout)
     write_sd3_models(root)  # after FLUX: shares its clip_l and t5xxl_fp16
+    write_llm_models(root)  # Llama and Qwen2 in llm/, BLIP in vlm/ (Hugging Face folders)
     ensure_demo_models(root)  # `make run`'s demo models, under its names: docs/examples/ run unchanged
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT

@@ -2,11 +2,10 @@
 
 One tiny random-weight model per family the examples in docs/examples/ use (SD 1.5, SDXL, a LoRA
 and a ControlNet for the SD 1.5 one, an ESRGAN upscaler, a U²-Net background remover, FLUX.1 dev,
-Stable Video Diffusion),
-each written by the tiny-model command (tiny_models/registry.py) in its real on-disk format, so a fresh
-install runs every example offline. Every name starts with ``crucible-demo-tiny-random-``: their
-images are noise. Put real models beside them (README "Real models"); a demo file that is already
-there is left as it is.
+Stable Video Diffusion, a Llama LLM and a BLIP captioner), each written by the tiny-model command
+(tiny_models/registry.py) in its real on-disk format, so a fresh install runs every example offline.
+Every name starts with ``crucible-demo-tiny-random-``: their images are noise. Put real models beside
+them (README "Real models"); a demo file that is already there is left as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +23,8 @@ DEMO_UPSCALER = PREFIX + "4x-esrgan.safetensors"
 DEMO_BACKGROUND_REMOVAL = PREFIX + "u2net.onnx"  # "u2net" in the name: the family is read from it
 DEMO_FLUX = PREFIX + "flux1-dev.safetensors"
 DEMO_SVD = PREFIX + "svd.safetensors"
+DEMO_LLM = PREFIX + "llama"  # Hugging Face folders (docs/llm.md)
+DEMO_VLM = PREFIX + "blip"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
     DemoModel("background_removal", DEMO_BACKGROUND_REMOVAL, "u2net", "onnx"),
     DemoModel("checkpoints", DEMO_FLUX, "flux-dev", "checkpoint"),
     DemoModel("checkpoints", DEMO_SVD, "svd", "sgm"),
+    DemoModel("llm", DEMO_LLM, "llama", "transformers"),
+    DemoModel("vlm", DEMO_VLM, "blip", "transformers"),
 )
 
 
@@ -74,8 +77,11 @@ def ensure_demo_models(models_dir: Path) -> list[Path]:
 
 
 def _present(target: Path) -> bool:
-    # A diffusers folder is whole once its model_index.json is written (the writer puts it in last).
-    return (target / "model_index.json").is_file() if not target.suffix else target.is_file()
+    # A diffusers folder is whole once its model_index.json is written (the writer puts it in last), a
+    # Hugging Face folder once its tokenizer_config.json is (written after the weights).
+    if target.suffix:
+        return target.is_file()
+    return (target / "model_index.json").is_file() or (target / "tokenizer_config.json").is_file()
 
 
 if __name__ == "__main__":

@@ -510,6 +510,70 @@ ENTRIES += (
     ),
 )
 
+
+def _causal_lm(family: str) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models.llm import write_tiny_causal_lm
+
+        return write_tiny_causal_lm(path, family=family, seed=seed)
+
+    return write
+
+
+def _blip(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.llm import write_tiny_blip
+
+    return write_tiny_blip(path, seed=seed)
+
+
+ENTRIES += (
+    *(
+        TinyModel(
+            family,
+            "transformers",
+            "llm",
+            family,
+            f"{label} causal LM, Hugging Face folder (config.json, model.safetensors, a trained byte-level "
+            "BPE tokenizer.json, tokenizer_config.json with the family's chat_template)",
+            _causal_lm(family),
+        )
+        for family, label in (
+            ("llama", "Llama 3"),
+            ("qwen2", "Qwen2"),
+            ("mistral", "Mistral"),
+            ("gemma", "Gemma"),
+        )
+    ),
+    TinyModel(
+        "blip",
+        "transformers",
+        "vlm",
+        "blip",
+        "BLIP captioner (BlipForConditionalGeneration), Hugging Face folder with preprocessor_config.json "
+        "and a BERT WordPiece vocab.txt",
+        _blip,
+    ),
+)
+
+
+def _qwen2_vl(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.qwen2_vl import write_tiny_qwen2_vl
+
+    return write_tiny_qwen2_vl(path, seed=seed)
+
+
+ENTRIES += (
+    TinyModel(
+        "qwen2-vl",
+        "transformers",
+        "vlm",
+        "qwen2_vl",
+        "Qwen2-VL vision-language model, Hugging Face folder (preprocessor_config.json, a BPE tokenizer "
+        "with the vision tokens and a chat template that places images)",
+        _qwen2_vl,
+    ),
+)
+
 WRITERS: dict[tuple[str, str], TinyModel] = {(entry.family, entry.format): entry for entry in ENTRIES}
 assert len(WRITERS) == len(ENTRIES), "two tiny models with one (family, format)"
 

@@ -71,6 +71,41 @@ def test_a_pickle_that_would_run_code_is_refused_and_never_runs(api, models_dir,
     assert not marker.exists()
 
 
-def _listed(api, name: str) -> dict | None:
-    entries = api.get("/v1/models").json()["checkpoints"]
+def _listed(api, name: str, folder: str = "checkpoints") -> dict | None:
+    entries = api.get("/v1/models").json()[folder]
     return next((entry for entry in entries if entry["name"] == name), None)
+
+
+def test_an_llm_folder_that_needs_remote_code_is_listed_as_not_loadable_and_refused(
+    api, models_dir, request
+) -> None:
+    import json
+    import shutil
+
+    from tests.support.llm_models import TINY_LLAMA
+
+    name = f"remote-code-{uuid.uuid4().hex[:8]}"
+    folder = models_dir / "llm" / name
+    shutil.copytree(models_dir / "llm" / TINY_LLAMA, folder)
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_custom.CustomForCausalLM"}
+    (folder / "config.json").write_text(json.dumps(config))
+
+    deadline = time.monotonic() + 30
+    while (entry := _listed(api, name, "llm")) is None:
+        assert time.monotonic() < deadline, "the model store never listed the new folder"
+        time.sleep(0.5)
+    assert (entry["format"], entry["family"], entry["loadable"]) == ("transformers", "llama", False)
+    assert "trust_remote_code" in entry["notLoadableReason"]
+
+    graph = {
+        "1": {"class_type": "LLMLoader", "inputs": {"llm_name": name}},
+        "2": {"class_type": "LLMGenerate", "inputs": {"llm": ["1", 0], "prompt": "a fox"}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}},
+    }
+    response = api.post("/v1/workflows", json={"name": "remote code", "graph": graph})
+    assert response.status_code == 400, response.text
+    [problem] = response.json()["error"]["nodeErrors"]["1"]["errors"]
+    assert (problem["type"], problem["input"]) == ("model_not_loadable", "llm_name")
+    assert name in problem["message"] and "trust_remote_code" in problem["message"]

@@ -92,6 +92,18 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
 
         model = load_background_removal_model(path, path.name, "cpu")
         assert model.family.name == entry.store_family  # the graph's signature agrees with the name
+    elif entry.folder == "llm":
+        from nodes.llm.loading import load_language_model
+
+        llm = load_language_model(path, path.name, "cpu")
+        assert llm.family == entry.store_family and llm.tokenizer.chat_template
+        assert llm.model.config.vocab_size == len(llm.tokenizer)
+    elif entry.folder == "vlm":
+        from nodes.llm.loading import load_vision_language_model
+
+        vlm = load_vision_language_model(path, path.name, "cpu")
+        assert vlm.family == entry.store_family
+        assert vlm.model.config.text_config.vocab_size == len(vlm.tokenizer)
     elif entry.folder == "clip_vision":
         from nodes.clip_vision.loading import load_clip_vision
 
@@ -113,7 +125,8 @@ def test_each_family_and_format_is_listed_with_its_family_and_loads(
 
     (listed,) = ModelStore(tmp_path / "models").entries(entry.folder)
     assert (listed.name, listed.family) == (path.name, entry.store_family)
-    assert listed.format == ("single_file" if entry.single_file else "diffusers")
+    folder_format = "transformers" if entry.folder in ("llm", "vlm") else "diffusers"
+    assert listed.format == ("single_file" if entry.single_file else folder_format)
     _load(entry, path, bases)
 
 
