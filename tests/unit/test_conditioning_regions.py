@@ -140,3 +140,16 @@ def test_ksampler_with_areas_is_deterministic_per_seed(checkpoint, prompts) -> N
     assert first.shape == (2, 4, 8, 16)
     assert torch.equal(first, again)
     assert not torch.equal(first, plain)
+
+
+def test_prompts_of_other_lengths_share_one_call_only_when_repeating_them_is_cheap() -> None:
+    """ComfyUI's rule: 77 and 154 tokens repeat to 154 (one call); 274 and 154 would repeat to 21,098
+    tokens, so each side runs on its own (a 1024-pixel SD3 run took minutes, not seconds, before)."""
+
+    def side(tokens: int) -> list[guidance.Entry]:
+        return guidance.prepare([[torch.zeros(1, tokens, 8), {}]], LATENT, "cpu", "positive")
+
+    assert guidance._batchable([side(77), side(154)])
+    assert guidance._batchable([side(77), side(77)])
+    assert not guidance._batchable([side(274), side(154)])
+    assert guidance._match_lengths([torch.zeros(1, 77, 8), torch.zeros(1, 154, 8)])[0].shape[1] == 154
