@@ -136,10 +136,12 @@ def sigterm(member, *, main_only: bool = False) -> float:
 @pytest.mark.timeout(300)
 def test_sigterm_hands_a_long_run_back_at_once_and_lets_a_short_one_finish(api, spares, world) -> None:
     """No reaper runs here: what recovers the run can only be the drain's hand-back."""
+    from api_service.accounts.auth_cache import auth_cache_invalidate
     from api_service.accounts.models import Tenant
     from api_service.workflows.models import Execution
 
     Tenant.objects.filter(pk=world.tenant.pk).update(requests_per_minute_override=100_000)
+    auth_cache_invalidate()  # a write outside the services: the api processes must read it again
 
     pair = [spares.start("spare2"), spares.start("spare2")]  # DRAIN_GRACE_SECONDS=2 (the session's)
     for member in pair:

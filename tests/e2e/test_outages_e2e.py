@@ -36,11 +36,13 @@ def test_a_control_worker_killed_holding_events_loses_no_run(api, stack, world, 
     kept the run's outcome beside them, and the reaper applies it: no rerun, no row left waiting."""
     import psutil
 
+    from api_service.accounts.auth_cache import auth_cache_invalidate
     from api_service.accounts.models import Tenant
     from api_service.workflows.models import Execution
     from deploy.processes import wait_for
 
     Tenant.objects.filter(pk=world.tenant.pk).update(requests_per_minute_override=100_000)
+    auth_cache_invalidate()  # a write outside the services: the api processes must read it again
     control = next(m for m in stack.group.members if m.name == "control")
     assert control.process is not None
     workflow = api.create_workflow(text_to_image(**{"3": {"steps": 1}}), name="quick")
@@ -147,11 +149,13 @@ def wait_sampling(api, execution_id: str, timeout: float = 120) -> dict:
 def test_redis_restarted_mid_run_and_the_broker_briefly_unreachable(
     platform_env, db, world, tmp_path
 ) -> None:
+    from api_service.accounts.auth_cache import auth_cache_invalidate
     from api_service.accounts.models import Tenant
     from deploy.processes import wait_for
     from tests.support.api import ApiClient
 
     Tenant.objects.filter(pk=world.tenant.pk).update(requests_per_minute_override=100_000)
+    auth_cache_invalidate()  # a write outside the services: the api processes must read it again
     private = PrivateStack(platform_env, tmp_path)
     try:
         private.wait_ready()
