@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from typing import Any
 
 import pytest
 
@@ -175,6 +176,56 @@ def test_sigterm_hands_a_long_run_back_at_once_and_lets_a_short_one_finish(api, 
         body = poll(api, short_run)
     assert body["status"] == "COMPLETED" and body["attempt"] == 1, body
     assert Execution.objects.get(pk=short_run).worker.startswith(f"{patient.name}@")
+
+
+def broker_timeout_elapses(broker_url: str) -> int:
+    """What the broker does once a delivered, unacknowledged message is older than its visibility
+    timeout: put it back in its queue for another consumer. Done here by a consumer whose visibility
+    timeout is one second (the fleet's own is the task time limit plus a margin, so a run would be
+    stopped by its time limit first: protocol/timing.py). Returns how many messages went back."""
+    from celery import Celery
+
+    app = Celery("visibility-probe", broker=broker_url)
+    app.conf.broker_transport_options = {"visibility_timeout": 1}
+    with app.connection_for_write() as connection:
+        channel: Any = connection.default_channel  # the Redis transport's (kombu types it generically)
+        time.sleep(1.1)
+        due = channel.client.zrange(
+            channel.qos.unacked_index_key, time.time() - 1, 0, desc=True, byscore=True
+        )
+        channel.qos.restore_visible(num=100, interval=1)
+        return len(due)
+
+
+@pytest.mark.timeout(300)
+def test_a_run_outliving_the_brokers_visibility_timeout_never_runs_twice_at_once(api, spares, world) -> None:
+    from api_service.accounts.auth_cache import auth_cache_invalidate
+    from api_service.accounts.models import Tenant
+    from api_service.workflows.models import Execution
+
+    Tenant.objects.filter(pk=world.tenant.pk).update(requests_per_minute_override=100_000)
+    auth_cache_invalidate()  # a write outside the services: the api processes must read it again
+    pair = [spares.start("spare"), spares.start("spare")]
+    for member in pair:
+        spares.wait_ready(member)
+    execution_id = api.execute(workflow_on(api, "spare", steps=30))
+    wait_sampling(api, execution_id)
+    row = Execution.objects.get(pk=execution_id)
+    other = next(m for m in pair if not row.worker.startswith(f"{m.name}@"))
+    broker = spares.env.get("CELERY_BROKER_URL") or spares.env["REDIS_URL"]
+    assert broker_timeout_elapses(broker) >= 1  # the running run's message, back in its queue
+
+    def copy_refused() -> bool:
+        return "busy" in other.tail(400) and "this delivery exits" in other.tail(400)
+
+    from deploy.processes import wait_for
+
+    wait_for(copy_refused, timeout=60, what="the redelivered copy to exit")
+    body = api.wait(execution_id, timeout=180)
+    assert body["status"] == "COMPLETED" and body["attempt"] == 1, body
+    keys = output_keys(execution_id)
+    assert len(keys) == 1 and "/attempt-1/" in keys[0]
+    assert Execution.objects.get(pk=execution_id).worker == row.worker  # the first copy finished it
 
 
 @pytest.mark.slow
