@@ -73,6 +73,10 @@ def attempt_run(
         # Only an attempt that reported an end marks the run finished: one superseded, handed back or
         # torn down with its process (no outcome) leaves the run to the next attempt.
         lease_finish(runtime.redis, claim, done=outcome in (COMPLETED, FAILED, CANCELLED))
+        if outcome == HANDED_BACK:
+            # Only now that the lease is free: the next attempt, queued on this event, must not find
+            # it held (a copy that finds a live lease exits, and the run would wait for the reaper).
+            emit(make_event(HANDED_BACK, claim.spec, worker=worker))
 
 
 def _run_with_heartbeat(

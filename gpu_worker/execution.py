@@ -135,7 +135,7 @@ def execution_run(
         if reason == AttemptSuperseded.reason:
             return AttemptSuperseded.reason
         if reason == HandedBack.reason:
-            emit(make_event(HANDED_BACK, spec, worker=worker_name))
+            # The caller reports it once the lease is released (gpu_worker/attempt.py).
             return HANDED_BACK
         log.info(
             "execution %s cancelled while running; stopped after %d ms", spec.execution_id, _ms_since(started)

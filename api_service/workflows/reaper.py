@@ -50,6 +50,7 @@ def executions_reap() -> dict[str, int]:
         "stale": executions_fail_stale(),
         **_retry_silent(lease=timing.lease_seconds),
         "noWorker": _fail_without_workers(after=settings.NO_WORKER_FAIL_AFTER_SECONDS),
+        "recoveredQueued": _apply_recorded_outcomes(after=timing.lease_seconds),
         "republished": _republish_unclaimed(after=max(60, 4 * timing.lease_seconds)),
         "dispatched": fair_dispatch.pools_dispatch(),
     }
@@ -150,6 +151,16 @@ def _fail_without_workers(*, after: int) -> int:
         for execution_id in list(rows.values_list("id", flat=True)[:BATCH]):
             failed += execution_fail(execution_id=execution_id, error=error, statuses=QUEUED_ONLY)
     return failed
+
+
+def _apply_recorded_outcomes(*, after: int) -> int:
+    """A published run still QUEUED whose worker recorded an outcome: both its events were lost (a
+    control worker killed with them prefetched). Apply the outcome; a copy published again would
+    only find the run finished and exit, and the row would wait for its deadline."""
+    cutoff = timezone.now() - timedelta(seconds=after)
+    rows = Execution.objects.filter(status=ExecutionStatus.QUEUED, published_at__lt=cutoff)
+    outcomes = dispatch.outcomes_read(execution_ids=list(rows.values_list("id", flat=True)[:BATCH]))
+    return sum(services.execution_apply_event(event=outcome) for outcome in outcomes.values())
 
 
 def _republish_unclaimed(*, after: int) -> int:
