@@ -36,7 +36,7 @@ def load_umt5_encoder(path: Path, device: str) -> tuple[Any, Any]:
             f"UMT5 encoder {path.name!r} needs UMT5's tokenizer, which no installed package ships: put the "
             "tokenizer files of google/umt5-xxl (tokenizer.json or spiece.model, with tokenizer_config.json) "
             f"in {path.with_suffix('.tokenizer').name}/ next to it, or in {SHARED_TOKENIZER}/ in the same "
-            "folder (docs/video.md)."
+            "folder (docs/wan.md)."
         )
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     state = read_prefixed(path, what="Text encoder")
