@@ -176,7 +176,10 @@ def test_the_video_vae_keeps_the_frame_count_and_normalises_latents(
     from nodes.diffusion.single_file import load_vae
     from nodes.latent.ops import vae_decode, vae_encode
 
+    from nodes.wan.vae import VideoVaeHandle
+
     vae = load_vae(store / "vae" / VAE, "cpu")
+    assert isinstance(vae, VideoVaeHandle)
     frames = torch.rand(9, 32, 48, 3)
     (latent,) = vae_encode(ctx, frames, vae)
     assert latent["samples"].shape == (1, 16, 3, 4, 6)  # 1 + (9 - 1) // 4 latent frames, 1/8 the size
