@@ -175,7 +175,6 @@ def test_the_video_vae_keeps_the_frame_count_and_normalises_latents(
 ) -> None:
     from nodes.diffusion.single_file import load_vae
     from nodes.latent.ops import vae_decode, vae_encode
-
     from nodes.wan.vae import VideoVaeHandle
 
     vae = load_vae(store / "vae" / VAE, "cpu")
