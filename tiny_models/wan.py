@@ -3,7 +3,8 @@
 - ``diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors``: the text-to-video transformer in the original
   layout (``blocks.N.self_attn.q``, ``patch_embedding``, ``head.head`` ...), 2 blocks, width 24;
 - ``diffusion_models/wan2.1_i2v_480p_14B_fp16.safetensors``: the image-to-video form (36 input channels:
-  latent, mask, start image), without the CLIP vision projection;
+  latent, mask, start image; ``img_emb.*`` and ``cross_attn.k_img``/``v_img`` for the tiny CLIP vision
+  tower's tokens, as the 14B I2V takes clip_vision_h's);
 - ``text_encoders/umt5_xxl_fp16.safetensors``: UMT5's HF keys (every block with its relative bias), with a
   tiny SentencePiece-style tokenizer in ``umt5_xxl_fp16.tokenizer/``;
 - ``vae/wan_2.1_vae.safetensors``: the causal 3-D VAE in the original layout (encoder.conv1, middle.N ...).
@@ -20,6 +21,8 @@ from tiny_models.common import make_readable, save_safetensors, sidecar_config_d
 from tiny_models.flux import t5_vocab, write_t5_tokenizer
 
 TEXT_WIDTH = 32
+WIDTH = 24  # 2 heads x 12
+CLIP_VISION_WIDTH = 32  # the tiny CLIP vision towers' (tiny_models/clip_vision.py): the I2V image tokens
 VAE_RES_BLOCKS = 2  # the real count: the original decoder layout's numbering depends on it
 
 
@@ -30,6 +33,9 @@ def transformer_config(*, i2v: bool) -> dict[str, Any]:
         "attention_head_dim": 12,  # rotary split 4 (time) + 4 + 4 (height, width)
         "in_channels": 36 if i2v else 16,
         "out_channels": 16,
+        # 14B I2V projects CLIP vision's penultimate tokens (clip_vision_h's 1280) into its cross-attention.
+        "image_dim": CLIP_VISION_WIDTH if i2v else None,
+        "added_kv_proj_dim": WIDTH if i2v else None,
         "text_dim": TEXT_WIDTH,
         "freq_dim": 16,
         "ffn_dim": 32,

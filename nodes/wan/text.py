@@ -6,7 +6,7 @@ relative-position bias). Its SentencePiece tokenizer ships in no package here (a
 it is read from ``NAME.tokenizer/`` beside the file or ``umt5_tokenizer/`` in the same folder.
 
 Encoding, as Wan's reference and diffusers' WanPipeline: the prompt and its end token under an
-attention mask, the states past it set to zero, padded with zeros to 512 tokens.
+attention mask (cut to 512 tokens), the states past it set to zero, padded with zeros to 512 tokens.
 """
 
 from __future__ import annotations
@@ -71,13 +71,14 @@ def wan_clip(tokenizer: Any, encoder: Any) -> ClipHandle:
 
 @torch.inference_mode()
 def encode_umt5(clip: ClipHandle, text: str, *, check: Callable[[], None] | None = None) -> torch.Tensor:
-    """(1, max(512, tokens), width) on the CPU in float32: the prompt's states, zeros after its end."""
+    """(1, 512, width) on the CPU in float32: the prompt's states, zeros after its end."""
     tokenizer, encoder = clip.t5_tokenizer, clip.t5_encoder
-    ids = [*token_ids(tokenizer, text, check), tokenizer.eos_token_id]
+    # At most 512 tokens, end token included (Wan's text length; the I2V cross-attention splits the
+    # context at 512 text tokens), as the reference and WanPipeline truncate.
+    ids = [*token_ids(tokenizer, text, check)[: TEXT_TOKENS - 1], tokenizer.eos_token_id]
     real = len(ids)
-    total = max(TEXT_TOKENS, real)
-    ids += [tokenizer.pad_token_id] * (total - real)
-    mask = torch.zeros(1, total, dtype=torch.long)
+    ids += [tokenizer.pad_token_id] * (TEXT_TOKENS - real)
+    mask = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
     mask[:, :real] = 1
     device = next(encoder.parameters()).device
     hidden = encoder(input_ids=torch.tensor([ids], device=device), attention_mask=mask.to(device))

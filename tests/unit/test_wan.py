@@ -200,18 +200,24 @@ def test_empty_hunyuan_latent_video_is_wan_s_latent_shape(ctx: NodeTestContext) 
 def test_wan_image_to_video_conditions_the_i2v_model_on_its_start_image(
     ctx: NodeTestContext, store: Path
 ) -> None:
+    from nodes.clip_vision.encode import clip_vision_encode
+    from nodes.clip_vision.loading import load_clip_vision
     from nodes.diffusion.ops import clip_text_encode, ksampler
     from nodes.diffusion.single_file import load_vae
     from nodes.loaders.ops import clip_loader, unet_loader
     from nodes.wan.ops import wan_image_to_video
+    from tiny_models.clip_vision import write_tiny_clip_vision
 
     vae = load_vae(store / "vae" / VAE, "cpu")
     (clip,) = clip_loader(ctx, UMT5, "wan")
     (model,) = unet_loader(ctx, I2V)
     (pos,), (neg,) = clip_text_encode(ctx, "a cat", clip), clip_text_encode(ctx, "", clip)
+    vision_file = write_tiny_clip_vision(store / "clip_vision" / "clip_vision_h.safetensors", seed=2)
+    vision = load_clip_vision(vision_file, "cpu")
 
     def run(image: torch.Tensor) -> tuple[Any, torch.Tensor]:
-        p, n, latent = wan_image_to_video(ctx, pos, neg, vae, 48, 32, 9, 1, None, image)
+        (seen,) = clip_vision_encode(ctx, vision, image, "none")
+        p, n, latent = wan_image_to_video(ctx, pos, neg, vae, 48, 32, 9, 1, seen, image)
         return p, ksampler(ctx, model, 3, 2, 5.0, "euler", "simple", p, n, latent, 1.0)[0]["samples"]
 
     conditioned, first = run(torch.zeros(1, 40, 60, 3))
@@ -220,6 +226,10 @@ def test_wan_image_to_video_conditions_the_i2v_model_on_its_start_image(
     assert extras["concat_mask"][0, 0, :, 0, 0].tolist() == [0.0, 1.0, 1.0]  # only the first frame is given
     _, second = run(torch.ones(1, 40, 60, 3))
     assert first.shape == (1, 16, 3, 4, 6) and not torch.allclose(first, second)
+    assert extras["clip_vision_output"].penultimate_hidden_states.shape[-1] == 32
+    p, n, latent = wan_image_to_video(ctx, pos, neg, vae, 48, 32, 9, 1, None, torch.zeros(1, 32, 48, 3))
+    with pytest.raises(ValueError, match="CLIP vision output"):  # the 14B I2V's image tokens are needed
+        ksampler(ctx, model, 3, 1, 5.0, "euler", "simple", p, n, latent, 1.0)
     with pytest.raises(ValueError, match="WanImageToVideo"):  # the I2V model without a start image
         ksampler(
             ctx, model, 3, 1, 5.0, "euler", "simple", pos, neg, {"samples": torch.zeros(1, 16, 3, 4, 6)}, 1.0
