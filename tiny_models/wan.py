@@ -7,7 +7,8 @@
   tower's tokens, as the 14B I2V takes clip_vision_h's);
 - ``text_encoders/umt5_xxl_fp16.safetensors``: UMT5's HF keys (every block with its relative bias), with a
   tiny SentencePiece-style tokenizer in ``umt5_xxl_fp16.tokenizer/``;
-- ``vae/wan_2.1_vae.safetensors``: the causal 3-D VAE in the original layout (encoder.conv1, middle.N ...).
+- ``vae/wan_2.1_vae.safetensors``: the causal 3-D VAE in the original layout (encoder.conv1, middle.N ...);
+- ``clip_vision/clip_vision_h.safetensors``: a tiny CLIP vision tower for the I2V example's image tokens.
 
 Each file's tiny architecture sits in a sidecar ``NAME.config/``; weights are random: videos are noise.
 """
@@ -122,3 +123,7 @@ def write_tiny_wan_store(root: Path, *, seed: int = 0) -> None:
     write_tiny_wan_diffusion_model(models / "wan2.1_i2v_480p_14B_fp16.safetensors", seed=seed, i2v=True)
     write_tiny_umt5(root / "text_encoders" / "umt5_xxl_fp16.safetensors", seed=seed)
     write_tiny_wan_vae(root / "vae" / "wan_2.1_vae.safetensors", seed=seed)
+    # The image tower ComfyUI's Wan I2V example loads (ViT-H there; the tiny tower here).
+    from tiny_models.clip_vision import write_tiny_clip_vision
+
+    write_tiny_clip_vision(root / "clip_vision" / "clip_vision_h.safetensors", seed=seed + 13)
