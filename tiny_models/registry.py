@@ -613,6 +613,15 @@ ENTRIES += (
         suffixes=_SAFETENSORS,
     ),
     TinyModel(
+        "umt5xxl",
+        "fp8-scaled",
+        "text_encoders",
+        "umt5xxl",
+        "UMT5 encoder, ComfyUI's scaled fp8 (umt5_xxl_fp8_e4m3fn_scaled.safetensors) + NAME.tokenizer/",
+        _wan("umt5_fp8_scaled"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
         "wan-vae",
         "original",
         "vae",

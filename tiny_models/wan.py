@@ -6,7 +6,8 @@
   latent, mask, start image; ``img_emb.*`` and ``cross_attn.k_img``/``v_img`` for the tiny CLIP vision
   tower's tokens, as the 14B I2V takes clip_vision_h's);
 - ``text_encoders/umt5_xxl_fp16.safetensors``: UMT5's HF keys (every block with its relative bias), with a
-  tiny SentencePiece-style tokenizer in ``umt5_xxl_fp16.tokenizer/``;
+  tiny SentencePiece-style tokenizer in ``umt5_xxl_fp16.tokenizer/``; the same in ComfyUI's scaled fp8 form
+  as ``umt5_xxl_fp8_e4m3fn_scaled.safetensors`` (the name ComfyUI's Wan examples load);
 - ``vae/wan_2.1_vae.safetensors``: the causal 3-D VAE in the original layout (encoder.conv1, middle.N ...);
 - ``clip_vision/clip_vision_h.safetensors``: a tiny CLIP vision tower for the I2V example's image tokens.
 
@@ -15,6 +16,7 @@ Each file's tiny architecture sits in a sidecar ``NAME.config/``; weights are ra
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,32 @@ def write_tiny_umt5(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
+def write_tiny_umt5_fp8_scaled(path: Path, *, seed: int = 0) -> Path:
+    """The same UMT5 in ComfyUI's scaled fp8 form: each linear weight float8 with a float32 scale_weight."""
+    import torch
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    full = path.with_name("_full.safetensors")
+    write_tiny_umt5(full, seed=seed)
+    state = load_file(full)
+    full.unlink()
+    shutil.rmtree(full.with_suffix(".tokenizer"))
+    out: dict[str, Any] = {"scaled_fp8": torch.empty(0, dtype=torch.float8_e4m3fn)}
+    for key, value in state.items():
+        if key.endswith(".weight") and value.dim() == 2 and not key.startswith("shared"):
+            scale = value.abs().max().float() / 448.0  # float8_e4m3fn's largest finite value
+            out[key] = (value / scale).to(torch.float8_e4m3fn)
+            out[key.removesuffix(".weight") + ".scale_weight"] = scale.reshape(())
+        else:
+            out[key] = value
+    save_safetensors(out, path)
+    write_t5_tokenizer(path.with_suffix(".tokenizer"))
+    make_readable(path)
+    make_readable(path.with_suffix(".tokenizer"))
+    return path
+
+
 def write_tiny_wan_vae(path: Path, *, seed: int = 0) -> Path:
     from diffusers import AutoencoderKLWan
 
@@ -122,6 +150,7 @@ def write_tiny_wan_store(root: Path, *, seed: int = 0) -> None:
     write_tiny_wan_diffusion_model(models / "wan2.1_t2v_1.3B_fp16.safetensors", seed=seed)
     write_tiny_wan_diffusion_model(models / "wan2.1_i2v_480p_14B_fp16.safetensors", seed=seed, i2v=True)
     write_tiny_umt5(root / "text_encoders" / "umt5_xxl_fp16.safetensors", seed=seed)
+    write_tiny_umt5_fp8_scaled(root / "text_encoders" / "umt5_xxl_fp8_e4m3fn_scaled.safetensors", seed=seed)
     write_tiny_wan_vae(root / "vae" / "wan_2.1_vae.safetensors", seed=seed)
     # The image tower ComfyUI's Wan I2V example loads (ViT-H there; the tiny tower here).
     from tiny_models.clip_vision import write_tiny_clip_vision

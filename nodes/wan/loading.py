@@ -18,6 +18,7 @@ from nodes.loaders.families import DIFFUSION_PREFIXES
 from nodes.loaders.weights import file_fp8_dtype, flow_dtype, fp8_storage, module_from_state, read_prefixed
 from nodes.model_family import read_safetensors_header
 from nodes.wan.layout import header_dims, original_to_diffusers
+from nodes.wan.scaled_fp8 import dequantize, is_scaled_fp8
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # (width, input channels) -> shipped config: T2V takes the 16 latent channels, I2V 16 + 4 mask + 16 image.
@@ -93,6 +94,8 @@ def load_wan_diffusion_model(path: Path, device: str, weight_dtype: str = "defau
     except ValueError as exc:
         raise ValueError(f"Diffusion model {path.name!r}: {exc}") from None
     state = read_prefixed(path, prefix, what="Diffusion model")
+    if is_scaled_fp8(state):  # ComfyUI's *_fp8_scaled files: dequantized, then computed as any other
+        state = dequantize(state)
     compute = flow_dtype(device)
     storage = fp8_storage(weight_dtype, file_fp8_dtype(state), device)
     try:

@@ -1,9 +1,10 @@
 """Wan 2.1's text encoder: UMT5-XXL's encoder (``text_encoders/umt5_xxl_fp16.safetensors``).
 
-The file holds transformers' UMT5EncoderModel under HF's names (``shared.weight``,
-``encoder.block.N.layer.0.SelfAttention.q.weight`` ...; unlike T5 every block has its own
-relative-position bias). Its SentencePiece tokenizer ships in no package here (as T5's, docs/flux.md):
-it is read from ``NAME.tokenizer/`` beside the file or ``umt5_tokenizer/`` in the same folder.
+The file (or ComfyUI's scaled fp8 form, ``umt5_xxl_fp8_e4m3fn_scaled``: scaled_fp8.py) holds transformers'
+UMT5EncoderModel under HF's names (``shared.weight``, ``encoder.block.N.layer.0.SelfAttention.q.weight``
+...; unlike T5 every block has its own relative-position bias). Its SentencePiece tokenizer ships in no
+package here (as T5's, docs/flux.md): it is read from ``NAME.tokenizer/`` beside the file or
+``umt5_tokenizer/`` in the same folder.
 
 Encoding, as Wan's reference and diffusers' WanPipeline: the prompt and its end token under an
 attention mask (cut to 512 tokens), the states past it set to zero, padded with zeros to 512 tokens.
@@ -21,6 +22,7 @@ from nodes.diffusion.handles import ClipHandle
 from nodes.diffusion.tokens import token_ids
 from nodes.loaders.text_encoders import T5_TOKENIZER_FILES, t5_config
 from nodes.loaders.weights import flow_dtype, module_from_state, read_prefixed
+from nodes.wan.scaled_fp8 import dequantize, is_scaled_fp8
 
 TEXT_TOKENS = 512
 SHARED_TOKENIZER = "umt5_tokenizer"
@@ -40,6 +42,8 @@ def load_umt5_encoder(path: Path, device: str) -> tuple[Any, Any]:
         )
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     state = read_prefixed(path, what="Text encoder")
+    if is_scaled_fp8(state):  # umt5_xxl_fp8_e4m3fn_scaled.safetensors, the file ComfyUI's examples name
+        state = dequantize(state)
     try:
         config = UMT5Config(**t5_config(state))
     except ValueError as exc:

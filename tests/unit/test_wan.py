@@ -232,3 +232,22 @@ def test_wan_image_to_video_conditions_the_i2v_model_on_its_start_image(
         ksampler(
             ctx, model, 3, 1, 5.0, "euler", "simple", pos, neg, {"samples": torch.zeros(1, 16, 3, 4, 6)}, 1.0
         )
+
+
+def test_the_scaled_fp8_umt5_loads_dequantized_and_encodes_as_the_full_file(ctx: NodeTestContext) -> None:
+    from safetensors.torch import load_file
+
+    from nodes.diffusion.ops import clip_text_encode
+    from nodes.loaders.ops import clip_loader
+
+    scaled_name = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+    raw = load_file(ctx.model_path("text_encoders", scaled_name))
+    key = "encoder.block.0.layer.0.SelfAttention.q.weight"
+    assert raw[key].dtype == torch.float8_e4m3fn and "scaled_fp8" in raw
+    (scaled,) = clip_loader(ctx, scaled_name, "wan")
+    q = scaled.t5_encoder.state_dict()[key]
+    torch.testing.assert_close(q, raw[key].float() * raw[key.removesuffix("weight") + "scale_weight"])
+    (full,) = clip_loader(ctx, UMT5, "wan")
+    [[a, _]] = clip_text_encode(ctx, "a cat", scaled)[0]
+    [[b, _]] = clip_text_encode(ctx, "a cat", full)[0]
+    assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99  # fp8 rounding only
