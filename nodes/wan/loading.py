@@ -1,4 +1,5 @@
-"""Loads Wan 2.1 (text-to-video and image-to-video, 1.3B and 14B) from ComfyUI's files, offline.
+"""Loads Wan 2.1 (text-to-video and image-to-video, 1.3B and 14B) and Wan 2.2's 14B experts from
+ComfyUI's files, offline.
 
 ``diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors`` (and the 14B, I2V and fp8 variants) hold the
 transformer in the original layout (layout.py renames it to diffusers' WanTransformer3DModel), with or
@@ -21,8 +22,14 @@ from nodes.wan.layout import header_dims, original_to_diffusers
 from nodes.wan.scaled_fp8 import dequantize, is_scaled_fp8
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-# (width, input channels) -> shipped config: T2V takes the 16 latent channels, I2V 16 + 4 mask + 16 image.
-SHIPPED = {(1536, 16): "t2v_1.3B", (5120, 16): "t2v_14B", (5120, 36): "i2v_14B"}
+# (width, input channels, CLIP vision projection) -> shipped config: T2V takes the 16 latent channels, I2V
+# 16 + 4 mask + 16 image. Wan 2.2's 14B experts are 2.1's 14B, its I2V without the CLIP vision projection.
+SHIPPED = {
+    (1536, 16, False): "t2v_1.3B",
+    (5120, 16, False): "t2v_14B",
+    (5120, 36, True): "i2v_14B",
+    (5120, 36, False): "i2v_14B_2.2",
+}
 # ComfyUI's Wan 2.1 model sampling on load: flow matching, SD3's shift of 8, timesteps sigma * 1000.
 WAN_SHIFT = 8.0
 SIGNATURE_KEY = "blocks.0.self_attn.q.weight"
@@ -44,9 +51,9 @@ def transformer_config(path: Path, header: dict[str, Any], prefix: str = "") -> 
     if sidecar.is_file():
         source = sidecar
     else:
-        name = SHIPPED.get((found["hidden"], found["in_channels"]))
+        name = SHIPPED.get((found["hidden"], found["in_channels"], found["image_dim"] is not None))
         if name is None:
-            known = ", ".join(f"{n} (width {w}, {c} input channels)" for (w, c), n in SHIPPED.items())
+            known = ", ".join(f"{n} (width {w}, {c} input channels)" for (w, c, _), n in SHIPPED.items())
             raise ValueError(
                 f"{path.name!r} is a Wan-layout transformer of width {found['hidden']} with "
                 f"{found['in_channels']} input channels, which matches no Wan 2.1 model shipped here "

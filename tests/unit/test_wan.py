@@ -95,8 +95,15 @@ def test_files_are_detected_from_their_headers(store: Path) -> None:
     assert split_family({**t5, "shared.weight": {"shape": [256384, 4096]}}) == "umt5xxl"
 
 
-@pytest.mark.parametrize(("name", "in_channels", "image_dim"), [("t2v_1.3B", 16, None), ("t2v_14B", 16, None),
-                                                                 ("i2v_14B", 36, 1280)])  # fmt: skip
+SHIPPED_SIZES = [
+    ("t2v_1.3B", 16, None),
+    ("t2v_14B", 16, None),
+    ("i2v_14B", 36, 1280),
+    ("i2v_14B_2.2", 36, None),
+]
+
+
+@pytest.mark.parametrize(("name", "in_channels", "image_dim"), SHIPPED_SIZES)
 def test_the_shipped_configs_fit_the_real_files_shapes(
     tmp_path: Path, name: str, in_channels: int, image_dim
 ) -> None:
