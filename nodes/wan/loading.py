@@ -101,9 +101,9 @@ def load_wan_diffusion_model(path: Path, device: str, weight_dtype: str = "defau
     except ValueError as exc:
         raise ValueError(f"Diffusion model {path.name!r}: {exc}") from None
     state = read_prefixed(path, prefix, what="Diffusion model")
-    if is_scaled_fp8(state):  # ComfyUI's *_fp8_scaled files: dequantized, then computed as any other
-        state = dequantize(state)
     compute = flow_dtype(device)
+    if is_scaled_fp8(state):  # ComfyUI's *_fp8_scaled files: dequantized, then computed as any other
+        state = dequantize(state, compute)
     storage = fp8_storage(weight_dtype, file_fp8_dtype(state), device)
     try:
         converted = original_to_diffusers(state)

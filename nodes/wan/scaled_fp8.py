@@ -16,8 +16,9 @@ def is_scaled_fp8(state: dict[str, Any]) -> bool:
     return MARKER in state or any(key.endswith(SCALE) for key in state)
 
 
-def dequantize(state: dict[str, Any]) -> dict[str, Any]:
-    """The state with each scaled weight replaced by weight x scale in float32 and the extras dropped."""
+def dequantize(state: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """The state with each scaled weight replaced by weight x scale in `dtype` (the compute dtype: one
+    tensor at a time in float32, so a 14B file never stands in float32 whole) and the extras dropped."""
     out = {k: v for k, v in state.items() if k != MARKER and not k.endswith((SCALE, ".scale_input"))}
     for key, scale in state.items():
         if not key.endswith(SCALE):
@@ -29,5 +30,5 @@ def dequantize(state: dict[str, Any]) -> dict[str, Any]:
         scale = scale.float()
         if scale.numel() > 1:  # one scale per output row
             scale = scale.reshape(-1, *([1] * (weight.dim() - 1)))
-        out[name] = weight * scale
+        out[name] = (weight * scale).to(dtype)
     return out

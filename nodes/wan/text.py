@@ -43,7 +43,7 @@ def load_umt5_encoder(path: Path, device: str) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     state = read_prefixed(path, what="Text encoder")
     if is_scaled_fp8(state):  # umt5_xxl_fp8_e4m3fn_scaled.safetensors, the file ComfyUI's examples name
-        state = dequantize(state)
+        state = dequantize(state, flow_dtype(device))
     try:
         config = UMT5Config(**t5_config(state))
     except ValueError as exc:

@@ -258,3 +258,28 @@ def test_the_scaled_fp8_umt5_loads_dequantized_and_encodes_as_the_full_file(ctx:
     [[a, _]] = clip_text_encode(ctx, "a cat", scaled)[0]
     [[b, _]] = clip_text_encode(ctx, "a cat", full)[0]
     assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99  # fp8 rounding only
+
+
+def test_a_scaled_fp8_wan_file_loads_dequantized(store: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from nodes.wan.call import wan_call
+    from nodes.wan.loading import load_wan_diffusion_model
+
+    source = store / "diffusion_models" / T2V
+    state = load_file(source)
+    scaled: dict[str, torch.Tensor] = {"scaled_fp8": torch.empty(0, dtype=torch.float8_e4m3fn)}
+    for key, value in state.items():  # ComfyUI's *_fp8_scaled form: float8 weights, a scale beside each
+        if key.endswith(".weight") and value.dim() == 2:
+            scale = value.abs().max() / 448.0
+            scaled[key] = (value / scale).to(torch.float8_e4m3fn)
+            scaled[key.removesuffix("weight") + "scale_weight"] = scale.reshape(())
+        else:
+            scaled[key] = value
+    path = tmp_path / "wan2.1_t2v_1.3B_fp8_scaled.safetensors"
+    save_file({f"model.diffusion_model.{k}": v for k, v in scaled.items()}, path)
+    shutil.copytree(source.with_suffix(".config"), path.with_suffix(".config"))
+    model, full = load_wan_diffusion_model(path, "cpu"), load_wan_diffusion_model(source, "cpu")
+    x, t, context = torch.randn(1, 16, 2, 4, 6), torch.tensor([300.0]), torch.randn(1, 5, 32)
+    a, b = wan_call(model, x, t, context, {}), wan_call(full, x, t, context, {})
+    assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99  # fp8 rounding only
