@@ -73,6 +73,20 @@ def empty_latent(n: NodeCost) -> tuple[Any, ...]:
     return (latent.rebatched(int(n.number("batch_size")), "batch_size"),)
 
 
+def empty_video_latent(n: NodeCost) -> Pixels:
+    """A video latent costs as its pixel frames (batch_size x length images): what VAEDecode gives."""
+    frames = int(n.number("batch_size")) * int(n.number("length"))
+    latent = Pixels(
+        LATENT_KIND, int(n.number("width")), int(n.number("height")), 1, _larger_side(n), "length"
+    )
+    return latent.rebatched(frames, "length")
+
+
+def wan_image_to_video(n: NodeCost) -> tuple[Any, ...]:
+    # The start image is encoded at the clip's size; the sampler pays for the latent.
+    return (_cond(n, "positive"), _cond(n, "negative"), empty_video_latent(n))
+
+
 def solid_mask(n: NodeCost) -> tuple[Any, ...]:
     return (Pixels(MASK_KIND, int(n.number("width")), int(n.number("height")), 1, _larger_side(n)),)
 
@@ -356,6 +370,8 @@ RULES: dict[str, Rule] = {
     # latents
     "EmptyLatentImage": empty_latent,
     "EmptySD3LatentImage": empty_latent,
+    "EmptyHunyuanLatentVideo": lambda n: (empty_video_latent(n),),
+    "WanImageToVideo": wan_image_to_video,
     "KSampler": sampler,
     "KSamplerAdvanced": sampler,
     # custom sampling: schedules carry their step count to the sampler that runs them

@@ -48,6 +48,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.sdxl_models import write_sdxl_models
     from tests.support.svd_models import write_svd_models
     from tests.support.upscale_models import write_upscale_models
+    from tests.support.wan_models import write_wan_models
     from tiny_models.demo import ensure_demo_models
     from tiny_models.sd15 import (
         write_tiny_sd15_diffusers,
@@ -70,6 +71,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_svd_models(root)  # checkpoints/svd.safetensors, svd_xt.safetensors (SGM layout)
     write_sd3_models(root)  # after FLUX: shares its clip_l and t5xxl_fp16
     write_llm_models(root)  # Llama and Qwen2 in llm/, BLIP in vlm/ (Hugging Face folders)
+    write_wan_models(root)
     ensure_demo_models(root)  # `make run`'s demo models, under its names: docs/examples/ run unchanged
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT

@@ -574,6 +574,64 @@ ENTRIES += (
     ),
 )
 
+
+def _wan(part: str, **options: bool) -> Writer:
+    def write(path: Path, seed: int, base: Path | None) -> Path:
+        from tiny_models import wan
+
+        return getattr(wan, f"write_tiny_{part}")(path, seed=seed, **options)
+
+    return write
+
+
+ENTRIES += (
+    TinyModel(
+        "wan21-t2v",
+        "original",
+        "diffusion_models",
+        "wan21_t2v",
+        "Wan 2.1 text-to-video transformer, original keys (blocks.N.self_attn.q ...) + NAME.config/",
+        _wan("wan_diffusion_model", i2v=False),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "wan21-i2v",
+        "original",
+        "diffusion_models",
+        "wan21_i2v",
+        "Wan 2.1 image-to-video transformer (36 input channels), original keys + NAME.config/",
+        _wan("wan_diffusion_model", i2v=True),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "umt5xxl",
+        "single-file",
+        "text_encoders",
+        "umt5xxl",
+        "UMT5 encoder, HF keys (umt5_xxl_fp16.safetensors) + its tokenizer in NAME.tokenizer/",
+        _wan("umt5"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "umt5xxl",
+        "fp8-scaled",
+        "text_encoders",
+        "umt5xxl",
+        "UMT5 encoder, ComfyUI's scaled fp8 (umt5_xxl_fp8_e4m3fn_scaled.safetensors) + NAME.tokenizer/",
+        _wan("umt5_fp8_scaled"),
+        suffixes=_SAFETENSORS,
+    ),
+    TinyModel(
+        "wan-vae",
+        "original",
+        "vae",
+        "wan_vae",
+        "Wan 2.1 causal video VAE (wan_2.1_vae.safetensors), original keys + NAME.config/",
+        _wan("wan_vae"),
+        suffixes=_SAFETENSORS,
+    ),
+)
+
 WRITERS: dict[tuple[str, str], TinyModel] = {(entry.family, entry.format): entry for entry in ENTRIES}
 assert len(WRITERS) == len(ENTRIES), "two tiny models with one (family, format)"
 

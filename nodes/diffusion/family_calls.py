@@ -47,8 +47,21 @@ def _sd3_call(
     return sd3_call(model, x, t, context, kwargs)
 
 
+def _wan_call(
+    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
+) -> torch.Tensor:
+    from nodes.wan.call import wan_call
+
+    return wan_call(model, x, t, context, kwargs)
+
+
 # family -> call; families not listed use the UNet call.
-FAMILY_CALLS: dict[str, FamilyCall] = {"flux": _flux_call, "svd": _svd_call, "sd3": _sd3_call}
+FAMILY_CALLS: dict[str, FamilyCall] = {
+    "flux": _flux_call,
+    "svd": _svd_call,
+    "sd3": _sd3_call,
+    "wan": _wan_call,
+}
 
 
 def family_call(family: str) -> FamilyCall:

@@ -256,7 +256,8 @@ def _batchable(sides: list[list[Entry]]) -> bool:
 
 
 def _region(extras: dict[str, Any], latent_shape: torch.Size, device: str) -> Region:
-    batch, _, height, width = latent_shape
+    # A video latent (B, C, T, H, W) has its areas in the last two dimensions too.
+    batch, height, width = latent_shape[0], latent_shape[-2], latent_shape[-1]
     top, left, h, w = 0, 0, height, width
     area = extras.get("area")
     if area is not None and area[0] == "percentage":

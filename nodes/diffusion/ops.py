@@ -65,6 +65,10 @@ def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Con
             "This CLIP is empty: its checkpoint holds no text encoder. Load the text encoders with "
             "TripleCLIPLoader (or CLIPLoader/DualCLIPLoader) and connect that CLIP instead."
         )
+    if clip.kind == "wan":  # UMT5-XXL alone, see nodes/wan/text.py
+        from nodes.wan.text import clip_text_encode_wan
+
+        return clip_text_encode_wan(ctx, clip, text)
     if clip.text_encoder_2 is not None:  # SDXL: both encoders, see sdxl_text.py
         from nodes.diffusion import sdxl_text
 

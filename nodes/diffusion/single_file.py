@@ -84,6 +84,10 @@ def load_vae(path: Path, device: str) -> VaeHandle:
         state = read_weights(path, "VAE")
         from nodes.model_family import model_family
 
+        if model_family(path) == "wan_vae":  # Wan 2.1's causal video VAE (nodes/wan/vae.py)
+            from nodes.wan.vae import load_wan_vae
+
+            return load_wan_vae(path, state, device)
         if model_family(path) == "flux_vae":  # FLUX.1's ae.safetensors: 16 channels, its own scale and shift
             from nodes.flux.vae import load_flux_vae_state
             from nodes.sd3.vae import sd3_vae_config_dir

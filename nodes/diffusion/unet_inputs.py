@@ -39,6 +39,10 @@ def unet_kwargs(
         from nodes.sd3.call import sd3_kwargs
 
         return sd3_kwargs(model, extras, batch=batch)
+    if model.family == "wan":
+        from nodes.wan.call import wan_kwargs
+
+        return wan_kwargs(model, extras, batch=batch)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
 
 

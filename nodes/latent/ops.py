@@ -32,6 +32,8 @@ def vae_decode(ctx: NodeContext, samples: dict[str, Any], vae: VaeHandle) -> tup
         from nodes.svd.vae import decode_frames
 
         return (decode_frames(ctx, samples["samples"], vae),)
+    if hasattr(vae, "decode_frames"):  # a video VAE (Wan 2.1): every latent's frames, one IMAGE batch
+        return (vae.decode_frames(samples["samples"], ctx.device),)
     latents = samples["samples"].to(ctx.device, vae.vae.dtype) / vae.scaling_factor + vae.shift_factor
     decoded = vae.vae.decode(latents).sample
     # diffusers decodes to [-1, 1] NCHW; ComfyUI's IMAGE is [0, 1] NHWC.
@@ -96,6 +98,8 @@ def set_latent_noise_mask(
 
 
 def _encode(ctx: NodeContext, pixels: torch.Tensor, vae: VaeHandle) -> torch.Tensor:
+    if hasattr(vae, "encode_frames"):  # a video VAE: the IMAGE batch is one clip's frames
+        return vae.encode_frames(pixels, ctx.device)
     x = pixels[..., :3].permute(0, 3, 1, 2).to(ctx.device, vae.vae.dtype) * 2.0 - 1.0
     # The mode of the posterior: deterministic, as ComfyUI's VAEEncode is.
     latents = (vae.vae.encode(x).latent_dist.mode() - vae.shift_factor) * vae.scaling_factor

@@ -51,6 +51,34 @@ def _t5(header: Header) -> bool:
     return _has(header, "encoder.block.0.layer.0.SelfAttention.q.weight", T5_PREFIXES)
 
 
+def _wan(header: Header) -> bool:
+    # Wan 2.1's original layout; HunyuanVideo and others name their blocks differently.
+    return _has(header, "blocks.0.self_attn.q.weight", DIFFUSION_PREFIXES) and _has(
+        header, "patch_embedding.weight", DIFFUSION_PREFIXES
+    )
+
+
+def _wan_i2v(header: Header) -> bool:
+    # Image-to-video: the noisy latent plus a 4-channel mask and the start image's 16 latent channels.
+    shape = shape_of(header, "patch_embedding.weight", DIFFUSION_PREFIXES)
+    return _wan(header) and shape is not None and len(shape) == 5 and shape[1] > 16
+
+
+def _umt5(header: Header) -> bool:
+    # UMT5 gives every block its own relative-position bias (T5 only the first); its vocabulary is 256k.
+    if not _t5(header):
+        return False
+    vocab = shape_of(header, "shared.weight", T5_PREFIXES)
+    return _has(
+        header, "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight", T5_PREFIXES
+    ) or (vocab is not None and vocab[0] > 200_000)
+
+
+def _wan_vae(header: Header) -> bool:
+    # Wan 2.1's causal 3-D VAE in the reference layout (RMS-norm gammas, conv1 rather than conv_in).
+    return "decoder.middle.0.residual.0.gamma" in header and "encoder.conv1.weight" in header
+
+
 def _clip_text(header: Header) -> bool:
     return _has(header, "text_model.encoder.layers.0.self_attn.q_proj.weight", CLIP_L_PREFIXES)
 
@@ -77,7 +105,11 @@ SIGNATURES: dict[str, Callable[[Header], bool]] = {
     "sd3": _sd3,  # first: a whole SD3 checkpoint also holds text_encoders.clip_l/clip_g.*
     "flux_dev": _flux_dev,
     "flux_schnell": _flux,
+    "wan21_i2v": _wan_i2v,
+    "wan21_t2v": _wan,
+    "umt5xxl": _umt5,
     "t5xxl": _t5,
+    "wan_vae": _wan_vae,
     "clip_g": _clip_g,
     "clip_l": _clip_text,
     "sdxl_unet": _sdxl_unet,
@@ -89,6 +121,8 @@ DIFFUSION_MODEL_LOADERS: dict[str, str] = {
     "flux_dev": "nodes.flux.loading:load_flux_diffusion_model",
     "flux_schnell": "nodes.flux.loading:load_flux_diffusion_model",
     "sd3": "nodes.sd3.loading:load_sd3_diffusion_model",
+    "wan21_t2v": "nodes.wan.loading:load_wan_diffusion_model",
+    "wan21_i2v": "nodes.wan.loading:load_wan_diffusion_model",
 }
 
 #: What the CLIP loaders build from a text_encoders/ file of each family.
@@ -96,6 +130,7 @@ TEXT_ENCODER_LOADERS: dict[str, str] = {
     "clip_l": "nodes.loaders.text_encoders:load_clip_text_model",
     "clip_g": "nodes.loaders.text_encoders:load_clip_text_model",
     "t5xxl": "nodes.loaders.text_encoders:load_t5_encoder",
+    "umt5xxl": "nodes.wan.text:load_umt5_encoder",
 }
 
 #: Checkpoints (CheckpointLoaderSimple) of these families load from an all-in-one single file.
@@ -111,6 +146,7 @@ CLIP_RECIPES: dict[str, tuple[str, ...]] = {
     "flux": ("clip_l", "t5xxl"),
     "sdxl": ("clip_l", "clip_g"),
     "sd3": ("clip_l", "clip_g", "t5xxl"),
+    "wan": ("umt5xxl",),
 }
 #: Types whose CLIP may be built from some of its encoders (ComfyUI's SD3: any one, two or all three).
 PARTIAL_RECIPES = ("sd3",)
@@ -125,9 +161,9 @@ FOLDER_LOADERS = {"diffusion_models": DIFFUSION_MODEL_LOADERS, "text_encoders": 
 _LABELS = {
     "diffusion_models": (
         "a diffusion model UNETLoader builds (FLUX.1 dev or schnell in BFL's layout, SD3/SD3.5 in "
-        "Stability AI's)"
+        "Stability AI's, Wan 2.1 in its original one)"
     ),
-    "text_encoders": "a text encoder the CLIP loaders build (CLIP-L, CLIP-G or T5-XXL)",
+    "text_encoders": "a text encoder the CLIP loaders build (CLIP-L, CLIP-G, T5-XXL or UMT5-XXL)",
 }
 
 

@@ -48,12 +48,20 @@ def _sd3(encoders: Encoders) -> ClipHandle:
     return sd3_clip(encoders)  # any of clip_l, clip_g, t5xxl (families.PARTIAL_RECIPES)
 
 
+def _wan(encoders: Encoders) -> ClipHandle:
+    from nodes.wan.text import wan_clip
+
+    model, tokenizer = encoders["umt5xxl"]
+    return wan_clip(tokenizer, model)
+
+
 #: type -> its builder; the families each takes are families.CLIP_RECIPES (the api checks them too).
 BUILDERS: dict[str, Callable[[Encoders], ClipHandle]] = {
     "stable_diffusion": _stable_diffusion,
     "flux": _flux,
     "sdxl": _sdxl,
     "sd3": _sd3,
+    "wan": _wan,
 }
 
 

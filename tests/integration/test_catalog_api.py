@@ -31,7 +31,13 @@ def test_nodes_catalogue_comes_from_the_schemas(api) -> None:
         SDXL_SINGLE_FILE,
     } <= set(choices)
     vae = api.get("/v1/nodes/VAELoader").json()
-    assert vae["inputs"][0]["choices"] == ["ae.safetensors", TINY_VAE]  # FLUX's VAE too (flux_models.py)
+    # FLUX's, SD3's and Wan's VAEs too (flux_models.py, sd3_models.py, wan_models.py).
+    assert vae["inputs"][0]["choices"] == [
+        "ae.safetensors",
+        "sd3_vae.safetensors",
+        TINY_VAE,
+        "wan_2.1_vae.safetensors",
+    ]
     missing = api.get("/v1/nodes/NoSuchNode")
     assert missing.status_code == 404
     assert missing.json()["error"]["type"] == "not_found"

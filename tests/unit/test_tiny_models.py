@@ -55,16 +55,19 @@ def _load(entry: TinyModel, path: Path, bases: dict[str, Any]) -> None:
     elif entry.folder == "vae":
         from nodes.diffusion.single_file import load_vae
 
-        channels = 16 if entry.store_family == "flux_vae" else 4
         vae = load_vae(path, "cpu")
-        assert vae.vae.config.latent_channels == channels
+        if entry.store_family == "wan_vae":  # the video VAE names its latent channels z_dim
+            assert vae.vae.config.z_dim == 16
+        else:
+            assert vae.vae.config.latent_channels == (16 if entry.store_family == "flux_vae" else 4)
         if entry.family == "sd3-vae":  # SD3's latent scale and shift, not FLUX's
             assert (vae.scaling_factor, vae.shift_factor) == (1.5305, 0.0609)
     elif entry.folder == "diffusion_models":
         from nodes.loaders.families import DIFFUSION_MODEL_LOADERS, loader_for
 
         model = loader_for(DIFFUSION_MODEL_LOADERS, entry.store_family, "model")(path, "cpu")
-        assert model.family == ("sd3" if entry.store_family == "sd3" else "flux")
+        # The store names FLUX files by variant (flux_dev), Wan's by task (wan21_t2v): the family is one.
+        assert model.family == entry.store_family.split("_")[0].removesuffix("21")  # sd3, flux, wan
     elif entry.folder == "text_encoders":
         from nodes.loaders.families import TEXT_ENCODER_LOADERS, loader_for
 
