@@ -84,6 +84,10 @@ def test_example_runs_on_the_demo_models(api, path: Path) -> None:
             assert (item["contentType"], item["frames"]) == ("image/webp", frames)
             sizes[node_id] = (item["width"], item["height"])
     _check_sizes(path.stem, graph, sizes)
+    for node_id, node in graph.items():  # text (the LLM's prompt): inline in poll, never empty
+        if node["class_type"] == "PreviewAny":
+            (text,) = execution["outputs"][node_id]["text"]
+            assert text["mediaType"] == "text" and text["text"].strip(), text
 
 
 def _check_sizes(name: str, graph: dict, sizes: dict[str, tuple[int, int]]) -> None:
@@ -91,7 +95,7 @@ def _check_sizes(name: str, graph: dict, sizes: dict[str, tuple[int, int]]) -> N
     if name in ("upscale", "background_removal", "image_to_image", "inpaint"):
         scale = 4 if name == "upscale" else 1
         assert set(sizes.values()) == {(INPUT_SIZE[0] * scale, INPUT_SIZE[1] * scale)}
-    elif name == "text_to_image_upscale_background_removal":
+    elif name == "llm_text_to_image_upscale_background_removal":
         original, cutout = sizes["9"], sizes["14"]
         assert cutout == (original[0] * 4, original[1] * 4)
     elif latent is not None:
