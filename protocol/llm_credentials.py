@@ -1,10 +1,11 @@
 """API keys of LLM endpoints, encrypted at rest and in flight to the gpu workers.
 
 Fernet (AES-128-CBC with HMAC-SHA256, from `cryptography`), with a key derived by HKDF-SHA256 from
-one secret: LLM_CREDENTIALS_KEY, or, on the control plane only, SECRET_KEY when that is unset. The
-control plane encrypts when ops save a key in the admin; the ciphertext is what the database holds and
-what a run spec carries. Only a gpu worker decrypts, right before the request, with the same secret
-from its own environment (gpu_worker/config.py). docs/llm_endpoints.md describes the trust model.
+one secret, LLM_CREDENTIALS_KEY (never SECRET_KEY: the workers must not hold the secret that signs
+admin sessions; without it no key can be stored). The control plane encrypts when ops save a key in
+the admin; the ciphertext is what the database holds and what a run spec carries. Only a gpu worker
+decrypts, right before the request, with the same secret from its own environment
+(gpu_worker/config.py). docs/llm_endpoints.md describes the trust model.
 
 Neutral on purpose: both sides import it, and it imports neither.
 """

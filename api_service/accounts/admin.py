@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -23,15 +24,15 @@ class AuthCacheAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        auth_cache_invalidate()
+        transaction.on_commit(auth_cache_invalidate)  # the admin saves inside a transaction
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         super().delete_model(request, obj)
-        auth_cache_invalidate()
+        transaction.on_commit(auth_cache_invalidate)  # the admin saves inside a transaction
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         super().delete_queryset(request, queryset)
-        auth_cache_invalidate()
+        transaction.on_commit(auth_cache_invalidate)  # the admin saves inside a transaction
 
 
 @admin.register(Plan)

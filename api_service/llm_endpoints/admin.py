@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from api_service.core.errors import ApiError
 from api_service.llm_endpoints import services
@@ -69,9 +71,31 @@ class LlmEndpointAdmin(admin.ModelAdmin):
     def has_api_key(self, obj: LlmEndpoint) -> bool:
         return obj.has_api_key
 
+    # A key typed into a failing form must not show on Django's error pages or in error reports.
+    @method_decorator(sensitive_post_parameters("api_key"))
+    def add_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().add_view(request, *args, **kwargs)
+
+    @method_decorator(sensitive_post_parameters("api_key"))
+    def change_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().change_view(request, *args, **kwargs)
+
     def save_model(self, request: HttpRequest, obj: LlmEndpoint, form: Any, change: bool) -> None:
+        # The cleaned values against the stored ones (a trailing slash typed again is no move).
+        moved = change and (
+            form.initial.get("base_url") != obj.base_url or form.initial.get("tenant") != obj.tenant_id
+        )
         if form.cleaned_data.get("clear_api_key"):
             services.llm_endpoint_key_set(endpoint=obj, api_key=None)
         elif form.cleaned_data.get("api_key"):
             services.llm_endpoint_key_set(endpoint=obj, api_key=form.cleaned_data["api_key"])
+        elif moved and obj.has_api_key:
+            # The stored key was given for that server and that tenant: pointing the endpoint elsewhere
+            # must not send it there (whoever edits the URL could otherwise read the key off the wire).
+            services.llm_endpoint_key_set(endpoint=obj, api_key=None)
+            messages.warning(
+                request,
+                f"The stored API key of {obj.name!r} was cleared because its URL or tenant changed; "
+                "type the key again if the new server needs it.",
+            )
         super().save_model(request, obj, form, change)

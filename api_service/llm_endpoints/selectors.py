@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import F
+
 from api_service.accounts.models import Tenant
 from api_service.llm_endpoints.models import LlmEndpoint
 
@@ -11,7 +13,7 @@ def llm_endpoints_for_tenant(*, tenant: Tenant) -> dict[str, LlmEndpoint]:
     disabled tenant endpoint shadows it too (ops turned that name off for the tenant)."""
     rows = LlmEndpoint.objects.filter(tenant__isnull=True) | LlmEndpoint.objects.filter(tenant=tenant)
     found: dict[str, LlmEndpoint] = {}
-    for row in rows.order_by("tenant_id"):  # NULLs last in PostgreSQL: tenant rows come first
+    for row in rows.order_by(F("tenant_id").asc(nulls_last=True)):  # the tenant's rows first
         found.setdefault(row.name, row)
     return {name: row for name, row in found.items() if row.enabled}
 

@@ -94,7 +94,13 @@ def llm_token_issues(graph: Any, endpoints: Mapping[str, LlmEndpoint]) -> list[G
         for inp in spec.inputs:
             name = node["inputs"].get(inp.name)
             wanted = node["inputs"].get("max_tokens")
-            if inp.choices_source != LLM_ENDPOINTS or name not in endpoints or not isinstance(wanted, int):
+            if (
+                inp.choices_source != LLM_ENDPOINTS
+                or not isinstance(name, str)
+                or not isinstance(wanted, int)
+            ):
+                continue
+            if name not in endpoints:
                 continue
             cap = endpoints[name].max_tokens
             if wanted > cap:

@@ -159,7 +159,8 @@ def _apply_recorded_outcomes(*, after: int) -> int:
     only find the run finished and exit, and the row would wait for its deadline."""
     cutoff = timezone.now() - timedelta(seconds=after)
     rows = Execution.objects.filter(status=ExecutionStatus.QUEUED, published_at__lt=cutoff)
-    outcomes = dispatch.outcomes_read(execution_ids=list(rows.values_list("id", flat=True)[:BATCH]))
+    oldest = rows.order_by("published_at").values_list("id", flat=True)[:BATCH]
+    outcomes = dispatch.outcomes_read(execution_ids=list(oldest))
     return sum(services.execution_apply_event(event=outcome) for outcome in outcomes.values())
 
 
@@ -168,7 +169,7 @@ def _republish_unclaimed(*, after: int) -> int:
     took the run) are published again; a copy that is still somewhere exits on its lease."""
     cutoff = timezone.now() - timedelta(seconds=after)
     rows = Execution.objects.filter(status=ExecutionStatus.QUEUED, published_at__lt=cutoff)
-    ids = list(rows.values_list("id", flat=True)[:BATCH])
+    ids = list(rows.order_by("published_at").values_list("id", flat=True)[:BATCH])
     # Marked again first, so the next pass waits another `after` before sending yet another copy.
     Execution.objects.filter(pk__in=ids, status=ExecutionStatus.QUEUED).update(published_at=timezone.now())
     for execution_id in ids:

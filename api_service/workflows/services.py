@@ -257,8 +257,8 @@ def execution_settle(*, execution: Execution) -> Execution:
     outcome = dispatch.outcome_read(execution_id=execution.pk)
     if outcome is None or outcome.get("type") not in (COMPLETED, FAILED):
         return execution  # a hand-back is the control worker's to apply (it requeues the run)
-    if execution_apply_event(event=outcome):
-        execution.refresh_from_db()
+    execution_apply_event(event=outcome)
+    execution.refresh_from_db()  # applied now, or by the control worker a moment ago
     return execution
 
 

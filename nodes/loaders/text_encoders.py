@@ -172,7 +172,7 @@ def _t5_tokenizer(path: Path) -> Any:
             f"in {path.with_suffix('.tokenizer').name}/ next to it, or in {SHARED_T5_TOKENIZER}/ in the same "
             "folder for every T5 file (docs/flux.md)."
         )
-    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
 
 
 def flux_clip(tokenizer: Any, clip_l: Any, t5_tokenizer: Any, t5: Any) -> ClipHandle:

@@ -40,7 +40,7 @@ def load_umt5_encoder(path: Path, device: str) -> tuple[Any, Any]:
             f"in {path.with_suffix('.tokenizer').name}/ next to it, or in {SHARED_TOKENIZER}/ in the same "
             "folder (docs/wan.md)."
         )
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     state = read_prefixed(path, what="Text encoder")
     if is_scaled_fp8(state):  # umt5_xxl_fp8_e4m3fn_scaled.safetensors, the file ComfyUI's examples name
         state = dequantize(state, flow_dtype(device))

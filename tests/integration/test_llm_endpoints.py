@@ -229,3 +229,44 @@ def test_no_key_is_stored_without_llm_credentials_key(admin_client) -> None:
         keyless = admin_client.post("/admin/llm_endpoints/llmendpoint/add/", {**form, "api_key": ""})
         assert keyless.status_code == 302
     assert LlmEndpoint.objects.get(name=name).api_key_encrypted == ""
+
+
+def test_a_linked_or_object_endpoint_is_a_400_not_a_500(world) -> None:
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {world.key}")
+    for value in (["6", 0], {"name": "x"}, 7):
+        graph = expanded_text_to_image("nope")
+        graph["20"]["inputs"]["endpoint"] = value
+        answer = client.post("/v1/workflows", {"name": "x", "graph": graph}, content_type="application/json")
+        assert answer.status_code == 400, (value, answer.content)
+        assert "20" in answer.json()["error"]["nodeErrors"]
+
+
+def test_moving_an_endpoint_to_another_url_or_tenant_drops_its_key(admin_client, world) -> None:
+    """Whoever may edit the URL must not be able to have the stored key sent to a server of theirs."""
+    from api_service.llm_endpoints.models import LlmEndpoint
+    from api_service.llm_endpoints.services import credential_box, llm_endpoint_key_set
+
+    row = endpoint(f"moved-{secrets.token_hex(3)}", tenant=world.tenant)
+    llm_endpoint_key_set(endpoint=row, api_key=API_KEY)
+    row.save()
+    form = {
+        "name": row.name,
+        "tenant": world.tenant.pk,
+        "base_url": row.base_url,
+        "default_model": "tiny",
+        "enabled": "on",
+        "timeout_seconds": "30",
+        "max_tokens": "1024",
+        "api_key": "",
+    }
+    page = f"/admin/llm_endpoints/llmendpoint/{row.pk}/change/"
+    assert admin_client.post(page, {**form, "default_model": "other"}).status_code == 302
+    assert credential_box().decrypt(LlmEndpoint.objects.get(pk=row.pk).api_key_encrypted) == API_KEY
+    moved = admin_client.post(page, {**form, "base_url": "http://127.0.0.1:8/v1"}, follow=True)
+    assert "was cleared" in moved.content.decode()
+    assert LlmEndpoint.objects.get(pk=row.pk).api_key_encrypted == ""
+    # A new key typed with the move is kept.
+    admin_client.post(page, {**form, "base_url": "http://127.0.0.1:7/v1", "api_key": "sk-new-key-123"})
+    assert credential_box().decrypt(LlmEndpoint.objects.get(pk=row.pk).api_key_encrypted) == "sk-new-key-123"
