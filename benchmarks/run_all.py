@@ -12,6 +12,7 @@ BENCHMARKS = [
     "benchmarks.background_encode",
     "benchmarks.model_load_memory",
     "benchmarks.flux_step_overhead",
+    "benchmarks.sd3_step_overhead",
 ]
 
 if __name__ == "__main__":
