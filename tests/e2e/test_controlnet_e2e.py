@@ -65,6 +65,7 @@ def test_an_unknown_controlnet_or_an_empty_window_is_a_validation_error(api) -> 
         FOLDER_CONTROLNET: "diffusers",
         SINGLE_FILE_CONTROLNET: "single_file",
         OTHER_CONTROLNET: "single_file",
+        "crucible-demo-tiny-random-sd15-controlnet.safetensors": "single_file",  # the examples' demo model
     }
     loader = api.get("/v1/nodes/ControlNetLoader").json()
     assert loader["inputs"][0]["choices"] == sorted(listed)
