@@ -147,7 +147,8 @@ def test_sigterm_hands_a_long_run_back_at_once_and_lets_a_short_one_finish(api, 
     pair = [spares.start("spare2"), spares.start("spare2")]  # DRAIN_GRACE_SECONDS=2 (the session's)
     for member in pair:
         spares.wait_ready(member)
-    long_run = api.execute(workflow_on(api, "spare2", steps=24))
+    # Long enough that a slow control worker (a loaded CI machine) still shows it RUNNING mid-sampling.
+    long_run = api.execute(workflow_on(api, "spare2", steps=48))
     wait_sampling(api, long_run)
     row = Execution.objects.get(pk=long_run)
     holder = next(m for m in pair if row.worker.startswith(f"{m.name}@"))
@@ -165,7 +166,7 @@ def test_sigterm_hands_a_long_run_back_at_once_and_lets_a_short_one_finish(api, 
     # A run shorter than the grace finishes where it runs, then the worker exits.
     patient = spares.start("spare", DRAIN_GRACE_SECONDS="60")
     spares.wait_ready(patient)
-    short_run = api.execute(workflow_on(api, "spare", steps=3))
+    short_run = api.execute(workflow_on(api, "spare", steps=10))
     wait_sampling(api, short_run)
     sigterm(patient)
     body = poll(api, short_run)

@@ -13,7 +13,13 @@ pytestmark = pytest.mark.e2e
 def test_single_file_checkpoint_with_clip_skip_and_a_separate_vae_runs(api) -> None:
     models = api.get("/v1/models").json()
     assert SINGLE_FILE_CHECKPOINT in [m["name"] for m in models["checkpoints"]]
-    assert [m["name"] for m in models["vae"]] == ["ae.safetensors", TINY_VAE]  # FLUX's VAE too
+    # FLUX's, SD3's and Wan's VAEs too (their tiny stand-ins under the real names).
+    assert [m["name"] for m in models["vae"]] == [
+        "ae.safetensors",
+        "sd3_vae.safetensors",
+        TINY_VAE,
+        "wan_2.1_vae.safetensors",
+    ]
     vae_loader = api.get("/v1/nodes/VAELoader").json()
     assert TINY_VAE in str(vae_loader)
 
