@@ -29,6 +29,7 @@ from nodes.text_output import specs as text_output_specs
 from nodes.upscale import specs as upscale_specs
 from nodes.util import specs as util_specs
 from nodes.video import specs as video_specs
+from nodes.ltxv import specs as ltxv_specs
 from nodes.wan import specs as wan_specs
 
 FAMILIES = (
@@ -57,6 +58,7 @@ FAMILIES = (
     sd3_specs,
     llm_specs,
     wan_specs,
+    ltxv_specs,
 )
 
 
