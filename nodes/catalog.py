@@ -21,6 +21,7 @@ from nodes.llm import specs as llm_specs
 from nodes.llm_remote import specs as llm_remote_specs
 from nodes.loaders import specs as loader_specs
 from nodes.lora import specs as lora_specs
+from nodes.ltxv import specs as ltxv_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
 from nodes.sd3 import specs as sd3_specs
@@ -29,7 +30,6 @@ from nodes.text_output import specs as text_output_specs
 from nodes.upscale import specs as upscale_specs
 from nodes.util import specs as util_specs
 from nodes.video import specs as video_specs
-from nodes.ltxv import specs as ltxv_specs
 from nodes.wan import specs as wan_specs
 
 FAMILIES = (

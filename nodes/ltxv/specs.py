@@ -1,4 +1,4 @@
-"""Schemas of the LTX-Video nodes: its empty latent, conditioning, scheduler, model sampling, image-to-video."""
+"""Schemas of the LTX-Video nodes: empty latent, conditioning, scheduler, model sampling, image-to-video."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LTX-Video's text encoder: T5-XXL alone (CLIPLoader type ``ltxv`` on ``text_encoders/t5xxl_fp16.safetensors``).
+"""LTX-Video's text encoder: T5-XXL alone (CLIPLoader type ``ltxv`` on ``t5xxl_fp16.safetensors``).
 
 The same T5 code and tokenizer placement as FLUX's (nodes/loaders/text_encoders.py, docs/flux.md); the
 prompt's states padded to at least 128 tokens, LTX-Video's text length.
