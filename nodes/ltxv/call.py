@@ -24,7 +24,8 @@ def ltxv_call(
     b, c, frames, h, w = x.shape
     tokens = x.permute(0, 2, 3, 4, 1).reshape(b, frames * h * w, c)
     timestep = torch.as_tensor(t, device=x.device, dtype=torch.float32).reshape(-1).expand(b)
-    frame_rate = float(kwargs.get("frame_rate", DEFAULT_FRAME_RATE))
+    rate = kwargs.get("frame_rate")  # one per row (the guider batches rows); a clip has one rate
+    frame_rate = DEFAULT_FRAME_RATE if rate is None else float(rate.reshape(-1)[0])
     context = context.to(x.device, dtype)
     out = transformer(
         hidden_states=tokens.to(dtype),
@@ -43,4 +44,4 @@ def ltxv_call(
 def ltxv_kwargs(model: Any, extras: dict[str, Any], *, batch: int) -> dict[str, Any]:
     """LTXVConditioning's frame rate, from one conditioning entry."""
     rate = extras.get("frame_rate")
-    return {} if rate is None else {"frame_rate": float(rate)}
+    return {} if rate is None else {"frame_rate": torch.full((batch,), float(rate))}
