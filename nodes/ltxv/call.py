@@ -3,7 +3,9 @@
 diffusers' LTXVideoTransformer3DModel takes the latent as a token sequence (patch size 1: one token per
 latent cell, frame-major), the timestep sigma * 1000 (the handle's ModelSampling), T5's states and the
 rotary positions scaled to pixel units: (8 / frame_rate, 32, 32), as LTXVConditioning's frame_rate sets
-(25 without it, ComfyUI's default). The output is the velocity (noise - x0), float32.
+(25 without it, ComfyUI's default). With a noise mask (LTXVImgToVideo's) each token gets the timestep
+times its mask, so a kept first frame is seen clean at timestep 0 (the Denoiser keeps it clean for this
+family), as ComfyUI runs LTX-Video. The output is the velocity (noise - x0), float32.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def ltxv_call(
     b, c, frames, h, w = x.shape
     tokens = x.permute(0, 2, 3, 4, 1).reshape(b, frames * h * w, c)
     timestep = torch.as_tensor(t, device=x.device, dtype=torch.float32).reshape(-1).expand(b)
+    mask = kwargs.get("denoise_mask")
+    if mask is not None:  # one timestep per token: 0 on a kept frame (ComfyUI's LTXV)
+        cells = mask.to(x.device, torch.float32).expand(b, 1, frames, h, w).reshape(b, frames * h * w)
+        timestep = timestep[:, None] * cells
     rate = kwargs.get("frame_rate")  # one per row (the guider batches rows); a clip has one rate
     frame_rate = DEFAULT_FRAME_RATE if rate is None else float(rate.reshape(-1)[0])
     context = context.to(x.device, dtype)
@@ -42,6 +48,9 @@ def ltxv_call(
 
 
 def ltxv_kwargs(model: Any, extras: dict[str, Any], *, batch: int) -> dict[str, Any]:
-    """LTXVConditioning's frame rate, from one conditioning entry."""
-    rate = extras.get("frame_rate")
-    return {} if rate is None else {"frame_rate": torch.full((batch,), float(rate))}
+    """LTXVConditioning's frame rate and a noise mask's per-frame weights (the Denoiser's), one entry's."""
+    rate, mask = extras.get("frame_rate"), extras.get("denoise_mask")
+    out: dict[str, Any] = {} if rate is None else {"frame_rate": torch.full((batch,), float(rate))}
+    if mask is not None:
+        out["denoise_mask"] = mask.float().expand(batch, -1, -1, -1, -1)
+    return out

@@ -15,8 +15,13 @@ from typing import Any
 
 TRANSFORMER_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "vae."
-_TRANSFORMER = (("patchify_proj", "proj_in"), ("adaln_single", "time_embed"), ("q_norm", "norm_q"))
-_TRANSFORMER += (("k_norm", "norm_k"),)
+# Whole name pieces, original -> diffusers.
+_TRANSFORMER = {
+    "patchify_proj": "proj_in",
+    "adaln_single": "time_embed",
+    "q_norm": "norm_q",
+    "k_norm": "norm_k",
+}
 _VAE_TOP = {
     "decoder.last_time_embedder": "decoder.time_embedder",
     "decoder.last_scale_shift_table": "decoder.scale_shift_table",
@@ -30,7 +35,7 @@ _VAE_DROPPED = re.compile(r"^per_channel_statistics\.(channel|mean-of-stds.*)$")
 def transformer_to_diffusers(state: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in state.items():
-        for old, new in _TRANSFORMER:
+        for old, new in _TRANSFORMER.items():
             key = re.sub(rf"(^|\.){old}(\.|$)", rf"\g<1>{new}\g<2>", key)
         out[key] = value
     return out
@@ -39,7 +44,7 @@ def transformer_to_diffusers(state: dict[str, Any]) -> dict[str, Any]:
 def transformer_to_original(state: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in state.items():
-        for old, new in _TRANSFORMER:
+        for old, new in _TRANSFORMER.items():
             key = re.sub(rf"(^|\.){new}(\.|$)", rf"\g<1>{old}\g<2>", key)
         out[key] = value
     return out

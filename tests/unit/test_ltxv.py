@@ -159,6 +159,31 @@ def test_the_checkpoint_loads_to_the_networks_it_was_written_from(loaded: tuple[
     assert vae.vae.latents_std.min() > 1.0
 
 
+def test_a_noise_mask_gives_each_token_its_own_timestep(loaded: tuple[Any, Any, Any]) -> None:
+    from nodes.ltxv.call import ltxv_call, ltxv_kwargs
+
+    model = loaded[0]
+    x, context, t = torch.randn(1, 128, 2, 2, 3), torch.randn(1, 5, 32), torch.tensor([700.0])
+    mask = torch.ones(1, 1, 2, 2, 3)
+    mask[:, :, 0] = 0.0  # the first latent frame kept
+    got = ltxv_call(model, x, t, context, ltxv_kwargs(model, {"denoise_mask": mask}, batch=1))
+    per_token = torch.cat([torch.zeros(1, 6), torch.full((1, 6), 700.0)], dim=1)
+    want = model.unet(
+        hidden_states=x.permute(0, 2, 3, 4, 1).reshape(1, 12, 128),
+        encoder_hidden_states=context,
+        timestep=per_token,
+        encoder_attention_mask=torch.ones(1, 5),
+        num_frames=2,
+        height=2,
+        width=3,
+        rope_interpolation_scale=(8 / 25.0, 32, 32),
+        return_dict=False,
+    )[0]
+    torch.testing.assert_close(got, want.reshape(1, 2, 2, 3, 128).permute(0, 4, 1, 2, 3))
+    plain = ltxv_call(model, x, t, context, {})
+    assert not torch.allclose(got[:, :, 0], plain[:, :, 0])
+
+
 def test_the_video_vae_encodes_8_frames_to_one_latent_frame_and_decodes_back(
     loaded: tuple[Any, Any, Any],
 ) -> None:
