@@ -275,3 +275,22 @@ def test_img_to_video_puts_the_image_in_the_first_frame_and_the_sampler_keeps_it
     assert (out["samples"][:, :, 1:] != 0).any()
     (_, _, weak) = ltxv_img_to_video(ctx, cond, cond, vae, image, 96, 64, 17, 1, 0.25)
     assert torch.allclose(weak["noise_mask"][:, :, 0], torch.tensor(0.75))
+
+
+def test_text_to_video_samples_an_empty_latent_and_decodes_its_frames(
+    ctx: NodeTestContext, loaded: tuple[Any, Any, Any]
+) -> None:
+    from nodes.diffusion.ops import clip_text_encode, ksampler
+    from nodes.latent.ops import vae_decode
+    from nodes.loaders.ops import clip_loader
+    from nodes.ltxv.ops import empty_ltxv_latent_video, ltxv_conditioning
+
+    model, _, vae = loaded
+    (clip,) = clip_loader(ctx, T5, "ltxv")
+    (positive,), (negative,) = clip_text_encode(ctx, "a cat", clip), clip_text_encode(ctx, "", clip)
+    positive, negative = ltxv_conditioning(ctx, positive, negative, 24.0)
+    (latent,) = empty_ltxv_latent_video(ctx, 64, 64, 9, 1)
+    (out,) = ksampler(ctx, model, 3, 2, 3.0, "euler", "simple", positive, negative, latent)
+    assert out["samples"].shape == (1, 128, 2, 2, 2) and torch.isfinite(out["samples"]).all()
+    (frames,) = vae_decode(ctx, out, vae)
+    assert frames.shape == (9, 64, 64, 3) and frames.std() > 0
