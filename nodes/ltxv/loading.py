@@ -33,6 +33,11 @@ def _config(path: Path, part: str) -> dict[str, Any]:
 
 def checkpoint_configs(path: Path, header: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(transformer config, VAE config) for the checkpoint, checked against its header's shapes."""
+    if not any(key.startswith(VAE_PREFIX) for key in header):
+        raise ValueError(
+            "it holds an LTX-Video transformer but no VAE (vae.*): CheckpointLoaderSimple takes the "
+            "all-in-one checkpoint (ltx-video-2b-v0.9.5.safetensors), which carries both."
+        )
     found = header_dims(header)
     transformer, vae = _config(path, "transformer"), _config(path, "vae")
     expected = {

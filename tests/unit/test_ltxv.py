@@ -129,6 +129,18 @@ def test_a_checkpoint_that_fits_no_config_fails_before_building(store: Path, tmp
         load_ltxv_checkpoint(path, "cpu")
 
 
+def test_a_checkpoint_without_its_vae_says_so(store: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from nodes.ltxv.loading import load_ltxv_checkpoint
+
+    path = tmp_path / "transformer_only.safetensors"
+    state = load_file(store / "checkpoints" / CKPT)
+    save_file({k: v for k, v in state.items() if not k.startswith("vae.")}, path)
+    with pytest.raises(ValueError, match=r"an LTX-Video transformer but no VAE \(vae\.\*\)"):
+        load_ltxv_checkpoint(path, "cpu")
+
+
 def test_the_checkpoint_loads_to_the_networks_it_was_written_from(loaded: tuple[Any, Any, Any]) -> None:
     from diffusers import LTXVideoTransformer3DModel
 
