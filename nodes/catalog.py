@@ -21,6 +21,7 @@ from nodes.llm import specs as llm_specs
 from nodes.llm_remote import specs as llm_remote_specs
 from nodes.loaders import specs as loader_specs
 from nodes.lora import specs as lora_specs
+from nodes.ltxv import specs as ltxv_specs
 from nodes.mask import specs as mask_specs
 from nodes.registry import Registry
 from nodes.sd3 import specs as sd3_specs
@@ -57,6 +58,7 @@ FAMILIES = (
     sd3_specs,
     llm_specs,
     wan_specs,
+    ltxv_specs,
 )
 
 

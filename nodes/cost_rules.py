@@ -372,6 +372,9 @@ RULES: dict[str, Rule] = {
     "EmptySD3LatentImage": empty_latent,
     "EmptyHunyuanLatentVideo": lambda n: (empty_video_latent(n),),
     "WanImageToVideo": wan_image_to_video,
+    "EmptyLTXVLatentVideo": lambda n: (empty_video_latent(n),),
+    "LTXVImgToVideo": wan_image_to_video,  # the same outputs: both conditionings and the clip's latent
+    "LTXVConditioning": lambda n: (_cond(n, "positive"), _cond(n, "negative")),
     "KSampler": sampler,
     "KSamplerAdvanced": sampler,
     # custom sampling: schedules carry their step count to the sampler that runs them
@@ -385,6 +388,7 @@ RULES: dict[str, Rule] = {
     "VPScheduler": sigma_steps(),
     "BetaSamplingScheduler": sigma_steps(),
     "SDTurboScheduler": sigma_steps(),
+    "LTXVScheduler": sigma_steps(),
     "SplitSigmas": split_sigmas,
     "SplitSigmasDenoise": split_sigmas_denoise,
     "FlipSigmas": same_steps,
@@ -403,6 +407,7 @@ RULES: dict[str, Rule] = {
     "ModelSamplingSD3": none,
     "ModelSamplingAuraFlow": none,
     "ModelSamplingFlux": none,
+    "ModelSamplingLTXV": none,
     "LatentUpscale": scale_to("samples"),
     "LatentUpscaleBy": scale_by("samples"),
     "LatentCrop": crop("samples"),

@@ -50,6 +50,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.upscale_models import write_upscale_models
     from tests.support.wan_models import write_wan_models
     from tiny_models.demo import ensure_demo_models
+    from tiny_models.ltxv import write_tiny_ltxv_store
     from tiny_models.sd15 import (
         write_tiny_sd15_diffusers,
         write_tiny_sd15_single_file,
@@ -72,6 +73,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_sd3_models(root)  # after FLUX: shares its clip_l and t5xxl_fp16
     write_llm_models(root)  # Llama and Qwen2 in llm/, BLIP in vlm/ (Hugging Face folders)
     write_wan_models(root)
+    write_tiny_ltxv_store(root, seed=0)  # after FLUX: CLIPLoader type ltxv takes its t5xxl_fp16
     ensure_demo_models(root)  # `make run`'s demo models, under its names: docs/examples/ run unchanged
     # Listed like a checkpoint, but its loading fails at run time: for the FAILED path.
     broken = root / "checkpoints" / BROKEN_CHECKPOINT

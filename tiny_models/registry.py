@@ -632,6 +632,26 @@ ENTRIES += (
     ),
 )
 
+
+def _ltxv_checkpoint(path: Path, seed: int, base: Path | None) -> Path:
+    from tiny_models.ltxv import write_tiny_ltxv_checkpoint
+
+    return write_tiny_ltxv_checkpoint(path, seed=seed)
+
+
+ENTRIES += (
+    TinyModel(
+        "ltxv",
+        "single-file",
+        "checkpoints",
+        "ltxv",
+        "LTX-Video 0.9.5 all-in-one checkpoint (model.diffusion_model.* in Lightricks' layout, vae.*) "
+        "+ NAME.config/",
+        _ltxv_checkpoint,
+        suffixes=_SAFETENSORS,
+    ),
+)
+
 WRITERS: dict[tuple[str, str], TinyModel] = {(entry.family, entry.format): entry for entry in ENTRIES}
 assert len(WRITERS) == len(ENTRIES), "two tiny models with one (family, format)"
 

@@ -55,12 +55,21 @@ def _wan_call(
     return wan_call(model, x, t, context, kwargs)
 
 
+def _ltxv_call(
+    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
+) -> torch.Tensor:
+    from nodes.ltxv.call import ltxv_call
+
+    return ltxv_call(model, x, t, context, kwargs)
+
+
 # family -> call; families not listed use the UNet call.
 FAMILY_CALLS: dict[str, FamilyCall] = {
     "flux": _flux_call,
     "svd": _svd_call,
     "sd3": _sd3_call,
     "wan": _wan_call,
+    "ltxv": _ltxv_call,
 }
 
 

@@ -65,6 +65,10 @@ def clip_text_encode(ctx: NodeContext, text: str, clip: ClipHandle) -> tuple[Con
             "This CLIP is empty: its checkpoint holds no text encoder. Load the text encoders with "
             "TripleCLIPLoader (or CLIPLoader/DualCLIPLoader) and connect that CLIP instead."
         )
+    if clip.kind == "ltxv":  # T5-XXL alone, see nodes/ltxv/text.py
+        from nodes.ltxv.text import clip_text_encode_ltxv
+
+        return clip_text_encode_ltxv(ctx, clip, text)
     if clip.kind == "wan":  # UMT5-XXL alone, see nodes/wan/text.py
         from nodes.wan.text import clip_text_encode_wan
 

@@ -43,6 +43,10 @@ def unet_kwargs(
         from nodes.wan.call import wan_kwargs
 
         return wan_kwargs(model, extras, batch=batch)
+    if model.family == "ltxv":
+        from nodes.ltxv.call import ltxv_kwargs
+
+        return ltxv_kwargs(model, extras, batch=batch)
     raise ValueError(f"Model family {model.family!r} cannot be sampled yet.")
 
 

@@ -64,6 +64,13 @@ def _wan_i2v(header: Header) -> bool:
     return _wan(header) and shape is not None and len(shape) == 5 and shape[1] > 16
 
 
+def _ltxv(header: Header) -> bool:
+    # LTX-Video's transformer in Lightricks' layout (patchify_proj, adaln_single), as its checkpoints hold it.
+    return _has(header, "patchify_proj.weight", DIFFUSION_PREFIXES) and _has(
+        header, "transformer_blocks.0.attn1.to_q.weight", DIFFUSION_PREFIXES
+    )
+
+
 def _umt5(header: Header) -> bool:
     # UMT5 gives every block its own relative-position bias (T5 only the first); its vocabulary is 256k.
     if not _t5(header):
@@ -107,6 +114,7 @@ SIGNATURES: dict[str, Callable[[Header], bool]] = {
     "flux_schnell": _flux,
     "wan21_i2v": _wan_i2v,
     "wan21_t2v": _wan,
+    "ltxv": _ltxv,
     "umt5xxl": _umt5,
     "t5xxl": _t5,
     "wan_vae": _wan_vae,
@@ -138,6 +146,7 @@ CHECKPOINT_LOADERS: dict[str, str] = {
     "flux_dev": "nodes.flux.loading:load_flux_checkpoint",
     "flux_schnell": "nodes.flux.loading:load_flux_checkpoint",
     "sd3": "nodes.sd3.loading:load_sd3_checkpoint",
+    "ltxv": "nodes.ltxv.loading:load_ltxv_checkpoint",
 }
 
 #: A CLIP loader's `type` -> the text encoder families it is built from (nodes/loaders/recipes.py builds it).
@@ -147,6 +156,7 @@ CLIP_RECIPES: dict[str, tuple[str, ...]] = {
     "sdxl": ("clip_l", "clip_g"),
     "sd3": ("clip_l", "clip_g", "t5xxl"),
     "wan": ("umt5xxl",),
+    "ltxv": ("t5xxl",),
 }
 #: Types whose CLIP may be built from some of its encoders (ComfyUI's SD3: any one, two or all three).
 PARTIAL_RECIPES = ("sd3",)

@@ -55,6 +55,13 @@ def _wan(encoders: Encoders) -> ClipHandle:
     return wan_clip(tokenizer, model)
 
 
+def _ltxv(encoders: Encoders) -> ClipHandle:
+    model, tokenizer = encoders["t5xxl"]
+    return ClipHandle(
+        tokenizer=None, text_encoder=None, kind="ltxv", t5_tokenizer=tokenizer, t5_encoder=model
+    )
+
+
 #: type -> its builder; the families each takes are families.CLIP_RECIPES (the api checks them too).
 BUILDERS: dict[str, Callable[[Encoders], ClipHandle]] = {
     "stable_diffusion": _stable_diffusion,
@@ -62,6 +69,7 @@ BUILDERS: dict[str, Callable[[Encoders], ClipHandle]] = {
     "sdxl": _sdxl,
     "sd3": _sd3,
     "wan": _wan,
+    "ltxv": _ltxv,
 }
 
 

@@ -41,6 +41,11 @@ class Denoiser:
         if "negative" in conds and "positive" in conds:
             # ControlNetApply's controls steer the negative side too (ComfyUI's rule).
             conds["negative"] = guidance.with_uncond_controls(conds["positive"], conds["negative"])
+        # LTX-Video sees a kept frame clean, at timestep sigma x mask per token (ComfyUI's LTXV): the mask
+        # goes to its call with every entry (nodes/ltxv/call.py).
+        self.clean_kept = mask is not None and self.model.family == "ltxv"
+        if self.clean_kept:
+            conds = {k: [[e, {**x, "denoise_mask": mask}] for e, x in cond] for k, cond in conds.items()}
         self.names = guider.needed(uncond=need_uncond)
         self.entries: dict[str, list[Any]] = {
             name: guidance.prepare(conds[name], latent.shape, str(device), name) for name in self.names
@@ -54,7 +59,7 @@ class Denoiser:
         ms = self.model_sampling
         sigma = torch.as_tensor(sigma, dtype=torch.float32)
         if self.mask is not None:
-            kept = ms.noise_scaling(sigma, self.noise, self.original)
+            kept = self.original if self.clean_kept else ms.noise_scaling(sigma, self.noise, self.original)
             x = x * self.mask + kept * (1.0 - self.mask)
         predictions = guidance.predict_outputs(
             self.model,

@@ -30,7 +30,12 @@ def noise_mask(latent_image: dict[str, Any], device: str | torch.device) -> torc
     if latent_image.get("noise_mask") is None:
         return None
     latent = latent_image["samples"]
-    mask = as_mask_batch(latent_image["noise_mask"], "noise_mask").to(device)
+    given = latent_image["noise_mask"]
+    if latent.dim() == 5 and isinstance(given, torch.Tensor) and given.dim() == 5:
+        # A video latent's per-frame mask (B, 1, T, H, W), as LTXVImgToVideo gives: 0 keeps a frame.
+        video = F.interpolate(given.float().to(device), size=tuple(latent.shape[-3:]), mode="trilinear")
+        return video if video.shape[0] == latent.shape[0] else video.expand(latent.shape[0], -1, -1, -1, -1)
+    mask = as_mask_batch(given, "noise_mask").to(device)
     mask = F.interpolate(mask, size=tuple(latent.shape[-2:]), mode="bilinear")
     return mask_for_batch(mask, latent.shape[0])
 
