@@ -243,7 +243,7 @@ def test_chaos_workers_killed_at_random_while_runs_flow_through_two_pools(api, s
     auth_cache_invalidate()  # a write outside the services: the api processes must read the row again
 
     rng = random.Random(7)
-    runs = int(os.environ.get("CHAOS_RUNS", "16"))
+    runs = int(os.environ.get("CHAOS_RUNS", "10"))
     pools = ("spare", "spare2")
     live = {pool: [spares.start(pool)] for pool in pools}
     for members in live.values():
