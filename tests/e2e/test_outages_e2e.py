@@ -162,7 +162,9 @@ def test_redis_restarted_mid_run_and_the_broker_briefly_unreachable(
         api = ApiClient(f"http://127.0.0.1:{private.port}", world.key)
 
         def workflow(seed: int) -> str:  # a seed of its own: no run is served from the result cache
-            graph = text_to_image(**{"3": {"steps": 20, "seed": seed}})
+            # Long enough to be seen mid-sampling: a poll shows a run's end as soon as its worker
+            # recorded it, so a short run can be over before the first look.
+            graph = text_to_image(**{"3": {"steps": 400, "seed": seed}})  # ~8 s of sampling, idle CPU
             created = api.post("/v1/workflows", json={"name": f"o{seed}", "graph": graph, "pool": "spare2"})
             assert created.status_code == 201, created.text
             return created.json()["id"]
