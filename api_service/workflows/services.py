@@ -205,11 +205,13 @@ def execution_submit(
     return execution
 
 
-def execution_apply_event(*, event: dict[str, Any]) -> bool:
+def execution_apply_event(*, event: dict[str, Any], feed_pool: bool = True) -> bool:
     """Apply one worker event through the forward-only state machine.
 
     Every transition is a conditional UPDATE on (id, attempt, status); a
     duplicate, stale or out-of-order event matches no row and is ignored.
+    A terminal event feeds the pool its next run (`feed_pool`), even when a poll applied it first: the
+    poll leaves that to the control worker, off the caller's request.
     """
     execution_id, attempt, kind = (
         str(event.get("executionId") or ""),
@@ -237,7 +239,8 @@ def execution_apply_event(*, event: dict[str, Any]) -> bool:
         dispatch.event_append(execution_id=execution_id, event_type=stream_event, data={"attempt": attempt})
     if changed and kind != STARTED:
         dispatch.progress_clear(execution_id=execution_id)
-        # Its worker is free: the pool's next run, fairly chosen.
+    if kind != STARTED and feed_pool:
+        # Its worker is free: the pool's next run, fairly chosen (a duplicate dispatch finds no room).
         pool = Execution.objects.filter(pk=execution_id).values_list("pool", flat=True).first()
         if pool:
             dispatch_after_commit(pool=pool)
@@ -257,7 +260,9 @@ def execution_settle(*, execution: Execution) -> Execution:
     outcome = dispatch.outcome_read(execution_id=execution.pk)
     if outcome is None or outcome.get("type") not in (COMPLETED, FAILED):
         return execution  # a hand-back is the control worker's to apply (it requeues the run)
-    execution_apply_event(event=outcome)
+    # The pool's next run is the control worker's to dispatch when its copy of the event arrives (or
+    # the reaper's next pass): not this request's.
+    execution_apply_event(event=outcome, feed_pool=False)
     execution.refresh_from_db()  # applied now, or by the control worker a moment ago
     return execution
 
