@@ -7,8 +7,9 @@ is the network's raw prediction (noise, v or velocity, per the handle's model_sa
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -23,55 +24,19 @@ def unet_call(
     return unet(x.to(unet.dtype), t, encoder_hidden_states=context, **kwargs).sample.float()
 
 
-def _flux_call(
-    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
-) -> torch.Tensor:
-    from nodes.flux.call import flux_call
-
-    return flux_call(model, x, t, context, kwargs)
-
-
-def _svd_call(
-    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
-) -> torch.Tensor:
-    from nodes.svd.call import svd_call
-
-    return svd_call(model, x, t, context, kwargs)
-
-
-def _sd3_call(
-    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
-) -> torch.Tensor:
-    from nodes.sd3.call import sd3_call
-
-    return sd3_call(model, x, t, context, kwargs)
-
-
-def _wan_call(
-    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
-) -> torch.Tensor:
-    from nodes.wan.call import wan_call
-
-    return wan_call(model, x, t, context, kwargs)
-
-
-def _ltxv_call(
-    model: Any, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, kwargs: dict[str, Any]
-) -> torch.Tensor:
-    from nodes.ltxv.call import ltxv_call
-
-    return ltxv_call(model, x, t, context, kwargs)
-
-
-# family -> call; families not listed use the UNet call.
-FAMILY_CALLS: dict[str, FamilyCall] = {
-    "flux": _flux_call,
-    "svd": _svd_call,
-    "sd3": _sd3_call,
-    "wan": _wan_call,
-    "ltxv": _ltxv_call,
+# family -> the module whose `<family>_call` runs it, imported on first use (it imports the family's
+# diffusers classes); families not listed use the UNet call.
+FAMILY_CALL_MODULES: dict[str, str] = {
+    "flux": "nodes.flux.call",
+    "svd": "nodes.svd.call",
+    "sd3": "nodes.sd3.call",
+    "wan": "nodes.wan.call",
+    "ltxv": "nodes.ltxv.call",
 }
 
 
 def family_call(family: str) -> FamilyCall:
-    return FAMILY_CALLS.get(family, unet_call)
+    module = FAMILY_CALL_MODULES.get(family)
+    if module is None:
+        return unet_call
+    return cast(FamilyCall, getattr(importlib.import_module(module), f"{family}_call"))
