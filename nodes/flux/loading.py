@@ -20,7 +20,7 @@ from typing import Any
 from nodes.diffusion.handles import Checkpoint, ModelHandle
 from nodes.flux.layout import bfl_to_diffusers, count_blocks
 from nodes.loaders.families import DIFFUSION_PREFIXES, shape_of
-from nodes.loaders.weights import file_fp8_dtype, flow_dtype, fp8_storage, module_from_state, read_prefixed
+from nodes.loaders.weights import diffusion_module, file_fp8_dtype, flow_dtype, fp8_storage, read_prefixed
 from nodes.model_family import read_safetensors_header
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -89,18 +89,15 @@ def build_transformer(
     compute = flow_dtype(device)
     storage = fp8_storage(weight_dtype, file_fp8_dtype(state), device)
     hidden = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
-    try:
-        converted = bfl_to_diffusers(state, hidden=hidden)
-        model, missing = module_from_state(FluxTransformer2DModel, config, converted, compute, device=device)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise ValueError(f"FLUX model {path.name!r} does not load: {exc}") from exc
-    if missing:
-        raise ValueError(f"FLUX model {path.name!r} lacks weights: {', '.join(missing[:5])}.")
-    model.to(device).eval().requires_grad_(False)
-    if storage is not None:
-        # Weights stay float8 in memory; each layer is upcast to the compute dtype while it runs.
-        model.enable_layerwise_casting(storage_dtype=storage, compute_dtype=compute)
-    return model
+    return diffusion_module(
+        FluxTransformer2DModel,
+        config,
+        lambda: bfl_to_diffusers(state, hidden=hidden),
+        what=f"FLUX model {path.name!r}",
+        compute=compute,
+        device=device,
+        storage=storage,
+    )
 
 
 def flux_model_handle(transformer: Any) -> ModelHandle:

@@ -6,6 +6,7 @@ checkpoint's text encoders are never in memory beside its diffusion model twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,35 @@ def module_from_state(
         del tensor
     result = module.load_state_dict(moved, strict=strict, assign=True)
     return module, list(result.missing_keys)
+
+
+def diffusion_module(
+    cls: Any,
+    config: Any,
+    convert: Callable[[], dict[str, Any]],
+    *,
+    what: str,
+    compute: Any,
+    device: str,
+    storage: Any = None,
+    before_move: Callable[[Any], None] | None = None,
+) -> Any:
+    """A flow family's network (FLUX, SD3, Wan, LTX-Video) from the diffusers-named state `convert`
+    returns, ready for inference on `device`: a file that does not fit fails with `what` named. With a
+    float8 `storage` the weights stay float8 in memory and each layer is upcast to `compute` while it
+    runs. `before_move` fixes the module up first (buffers the meta device left empty)."""
+    try:
+        model, missing = module_from_state(cls, config, convert(), compute, device=device)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ValueError(f"{what} does not load: {exc}") from exc
+    if missing:
+        raise ValueError(f"{what} lacks weights: {', '.join(missing[:5])}.")
+    if before_move is not None:
+        before_move(model)
+    model.to(device).eval().requires_grad_(False)
+    if storage is not None:
+        model.enable_layerwise_casting(storage_dtype=storage, compute_dtype=compute)
+    return model
 
 
 SCALED_FP8_MARKER = "scaled_fp8"  # an empty tensor ComfyUI's "fp8 scaled" files carry

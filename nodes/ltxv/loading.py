@@ -15,7 +15,7 @@ from typing import Any
 
 from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
 from nodes.diffusion.model_files import sidecar_or
-from nodes.loaders.weights import flow_dtype, module_from_state, read_prefixed
+from nodes.loaders.weights import diffusion_module, flow_dtype, read_prefixed
 from nodes.ltxv.layout import TRANSFORMER_PREFIX, VAE_PREFIX, header_dims, transformer_to_diffusers
 from nodes.model_family import read_safetensors_header
 
@@ -74,15 +74,14 @@ def load_ltxv_checkpoint(path: Path, device: str) -> Checkpoint:
         raise ValueError(f"Checkpoint {path.name!r}: {exc}") from None
     state = transformer_to_diffusers(read_prefixed(path, TRANSFORMER_PREFIX, what="Checkpoint"))
     compute = flow_dtype(device)
-    try:
-        model, missing = module_from_state(
-            LTXVideoTransformer3DModel, transformer_config, state, compute, device=device
-        )
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise ValueError(f"LTX-Video checkpoint {path.name!r} does not load: {exc}") from exc
-    if missing:
-        raise ValueError(f"LTX-Video checkpoint {path.name!r} lacks weights: {', '.join(missing[:5])}.")
-    model.to(device).eval().requires_grad_(False)
+    model = diffusion_module(
+        LTXVideoTransformer3DModel,
+        transformer_config,
+        lambda: state,
+        what=f"LTX-Video checkpoint {path.name!r}",
+        compute=compute,
+        device=device,
+    )
     vae = load_ltxv_vae(path, read_prefixed(path, VAE_PREFIX, what="Checkpoint"), vae_config, device)
     handle = ModelHandle(
         unet=model,

@@ -22,10 +22,10 @@ from nodes.diffusion.handles import Checkpoint, ClipHandle, ModelHandle
 from nodes.loaders.families import DIFFUSION_PREFIXES, shape_of
 from nodes.loaders.weights import (
     dequantize_scaled_fp8,
+    diffusion_module,
     file_fp8_dtype,
     flow_dtype,
     fp8_storage,
-    module_from_state,
     read_prefixed,
 )
 from nodes.model_family import read_safetensors_header
@@ -126,17 +126,15 @@ def build_transformer(
     # ComfyUI's fp8 "scaled" files: each weight times its scale, in the compute dtype.
     state = dequantize_scaled_fp8(state, compute)
     storage = fp8_storage(weight_dtype, file_fp8_dtype(state), device)
-    try:
-        converted = sai_to_diffusers(state)
-        model, missing = module_from_state(SD3Transformer2DModel, config, converted, compute, device=device)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise ValueError(f"SD3 model {path.name!r} does not load: {exc}") from exc
-    if missing:
-        raise ValueError(f"SD3 model {path.name!r} lacks weights: {', '.join(missing[:5])}.")
-    model.to(device).eval().requires_grad_(False)
-    if storage is not None:
-        model.enable_layerwise_casting(storage_dtype=storage, compute_dtype=compute)
-    return model
+    return diffusion_module(
+        SD3Transformer2DModel,
+        config,
+        lambda: sai_to_diffusers(state),
+        what=f"SD3 model {path.name!r}",
+        compute=compute,
+        device=device,
+        storage=storage,
+    )
 
 
 def sd3_model_handle(transformer: Any) -> ModelHandle:

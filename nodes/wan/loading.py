@@ -16,7 +16,7 @@ from typing import Any
 
 from nodes.diffusion.handles import ModelHandle
 from nodes.loaders.families import DIFFUSION_PREFIXES
-from nodes.loaders.weights import file_fp8_dtype, flow_dtype, fp8_storage, module_from_state, read_prefixed
+from nodes.loaders.weights import diffusion_module, file_fp8_dtype, flow_dtype, fp8_storage, read_prefixed
 from nodes.model_family import read_safetensors_header
 from nodes.wan.layout import header_dims, original_to_diffusers
 from nodes.wan.scaled_fp8 import dequantize, is_scaled_fp8
@@ -105,23 +105,26 @@ def load_wan_diffusion_model(path: Path, device: str, weight_dtype: str = "defau
     if is_scaled_fp8(state):  # ComfyUI's *_fp8_scaled files: dequantized, then computed as any other
         state = dequantize(state, compute)
     storage = fp8_storage(weight_dtype, file_fp8_dtype(state), device)
-    try:
-        converted = original_to_diffusers(state)
-        model, missing = module_from_state(WanTransformer3DModel, config, converted, compute, device=device)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise ValueError(f"Wan model {path.name!r} does not load: {exc}") from exc
-    if missing:
-        raise ValueError(f"Wan model {path.name!r} lacks weights: {', '.join(missing[:5])}.")
-    # The rotary tables are buffers computed at init, not weights: built on the meta device they are
-    # empty, so the rope module is built again for real.
-    rope = model.rope
-    model.rope = type(rope)(rope.attention_head_dim, rope.patch_size, rope.max_seq_len)
-    model.to(device).eval().requires_grad_(False)
-    if storage is not None:  # float8 in memory, each layer upcast while it runs (as FLUX)
-        model.enable_layerwise_casting(storage_dtype=storage, compute_dtype=compute)
+    model = diffusion_module(
+        WanTransformer3DModel,
+        config,
+        lambda: original_to_diffusers(state),
+        what=f"Wan model {path.name!r}",
+        compute=compute,
+        device=device,
+        storage=storage,
+        before_move=_rebuild_rope,
+    )
     return ModelHandle(
         unet=model,
         scheduler_config={"num_train_timesteps": 1000},
         family="wan",
         model_sampling=ModelSampling.flow(shift=WAN_SHIFT, multiplier=1000.0),
     )
+
+
+def _rebuild_rope(model: Any) -> None:
+    """The rotary tables are buffers computed at init, not weights: built on the meta device they are
+    empty, so the rope module is built again for real."""
+    rope = model.rope
+    model.rope = type(rope)(rope.attention_head_dim, rope.patch_size, rope.max_seq_len)
