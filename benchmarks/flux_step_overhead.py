@@ -18,11 +18,11 @@ and 2 + 4 blocks, so attention and packing cost what they do in the real model r
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.step_timing import ms_per_step, pick_device, report
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {},
@@ -70,7 +70,7 @@ def main() -> int:
     from nodes.flux.loading import load_flux_diffusion_model
     from nodes.sampling.samplers import SamplerRun, euler
 
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(args.device)
     model = load_flux_diffusion_model(
         _write_model(Path(tempfile.mkdtemp(prefix="flux-bench-")), args.size), device
     )
@@ -85,10 +85,6 @@ def main() -> int:
     # FluxPipeline's sigmas (linear 1 -> 1/steps), shifted as ModelSampling shifts them: one schedule.
     sigmas = torch.linspace(1.0, 1.0 / args.steps, args.steps, dtype=torch.float64)
     shifted = torch.cat([sampling.sigma(sigmas * sampling.multiplier).float(), torch.zeros(1)])
-
-    def sync() -> None:
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
 
     @torch.inference_mode()
     def ours() -> torch.Tensor:
@@ -135,27 +131,13 @@ def main() -> int:
 
     same = FluxPipeline._unpack_latents(theirs(), args.pixels, args.pixels, 8).float().cpu()
     difference = float((ours().float().cpu() - same).abs().max())
-    timings: dict[str, list[float]] = {"ours": [], "diffusers": []}
-    runs = {"ours": ours, "diffusers": theirs}
-    for run in runs.values():  # warm-up: kernels, allocator, caches
-        run()
-    for _ in range(args.rounds):
-        for name, run in runs.items():
-            sync()
-            start = time.perf_counter()
-            run()
-            sync()
-            timings[name].append((time.perf_counter() - start) / args.steps)
-    ours_ms = statistics.median(timings["ours"]) * 1000
-    theirs_ms = statistics.median(timings["diffusers"]) * 1000
-    print(
+    ms = ms_per_step({"ours": ours, "diffusers": theirs}, rounds=args.rounds, steps=args.steps, device=device)
+    report(
         f"FLUX {args.size} on {device} ({transformer.dtype}), {args.pixels}px, "
-        f"{args.steps} steps x {args.rounds} rounds:"
+        f"{args.steps} steps x {args.rounds} rounds:",
+        ms,
+        difference,
     )
-    print(f"  ours      {ours_ms:9.2f} ms/step")
-    print(f"  diffusers {theirs_ms:9.2f} ms/step")
-    print(f"  ratio     {ours_ms / theirs_ms:9.3f} (ours / diffusers)")
-    print(f"  same latent: largest difference {difference:.2e}")
     return 0
 
 

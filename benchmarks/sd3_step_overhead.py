@@ -21,11 +21,11 @@ suite's SD3.5-medium-like model.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.step_timing import ms_per_step, pick_device, report
 
 VARIANT = "sd3.5_medium"
 TEXT_TOKENS = 77 + 256  # CLIP-L + G's tokens, then T5's at StableDiffusion3Pipeline's max length
@@ -78,7 +78,7 @@ def main() -> int:
     from nodes.sampling.samplers import SamplerRun, euler
     from nodes.sd3.loading import load_sd3_diffusion_model
 
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(args.device)
     model = load_sd3_diffusion_model(
         _write_model(Path(tempfile.mkdtemp(prefix="sd3-bench-")), args.size), device
     )
@@ -97,10 +97,6 @@ def main() -> int:
     # ModelSampling shifts them (the same shift): one schedule for both.
     plain = torch.linspace(1.0, 1.0 / args.steps, args.steps, dtype=torch.float64)
     shifted = torch.cat([sampling.sigma(plain * sampling.multiplier).float(), torch.zeros(1)])
-
-    def sync() -> None:
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
 
     @torch.inference_mode()
     def ours() -> torch.Tensor:
@@ -139,27 +135,13 @@ def main() -> int:
         ).images  # fmt: skip
 
     difference = float((ours().float().cpu() - theirs().float().cpu()).abs().max())
-    timings: dict[str, list[float]] = {"ours": [], "diffusers": []}
-    runs = {"ours": ours, "diffusers": theirs}
-    for run in runs.values():  # warm-up: kernels, allocator, caches
-        run()
-    for _ in range(args.rounds):
-        for name, run in runs.items():
-            sync()
-            start = time.perf_counter()
-            run()
-            sync()
-            timings[name].append((time.perf_counter() - start) / args.steps)
-    ours_ms = statistics.median(timings["ours"]) * 1000
-    theirs_ms = statistics.median(timings["diffusers"]) * 1000
-    print(
+    ms = ms_per_step({"ours": ours, "diffusers": theirs}, rounds=args.rounds, steps=args.steps, device=device)
+    report(
         f"SD3 {args.size} on {device} ({dtype}), {args.pixels}px, cfg {args.cfg}, "
-        f"{args.steps} steps x {args.rounds} rounds:"
+        f"{args.steps} steps x {args.rounds} rounds:",
+        ms,
+        difference,
     )
-    print(f"  ours      {ours_ms:9.2f} ms/step")
-    print(f"  diffusers {theirs_ms:9.2f} ms/step")
-    print(f"  ratio     {ours_ms / theirs_ms:9.3f} (ours / diffusers)")
-    print(f"  same latent: largest difference {difference:.2e}")
     return 0
 
 
