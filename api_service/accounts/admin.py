@@ -20,19 +20,20 @@ from api_service.accounts.scopes import SCOPE_CHOICES
 
 
 class AuthCacheAdmin(admin.ModelAdmin):
-    """Keys, tenants and plans are read through the api's auth cache: every write here clears it."""
+    """Keys, tenants and plans are read through the api's auth cache: every write here clears it, once
+    committed (the admin saves and deletes inside a transaction)."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        transaction.on_commit(auth_cache_invalidate)  # the admin saves inside a transaction
+        transaction.on_commit(auth_cache_invalidate)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         super().delete_model(request, obj)
-        transaction.on_commit(auth_cache_invalidate)  # the admin saves inside a transaction
+        transaction.on_commit(auth_cache_invalidate)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         super().delete_queryset(request, queryset)
-        transaction.on_commit(auth_cache_invalidate)  # the admin saves inside a transaction
+        transaction.on_commit(auth_cache_invalidate)
 
 
 @admin.register(Plan)

@@ -284,21 +284,13 @@ def _apply_transition(rows: Any, kind: str, event: dict[str, Any], at: datetime)
             "completed_at": at,
             "duration_ms": event.get("durationMs"),
             "attempt": attempt,
+            "cached_nodes": event.get("cachedNodes") or [],
+            "usage": _usage(event),
         }
         if kind == COMPLETED:
-            fields.update(
-                status=ExecutionStatus.COMPLETED,
-                outputs=event.get("outputs") or {},
-                cached_nodes=event.get("cachedNodes") or [],
-                usage=_usage(event),
-            )
+            fields.update(status=ExecutionStatus.COMPLETED, outputs=event.get("outputs") or {})
         else:
-            fields.update(
-                status=ExecutionStatus.FAILED,
-                error=event.get("error") or {"type": "unknown"},
-                cached_nodes=event.get("cachedNodes") or [],
-                usage=_usage(event),
-            )
+            fields.update(status=ExecutionStatus.FAILED, error=event.get("error") or {"type": "unknown"})
         # A terminal event may overtake `started` (a poll applies a recorded outcome before the control
         # worker sees `started`): the run began its duration before it ended.
         duration = event.get("durationMs")
